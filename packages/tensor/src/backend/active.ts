@@ -1,0 +1,29 @@
+import type { Kernels } from "./kernels.js";
+import { referenceKernels } from "./reference/index.js";
+
+let active: Kernels = referenceKernels;
+
+/** The kernel table that operations run on now. */
+export function getKernels(): Kernels {
+  return active;
+}
+
+/**
+ * Selects the kernel table for all later operations and returns the previous one. Explicit by
+ * design: importing a module never changes which kernels run.
+ */
+export function setKernels(kernels: Kernels): Kernels {
+  const previous = active;
+  active = kernels;
+  return previous;
+}
+
+/** Runs `fn` with `kernels` selected, restoring the previous table afterwards. */
+export function withKernels<T>(kernels: Kernels, fn: () => T): T {
+  const previous = setKernels(kernels);
+  try {
+    return fn();
+  } finally {
+    setKernels(previous);
+  }
+}

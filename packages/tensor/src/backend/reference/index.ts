@@ -1,0 +1,34 @@
+import type { Kernels } from "../kernels.js";
+import { binary, cast, clamp, unary, where } from "./elementwise.js";
+import { gather, oneHot, scatterAdd } from "./indexing.js";
+import { broadcastTo, concat, pad, slice, transpose } from "./layout.js";
+import { matmul } from "./matmul.js";
+import { argmax, reduce } from "./reduce.js";
+import { logSoftmax, softmax, softmaxCrossEntropy } from "./softmax.js";
+
+/**
+ * The reference kernels: plain TypeScript over typed arrays, for every dtype. They are the oracle
+ * every faster backend is tested against, and the fallback for whatever a faster backend lacks.
+ */
+export const referenceKernels: Kernels = Object.freeze({
+  name: "reference",
+  unary,
+  binary,
+  clamp,
+  where,
+  cast,
+  matmul,
+  reduce,
+  argmax,
+  broadcastTo,
+  transpose,
+  concat,
+  slice,
+  pad,
+  gather,
+  scatterAdd,
+  oneHot,
+  softmax,
+  logSoftmax,
+  softmaxCrossEntropy,
+});

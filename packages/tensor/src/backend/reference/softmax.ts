@@ -1,0 +1,72 @@
+import type { KernelTensor } from "../kernels.js";
+
+function split(shape: readonly number[], axis: number): { outer: number; n: number; inner: number } {
+  let outer = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d]!;
+  let inner = 1;
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d]!;
+  return { outer, n: shape[axis]!, inner };
+}
+
+/** Shared body: per line along `axis`, subtract the max, then exp-normalise or log-normalise. */
+function normalise(x: KernelTensor, axis: number, out: KernelTensor, log: boolean): void {
+  const { outer, n, inner } = split(x.shape, axis);
+  const xd = x.data;
+  const o = out.data;
+  for (let a = 0; a < outer; a++) {
+    for (let c = 0; c < inner; c++) {
+      const base = a * n * inner + c;
+      let max = -Infinity;
+      for (let k = 0; k < n; k++) {
+        const v = xd[base + k * inner]!;
+        if (v > max || v !== v) max = v;
+      }
+      if (max === -Infinity) max = 0; // all -inf: keep exp finite, result is NaN as in PyTorch
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += Math.exp(xd[base + k * inner]! - max);
+      if (log) {
+        const lse = Math.log(sum);
+        for (let k = 0; k < n; k++) o[base + k * inner] = xd[base + k * inner]! - max - lse;
+      } else {
+        const inv = 1 / sum;
+        for (let k = 0; k < n; k++) o[base + k * inner] = Math.exp(xd[base + k * inner]! - max) * inv;
+      }
+    }
+  }
+}
+
+export function softmax(x: KernelTensor, axis: number, out: KernelTensor): void {
+  normalise(x, axis, out, false);
+}
+
+export function logSoftmax(x: KernelTensor, axis: number, out: KernelTensor): void {
+  normalise(x, axis, out, true);
+}
+
+export function softmaxCrossEntropy(
+  logits: KernelTensor,
+  targets: KernelTensor,
+  ignoreIndex: number,
+  out: KernelTensor,
+): void {
+  const C = logits.shape[1]!;
+  const x = logits.data;
+  const t = targets.data;
+  const o = out.data;
+  for (let i = 0; i < o.length; i++) {
+    const target = t[i]!;
+    if (target === ignoreIndex) {
+      o[i] = 0;
+      continue;
+    }
+    const base = i * C;
+    let max = -Infinity;
+    for (let k = 0; k < C; k++) {
+      const v = x[base + k]!;
+      if (v > max || v !== v) max = v;
+    }
+    let sum = 0;
+    for (let k = 0; k < C; k++) sum += Math.exp(x[base + k]! - max);
+    o[i] = max + Math.log(sum) - x[base + target]!;
+  }
+}

@@ -1,0 +1,51 @@
+// @unroll/tensor: tensors, named primitives with their vector-Jacobian products, reverse-mode
+// autodiff, tracing, seeded randomness and gradcheck. Everything public is exported here.
+
+export { Tensor, fromArray, scalar, zeros, ones, full, zerosLike, onesLike, arange, clone } from "./tensor.js";
+export type { NestedArray, FromArrayOptions } from "./tensor.js";
+export type { DType, FloatDType, DataArray, FloatArray } from "./dtype.js";
+export { TensorError, ShapeError, DTypeError, ValueRangeError } from "./errors.js";
+export { broadcastShapes, sizeOf, formatShape } from "./shape.js";
+export type { Shape } from "./shape.js";
+
+export { Rng, randomUniform, randomNormal } from "./random/rng.js";
+export type { RngState, RandomOptions } from "./random/rng.js";
+
+export type { Kernels, KernelTensor, UnaryOp, BinaryOp, ArithmeticOp, ComparisonOp, ReduceOp } from "./backend/kernels.js";
+export { referenceKernels } from "./backend/reference/index.js";
+export { getKernels, setKernels, withKernels } from "./backend/active.js";
+
+export { definePrimitive, apply } from "./autodiff/primitive.js";
+export type { Primitive, AnyPrimitive, Application, OutputSpec } from "./autodiff/primitive.js";
+export { Tape, noGrad, isRecording } from "./autodiff/recording.js";
+export type { RecordedNode } from "./autodiff/recording.js";
+export { valueAndGrad, grad, backward, accumulateGrads } from "./autodiff/grad.js";
+export type { ValueAndGrad, ValueAndGradWithAux } from "./autodiff/grad.js";
+export { treeLeaves, treeMap } from "./autodiff/tree.js";
+export type { TensorTree } from "./autodiff/tree.js";
+export { trace, evaluateGraph, formatGraph, graphConstants } from "./autodiff/trace.js";
+export type { Graph } from "./autodiff/trace.js";
+
+export { add, sub, mul, div, pow, Add, Sub, Mul, Div, Pow } from "./ops/arithmetic.js";
+export { neg, exp, log, sqrt, tanh, sigmoid, relu, abs, sign, clamp } from "./ops/unary.js";
+export { Neg, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Abs, Sign, Clamp } from "./ops/unary.js";
+export { greater, greaterEqual, less, lessEqual, equal, notEqual } from "./ops/compare.js";
+export { Greater, GreaterEqual, Less, LessEqual, Equal, NotEqual } from "./ops/compare.js";
+export type { MaskOptions } from "./ops/compare.js";
+export { where, Where } from "./ops/conditional.js";
+export { cast, detach, Cast, StopGradient } from "./ops/cast.js";
+export { matmul, MatMul } from "./ops/matmul.js";
+export { sum, max, mean, argmax, sumTo, Sum, Max, ArgMax } from "./ops/reduce.js";
+export {
+  reshape, broadcastTo, transpose, concat, stack, slice, split, pad, expandDims, squeeze,
+  Reshape, BroadcastTo, Transpose, Concat, Slice, Pad,
+} from "./ops/layout.js";
+export { gather, scatterAdd, oneHot, Gather, ScatterAdd, OneHot } from "./ops/indexing.js";
+export { softmax, logSoftmax, Softmax, LogSoftmax } from "./ops/softmax.js";
+export { softmaxCrossEntropy, SoftmaxCrossEntropy } from "./ops/loss.js";
+export type { CrossEntropyOptions } from "./ops/loss.js";
+export { dropout } from "./ops/dropout.js";
+export type { TensorLike } from "./ops/operand.js";
+
+export { gradcheck } from "./gradcheck.js";
+export type { GradcheckOptions, GradcheckReport, GradcheckMismatch } from "./gradcheck.js";

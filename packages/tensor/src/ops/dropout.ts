@@ -1,0 +1,23 @@
+import { ValueRangeError } from "../errors.js";
+import type { Rng } from "../random/rng.js";
+import type { Tensor } from "../tensor.js";
+import { mul } from "./arithmetic.js";
+import { requireFloat } from "./operand.js";
+
+/**
+ * Inverted dropout: zeroes each element with probability `p` and scales the rest by 1/(1-p), so
+ * evaluation needs no rescaling. The mask comes from `rng`, so a seeded run drops the same units
+ * every time; the gradient is the same mask (a multiplication).
+ */
+export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
+  requireFloat("Dropout", x);
+  if (!(p >= 0 && p <= 1)) throw new ValueRangeError("Dropout", `probability must be in [0, 1], got ${p}`);
+  if (p === 0) return x;
+  const dtype = x.dtype as "float32" | "float64";
+  const keep = rng.bernoulli(x.shape, 1 - p, dtype);
+  if (p < 1) {
+    const scale = 1 / (1 - p);
+    for (let i = 0; i < keep.size; i++) keep.data[i] = keep.data[i]! * scale;
+  }
+  return mul(x, keep);
+}
