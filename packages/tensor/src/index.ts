@@ -37,8 +37,8 @@ export { cast, detach, Cast, StopGradient } from "./ops/cast.js";
 export { matmul, MatMul } from "./ops/matmul.js";
 export { sum, max, mean, argmax, sumTo, Sum, Max, ArgMax } from "./ops/reduce.js";
 export {
-  reshape, broadcastTo, transpose, concat, stack, slice, split, pad, expandDims, squeeze,
-  Reshape, BroadcastTo, Transpose, Concat, Slice, Pad,
+  identity, reshape, broadcastTo, transpose, concat, stack, slice, split, pad, expandDims, squeeze,
+  Identity, Reshape, BroadcastTo, Transpose, Concat, Slice, Pad,
 } from "./ops/layout.js";
 export { gather, scatterAdd, oneHot, Gather, ScatterAdd, OneHot } from "./ops/indexing.js";
 export { softmax, logSoftmax, Softmax, LogSoftmax } from "./ops/softmax.js";

@@ -8,8 +8,9 @@ export type NestedArray = number | readonly NestedArray[];
 /**
  * An n-dimensional array: a contiguous row-major typed array, a shape and a dtype.
  *
- * Every operation returns a tensor that owns a fresh buffer; no tensor is a view of another's data,
- * so mutating one (as optimisers do to parameters, in place) never changes another behind your back.
+ * Every operation returns a new tensor that owns a fresh buffer, even when it changes nothing (a
+ * full slice, a cast to the same dtype): no tensor is a view of another's data, so mutating one (as
+ * optimisers do to parameters, in place) never changes another behind your back.
  */
 export class Tensor {
   readonly data: DataArray;

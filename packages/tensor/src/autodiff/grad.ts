@@ -1,15 +1,17 @@
 import { ShapeError } from "../errors.js";
 import { add } from "../ops/arithmetic.js";
+import { identity } from "../ops/layout.js";
 import { formatShape, shapesEqual } from "../shape.js";
 import { onesLike, type Tensor, zerosLike } from "../tensor.js";
 import { Tape, withTape } from "./recording.js";
-import { type TensorTree, treeLeaves, treeMap } from "./tree.js";
+import { treeLeaves, treeMap } from "./tree.js";
 
 /**
  * Backpropagation over a grad tape: walks the recorded applications in reverse, calling each
  * primitive's vjp and summing cotangents where a tensor fanned out. Returns the cotangent of
- * each `wrt` tensor (zeros where `root` does not depend on it). The vjps run as ordinary
- * primitive calls, so any tape still active (an outer trace) records the backward pass too.
+ * each `wrt` tensor (zeros where `root` does not depend on it), each in its own buffer. The vjps
+ * run as ordinary primitive calls, so any tape still active (an outer trace) records the backward
+ * pass too.
  */
 export function backward(tape: Tape, root: Tensor, wrt: readonly Tensor[], seed: Tensor = onesLike(root)): Tensor[] {
   if (!shapesEqual(seed.shape, root.shape)) {
@@ -38,7 +40,16 @@ export function backward(tape: Tape, root: Tensor, wrt: readonly Tensor[], seed:
     // Cotangents of this node's outputs are complete and no longer needed: free them early.
     for (const o of node.outputs) if (!keep.has(o)) grads.delete(o);
   }
-  return wrt.map((w) => grads.get(w) ?? zerosLike(w));
+  // A vjp may pass a cotangent through unchanged (Add's `sumTo(g)`), so two inputs, or one tensor
+  // listed twice, can hold the same gradient tensor. Copy repeats (Identity: a recorded primitive,
+  // so traces still see the data flow) so that an in-place update of one never changes another.
+  const returned = new Set<Tensor>();
+  return wrt.map((w) => {
+    let g = grads.get(w) ?? zerosLike(w);
+    if (returned.has(g)) g = identity(g);
+    returned.add(g);
+    return g;
+  });
 }
 
 function assertScalarLoss(what: string, loss: unknown): asserts loss is Tensor {
@@ -64,14 +75,14 @@ export interface ValueAndGradWithAux<P, X> extends ValueAndGrad<P> {
  * are differentiated; `args` (data, targets, state) are constants. With `{ hasAux: true }`, `f`
  * returns `[loss, aux]` and `aux` (final RNN state, metrics) is passed through.
  */
-export function valueAndGrad<P extends TensorTree, A extends unknown[]>(
+export function valueAndGrad<P, A extends unknown[]>(
   f: (params: P, ...args: A) => Tensor,
 ): (params: P, ...args: A) => ValueAndGrad<P>;
-export function valueAndGrad<P extends TensorTree, A extends unknown[], X>(
+export function valueAndGrad<P, A extends unknown[], X>(
   f: (params: P, ...args: A) => readonly [Tensor, X],
   options: { hasAux: true },
 ): (params: P, ...args: A) => ValueAndGradWithAux<P, X>;
-export function valueAndGrad<P extends TensorTree, A extends unknown[], X>(
+export function valueAndGrad<P, A extends unknown[], X>(
   f: (params: P, ...args: A) => Tensor | readonly [Tensor, X],
   options: { hasAux?: boolean } = {},
 ): (params: P, ...args: A) => ValueAndGrad<P> | ValueAndGradWithAux<P, X> {
@@ -89,7 +100,7 @@ export function valueAndGrad<P extends TensorTree, A extends unknown[], X>(
 }
 
 /** Like `valueAndGrad`, returning only the gradients. */
-export function grad<P extends TensorTree, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => P {
+export function grad<P, A extends unknown[]>(f: (params: P, ...args: A) => Tensor): (params: P, ...args: A) => P {
   const vg = valueAndGrad(f);
   return (params: P, ...args: A) => vg(params, ...args).grads;
 }
@@ -98,7 +109,7 @@ export function grad<P extends TensorTree, A extends unknown[]>(f: (params: P, .
  * Gradient accumulation over micro-batches: returns `total + grads` leaf by leaf (or `grads`
  * when `total` is undefined). Functional: no tensor is changed in place.
  */
-export function accumulateGrads<P extends TensorTree>(total: P | undefined, grads: P): P {
+export function accumulateGrads<P>(total: P | undefined, grads: P): P {
   if (total === undefined) return grads;
   const addends = treeLeaves(grads);
   const count = treeLeaves(total).length;

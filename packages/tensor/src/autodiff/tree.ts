@@ -2,7 +2,9 @@ import { Tensor } from "../tensor.js";
 
 /**
  * Parameters as users hold them: a tensor, or arrays and plain objects of them, nested. `null` and
- * `undefined` are allowed as absent leaves (an optional bias).
+ * `undefined` are allowed as absent leaves (an optional bias). The functions below accept any
+ * value and check this structure at run time, so interfaces and type aliases both work as
+ * parameter types.
  */
 export type TensorTree = Tensor | null | undefined | readonly TensorTree[] | { readonly [key: string]: TensorTree };
 
@@ -12,7 +14,7 @@ function isPlainObject(x: object): boolean {
 }
 
 /** The tensors of a tree in a fixed order (array order, then object key insertion order). */
-export function treeLeaves(tree: TensorTree, path = "params"): Tensor[] {
+export function treeLeaves(tree: unknown, path = "params"): Tensor[] {
   const out: Tensor[] = [];
   const walk = (node: TensorTree, at: string): void => {
     if (node === null || node === undefined) return;
@@ -24,7 +26,7 @@ export function treeLeaves(tree: TensorTree, path = "params"): Tensor[] {
       throw new TypeError(`${at}: expected a tensor, an array or a plain object of tensors, found ${describe(node)}`);
     }
   };
-  walk(tree, path);
+  walk(tree as TensorTree, path);
   return out;
 }
 
@@ -34,7 +36,7 @@ function describe(x: unknown): string {
 }
 
 /** A tree of the same structure with each tensor replaced by `fn(tensor, index)`. */
-export function treeMap<T extends TensorTree>(tree: T, fn: (leaf: Tensor, index: number) => Tensor): T {
+export function treeMap<T>(tree: T, fn: (leaf: Tensor, index: number) => Tensor): T {
   let index = 0;
   const walk = (node: TensorTree): TensorTree => {
     if (node === null || node === undefined) return node;
@@ -44,5 +46,5 @@ export function treeMap<T extends TensorTree>(tree: T, fn: (leaf: Tensor, index:
     for (const [k, v] of Object.entries(node)) out[k] = walk(v as TensorTree);
     return out;
   };
-  return walk(tree) as T;
+  return walk(tree as TensorTree) as T;
 }

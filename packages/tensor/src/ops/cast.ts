@@ -2,6 +2,7 @@ import { apply, definePrimitive } from "../autodiff/primitive.js";
 import { type DType, isFloat } from "../dtype.js";
 import { ValueRangeError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
+import { identity } from "./layout.js";
 
 export const Cast = definePrimitive<readonly [Tensor], readonly [Tensor], { readonly dtype: DType }>({
   name: "Cast",
@@ -22,7 +23,7 @@ export const Cast = definePrimitive<readonly [Tensor], readonly [Tensor], { read
 
 /** Converts to another dtype (float to int32 truncates toward zero; non-finite values are refused). */
 export function cast(x: Tensor, dtype: DType): Tensor {
-  return x.dtype === dtype ? x : apply(Cast, [x], { dtype })[0];
+  return x.dtype === dtype ? identity(x) : apply(Cast, [x], { dtype })[0];
 }
 
 // No vjp: gradients stop here. Traces still record it, so an exported graph keeps the data flow.

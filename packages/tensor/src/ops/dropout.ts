@@ -2,6 +2,7 @@ import { ValueRangeError } from "../errors.js";
 import type { Rng } from "../random/rng.js";
 import type { Tensor } from "../tensor.js";
 import { mul } from "./arithmetic.js";
+import { identity } from "./layout.js";
 import { requireFloat } from "./operand.js";
 
 /**
@@ -12,7 +13,7 @@ import { requireFloat } from "./operand.js";
 export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
   requireFloat("Dropout", x);
   if (!(p >= 0 && p <= 1)) throw new ValueRangeError("Dropout", `probability must be in [0, 1], got ${p}`);
-  if (p === 0) return x;
+  if (p === 0) return identity(x);
   const dtype = x.dtype as "float32" | "float64";
   const keep = rng.bernoulli(x.shape, 1 - p, dtype);
   if (p < 1) {

@@ -4,6 +4,19 @@ import { assertValidShape, broadcastsTo, formatShape, normalizeAxis, type Shape,
 import type { Tensor } from "../tensor.js";
 import { sumTo } from "./reduce.js";
 
+// A copy: what operations that change nothing return, so that no result aliases its input.
+export const Identity = definePrimitive<readonly [Tensor], readonly [Tensor]>({
+  name: "Identity",
+  infer: ([x]) => [{ shape: x.shape, dtype: x.dtype }],
+  kernel: (_k, [x], [out]) => out.data.set(x.data),
+  vjp: (_, [g]) => [g!],
+});
+
+/** A copy of `x` (recorded, differentiable): never the same buffer. */
+export function identity(x: Tensor): Tensor {
+  return apply(Identity, [x], {})[0];
+}
+
 export const Reshape = definePrimitive<readonly [Tensor], readonly [Tensor], { readonly shape: Shape }>({
   name: "Reshape",
   infer: ([x], { shape }) => [{ shape, dtype: x.dtype }],
@@ -45,7 +58,7 @@ export const BroadcastTo = definePrimitive<readonly [Tensor], readonly [Tensor],
 
 /** Repeats size-1 (or missing leading) axes to reach `shape`, NumPy rules. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
-  return shapesEqual(x.shape, shape) ? x : apply(BroadcastTo, [x], { shape: [...shape] })[0];
+  return shapesEqual(x.shape, shape) ? identity(x) : apply(BroadcastTo, [x], { shape: [...shape] })[0];
 }
 
 function inversePermutation(perm: readonly number[]): number[] {
@@ -110,7 +123,7 @@ export const Concat = definePrimitive<readonly Tensor[], readonly [Tensor], { re
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const first = xs[0];
   if (!first) throw new ShapeError("Concat", "needs at least one tensor");
-  if (xs.length === 1) return first;
+  if (xs.length === 1) return identity(first);
   return apply(Concat, xs, { axis: normalizeAxis("Concat", axis, first.rank) })[0];
 }
 
@@ -175,7 +188,7 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
     s[a] = resolve(starts[i]!);
     e[a] = Math.max(s[a]!, resolve(ends[i]!));
   });
-  if (s.every((v) => v === 0) && e.every((v, i) => v === x.shape[i])) return x;
+  if (s.every((v) => v === 0) && e.every((v, i) => v === x.shape[i])) return identity(x);
   return apply(Slice, [x], { starts: s, ends: e })[0];
 }
 
@@ -228,6 +241,6 @@ export const Pad = definePrimitive<readonly [Tensor], readonly [Tensor], PadAttr
 
 /** Surrounds `x` with `value`: `before[i]` elements ahead of axis i and `after[i]` behind it. */
 export function pad(x: Tensor, before: readonly number[], after: readonly number[], value = 0): Tensor {
-  if (before.every((b) => b === 0) && after.every((a) => a === 0)) return x;
+  if (before.every((b) => b === 0) && after.every((a) => a === 0)) return identity(x);
   return apply(Pad, [x], { before: [...before], after: [...after], value })[0];
 }

@@ -18,6 +18,27 @@ export interface RngState {
   readonly counter: number;
 }
 
+function isUint32(x: unknown): boolean {
+  return Number.isInteger(x) && (x as number) >= 0 && (x as number) < TWO_POW_32;
+}
+
+/** The largest `dtype` value strictly below the finite number `x`. */
+function floatBelow(x: number, dtype: FloatDType): number {
+  if (dtype === "float64") {
+    const v = new Float64Array([x]);
+    const bits = new BigInt64Array(v.buffer);
+    if (x === 0) bits[0] = -9223372036854775807n; // -0 is not below 0: the negative denormal
+    else bits[0] = bits[0]! + (x > 0 ? -1n : 1n);
+    return v[0]!;
+  }
+  const v = new Float32Array([x]);
+  if (v[0]! < x) return v[0]!;
+  const bits = new Int32Array(v.buffer);
+  if (v[0] === 0) bits[0] = -2147483647; // the negative float32 denormal
+  else bits[0] = bits[0]! + (v[0]! > 0 ? -1 : 1);
+  return v[0]!;
+}
+
 function checkSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new ValueRangeError("Rng", `seed must be a non-negative safe integer, got ${seed}`);
@@ -43,7 +64,15 @@ export class Rng {
   }
 
   static fromState(state: RngState): Rng {
-    if (state?.algorithm !== "philox4x32-10" || !Array.isArray(state.key) || !Number.isSafeInteger(state.counter)) {
+    if (
+      state?.algorithm !== "philox4x32-10" ||
+      !Array.isArray(state.key) ||
+      state.key.length !== 2 ||
+      !isUint32(state.key[0]) ||
+      !isUint32(state.key[1]) ||
+      !Number.isSafeInteger(state.counter) ||
+      state.counter < 0
+    ) {
       throw new ValueRangeError("Rng.fromState", `not a philox4x32-10 state: ${JSON.stringify(state)}`);
     }
     const rng = new Rng(state.key[0] + state.key[1] * TWO_POW_32);
@@ -81,7 +110,13 @@ export class Rng {
     const words = this.uint32(n);
     const data = allocate(dtype, n);
     const span = high - low;
-    for (let i = 0; i < n; i++) data[i] = low + span * ((words[i]! >>> 8) * INV_2_POW_24);
+    // Rounding (to float32 above all) can carry low + span*u up to high itself, as with u = 1 - 2^-24
+    // in [1, 2); such a value becomes the largest one below high, keeping the interval half-open.
+    const top = Math.max(low, floatBelow(high, dtype));
+    for (let i = 0; i < n; i++) {
+      data[i] = low + span * ((words[i]! >>> 8) * INV_2_POW_24);
+      if (data[i]! >= high) data[i] = top;
+    }
     return new Tensor(data, shape);
   }
 
@@ -115,8 +150,9 @@ export class Rng {
 
   /** Integers uniform in [low, high), as an int32 tensor. */
   randint(shape: Shape, low: number, high: number): Tensor {
-    if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
-      throw new ValueRangeError("randint", `need integers low < high, got [${low}, ${high})`);
+    assertValidShape("randint", shape);
+    if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || low < -2147483648 || high > 2147483648) {
+      throw new ValueRangeError("randint", `need integers low < high within int32, got [${low}, ${high})`);
     }
     const n = sizeOf(shape);
     const data = new Int32Array(n);

@@ -31,6 +31,10 @@ export function transpose(x: KernelTensor, perm: readonly number[], out: KernelT
   const xd = x.data;
   const o = out.data;
   if (o.length === 0) return;
+  if (rank === 0) {
+    o[0] = xd[0]!; // a scalar: the odometer below needs an innermost axis
+    return;
+  }
   const xStrides = stridesOf(x.shape);
   // Input stride of each output axis; walk the output in order with an odometer.
   const src = perm.map((p) => xStrides[p]!);
