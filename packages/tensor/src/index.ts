@@ -21,7 +21,7 @@ export { Tape, noGrad, isRecording } from "./autodiff/recording.js";
 export type { RecordedNode } from "./autodiff/recording.js";
 export { valueAndGrad, grad, backward, accumulateGrads } from "./autodiff/grad.js";
 export type { ValueAndGrad, ValueAndGradWithAux } from "./autodiff/grad.js";
-export { treeLeaves, treeMap } from "./autodiff/tree.js";
+export { treeLeaves, treeEntries, treeMap } from "./autodiff/tree.js";
 export type { TensorTree } from "./autodiff/tree.js";
 export { trace, evaluateGraph, formatGraph, graphConstants } from "./autodiff/trace.js";
 export type { Graph } from "./autodiff/trace.js";

@@ -249,3 +249,23 @@ describe("masks", () => {
     expect(() => layer.forward(params, x, { mask: fromArray([[1, 1], [1, 1]]) })).toThrow(/mask has shape \[2,2\], expected \[2,4\]/);
   });
 });
+
+describe("onHidden", () => {
+  it("sees every step of every layer and direction; zero probes read dL/dh_t", () => {
+    const layer = new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true });
+    const rng = new Rng(12);
+    const params = layer.init(rng);
+    const x = rng.normal([4, 1, 2]);
+    const seen: string[] = [];
+    layer.forward(params, x, { onHidden: (h, at) => (seen.push(`${at.layer}${at.direction}${at.t}`), h) });
+    expect(seen.length).toBe(2 * 2 * 4);
+    // dL/dh_t of the last layer (forward direction) through probes equals the gradient of the output.
+    const probes = Array.from({ length: 4 }, () => rng.normal([1, 3], 0, 0)); // zeros
+    const { grads } = valueAndGrad((p: Tensor[]) =>
+      sum(layer.forward(params, x, { onHidden: (h, at) => (at.layer === 1 && at.direction === 0 ? add(h, p[at.t]!) : h) }).output),
+    )(probes);
+    // The last step's h feeds only output[3] (forward half): its gradient is all ones.
+    expect(Array.from(grads[3]!.data)).toEqual([1, 1, 1]);
+    expect(Array.from(grads[0]!.data).some((v) => v !== 1)).toBe(true);
+  });
+});

@@ -71,6 +71,12 @@ export interface ForwardOptions {
   readonly rng?: Rng;
   /** Also return every layer's output sequence (`layerOutputs`). */
   readonly returnAllLayers?: boolean;
+  /**
+   * Sees every step's new hidden state and returns the one carried on. Diagnostics add a zero
+   * "probe" tensor here and differentiate with respect to it to read dL/dh_t. `t` is the scan
+   * step (the reverse direction counts from the end).
+   */
+  readonly onHidden?: (h: Tensor, at: { readonly layer: number; readonly direction: number; readonly t: number }) => Tensor;
 }
 
 export interface ForwardResult extends RecurrentState {
@@ -247,7 +253,8 @@ export class Recurrent {
           h: stateAt(initial.h, k),
           ...(initial.c ? { c: stateAt(initial.c, k) } : {}),
         };
-        const run = this.scan(w, inputs, start, masks, l === 0 ? condition : null);
+        const hook = options.onHidden ? (h: Tensor, t: number) => options.onHidden!(h, { layer: l, direction: d, t }) : null;
+        const run = this.scan(w, inputs, start, masks, l === 0 ? condition : null, hook);
         directionOutputs.push(d === 1 ? reverseSequences(run.outputs, lengths) : run.outputs);
         finalH.push(run.state.h);
         if (run.state.c) finalC.push(run.state.c);
@@ -302,6 +309,7 @@ export class Recurrent {
     start: CellState,
     masks: readonly Tensor[] | null,
     condition: Tensor | null,
+    hook: ((h: Tensor, t: number) => Tensor) | null,
   ): { outputs: Tensor; state: CellState } {
     const [T, B, I] = inputs.shape as [number, number, number];
     const gH = this.gates * this.hiddenSize;
@@ -313,7 +321,8 @@ export class Recurrent {
     const outputs: Tensor[] = [];
     const steps = T > 0 ? split(xProj, T, 0) : [];
     for (let t = 0; t < T; t++) {
-      const next = stepFromProjection(this.mode, w, state, reshape(steps[t]!, [B, gH]));
+      let next = stepFromProjection(this.mode, w, state, reshape(steps[t]!, [B, gH]));
+      if (hook) next = { ...next, h: hook(next.h, t) };
       const m = masks?.[t];
       if (m) {
         // Padding: keep the previous state, output zeros; `where` also routes the gradients.

@@ -15,19 +15,32 @@ function isPlainObject(x: object): boolean {
 
 /** The tensors of a tree in a fixed order (array order, then object key insertion order). */
 export function treeLeaves(tree: unknown, path = "params"): Tensor[] {
-  const out: Tensor[] = [];
+  return treeEntries(tree, path).map(([, t]) => t);
+}
+
+/**
+ * The tensors of a tree with their paths, in `treeLeaves` order. Paths join keys and indices with
+ * dots, as PyTorch's state_dict names do (`rnn.weight_ih_l0`, `layers.1.bias`); `prefix` names the
+ * root in error messages only.
+ */
+export function treeEntries(tree: unknown, prefix = "params"): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
   const walk = (node: TensorTree, at: string): void => {
     if (node === null || node === undefined) return;
-    if (node instanceof Tensor) out.push(node);
-    else if (Array.isArray(node)) node.forEach((child, i) => walk(child as TensorTree, `${at}[${i}]`));
+    if (node instanceof Tensor) out.push([at, node]);
+    else if (Array.isArray(node)) node.forEach((child, i) => walk(child as TensorTree, join(at, String(i))));
     else if (typeof node === "object" && isPlainObject(node)) {
-      for (const [k, v] of Object.entries(node)) walk(v as TensorTree, `${at}.${k}`);
+      for (const [k, v] of Object.entries(node)) walk(v as TensorTree, join(at, k));
     } else {
-      throw new TypeError(`${at}: expected a tensor, an array or a plain object of tensors, found ${describe(node)}`);
+      throw new TypeError(`${at || prefix}: expected a tensor, an array or a plain object of tensors, found ${describe(node)}`);
     }
   };
-  walk(tree as TensorTree, path);
+  walk(tree as TensorTree, "");
   return out;
+}
+
+function join(at: string, key: string): string {
+  return at === "" ? key : `${at}.${key}`;
 }
 
 function describe(x: unknown): string {
