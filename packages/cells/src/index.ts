@@ -2,7 +2,7 @@
 // initialisers and spectral helpers. Parameters are named and laid out as PyTorch's.
 
 export { GATE_COUNT, inputProjection, stepFromProjection } from "./cells/cell.js";
-export type { CellMode, CellWeights, CellState } from "./cells/cell.js";
+export type { CellMode, CellWeights, CellState, GateObserver } from "./cells/cell.js";
 export { Cell, RNNCell, LSTMCell, GRUCell } from "./cells/cells.js";
 export type { CellOptions } from "./cells/cells.js";
 export { Recurrent } from "./layers/recurrent.js";

@@ -73,18 +73,29 @@ function recurrentProjection(w: CellWeights, h: Tensor): Tensor {
  * - GRU:  r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r·h_n), h' = (1-z)·n + z·h, where
  *         x_* and h_* are the gate blocks of xProj and h W_hhᵀ + b_hh (PyTorch: reset after the product)
  */
-export function stepFromProjection(mode: CellMode, w: CellWeights, state: CellState, xProj: Tensor): CellState {
+export function stepFromProjection(
+  mode: CellMode,
+  w: CellWeights,
+  state: CellState,
+  xProj: Tensor,
+  observe?: GateObserver,
+): CellState {
   const hProj = recurrentProjection(w, state.h);
   switch (mode) {
     case "rnn_tanh":
-      return { h: tanh(add(xProj, hProj)) };
-    case "rnn_relu":
-      return { h: relu(add(xProj, hProj)) };
+    case "rnn_relu": {
+      const h = mode === "rnn_tanh" ? tanh(add(xProj, hProj)) : relu(add(xProj, hProj));
+      observe?.({ h });
+      return { h };
+    }
     case "lstm": {
       if (!state.c) throw new ShapeError("LSTMCell", "the LSTM state needs a cell tensor c as well as h");
-      const [i, f, g, o] = split(add(xProj, hProj), 4, -1) as [Tensor, Tensor, Tensor, Tensor];
-      const c = add(mul(sigmoid(f), state.c), mul(sigmoid(i), tanh(g)));
-      return { h: mul(sigmoid(o), tanh(c)), c };
+      const [ip, fp, gp, op] = split(add(xProj, hProj), 4, -1) as [Tensor, Tensor, Tensor, Tensor];
+      const [i, f, g, o] = [sigmoid(ip), sigmoid(fp), tanh(gp), sigmoid(op)];
+      const c = add(mul(f, state.c), mul(i, g));
+      const h = mul(o, tanh(c));
+      observe?.({ i, f, g, o, c, h });
+      return { h, c };
     }
     case "gru": {
       const [xr, xz, xn] = split(xProj, 3, -1) as [Tensor, Tensor, Tensor];
@@ -92,10 +103,18 @@ export function stepFromProjection(mode: CellMode, w: CellWeights, state: CellSt
       const r = sigmoid(add(xr, hr));
       const z = sigmoid(add(xz, hz));
       const n = tanh(add(xn, mul(r, hn)));
-      return { h: add(n, mul(z, sub(state.h, n))) }; // (1-z)·n + z·h
+      const h = add(n, mul(z, sub(state.h, n))); // (1-z)·n + z·h
+      observe?.({ r, z, n, h });
+      return { h };
     }
   }
 }
+
+/**
+ * Receives a step's activations after the nonlinearities: LSTM `i, f, g, o, c, h`, GRU
+ * `r, z, n, h`, RNN `h`, each `[B, H]`. For visualising gates and measuring saturation.
+ */
+export type GateObserver = (activations: Readonly<Record<string, Tensor>>) => void;
 
 /** Checks a cell's weights against its sizes; messages name the cell and the shapes. */
 export function checkCellWeights(

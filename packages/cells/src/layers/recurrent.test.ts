@@ -269,3 +269,23 @@ describe("onHidden", () => {
     expect(Array.from(grads[0]!.data).some((v) => v !== 1)).toBe(true);
   });
 });
+
+describe("onGates", () => {
+  it("reports the LSTM's gate activations, consistent with its state update", () => {
+    const layer = new LSTM({ inputSize: 2, hiddenSize: 3 });
+    const rng = new Rng(13);
+    const params = layer.init(rng);
+    const x = rng.normal([3, 2, 2]);
+    const seen: Record<string, Tensor>[] = [];
+    const out = layer.forward(params, x, { onGates: (a) => seen.push({ ...a }) });
+    expect(seen.length).toBe(3);
+    expect(Object.keys(seen[0]!).sort()).toEqual(["c", "f", "g", "h", "i", "o"]);
+    const last = seen[2]!;
+    // h = o * tanh(c), every gate in (0, 1)
+    for (let k = 0; k < 6; k++) {
+      expect(last.h!.data[k]).toBeCloseTo(last.o!.data[k]! * Math.tanh(last.c!.data[k]!), 6);
+      for (const g of ["i", "f", "o"]) expect(last[g]!.data[k]! > 0 && last[g]!.data[k]! < 1).toBe(true);
+    }
+    expect(maxAbsDiff(reshape(last.h!, [1, 2, 3]), out.h)).toBe(0);
+  });
+});

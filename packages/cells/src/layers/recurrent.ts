@@ -23,6 +23,7 @@ import {
   type CellWeights,
   checkCellWeights,
   GATE_COUNT,
+  type GateObserver,
   inputProjection,
   stepFromProjection,
 } from "../cells/cell.js";
@@ -77,6 +78,8 @@ export interface ForwardOptions {
    * step (the reverse direction counts from the end).
    */
   readonly onHidden?: (h: Tensor, at: { readonly layer: number; readonly direction: number; readonly t: number }) => Tensor;
+  /** Sees every step's gate activations (see `GateObserver`): LSTM i,f,g,o,c,h; GRU r,z,n,h; RNN h. */
+  readonly onGates?: (activations: Readonly<Record<string, Tensor>>, at: { readonly layer: number; readonly direction: number; readonly t: number }) => void;
 }
 
 export interface ForwardResult extends RecurrentState {
@@ -254,7 +257,10 @@ export class Recurrent {
           ...(initial.c ? { c: stateAt(initial.c, k) } : {}),
         };
         const hook = options.onHidden ? (h: Tensor, t: number) => options.onHidden!(h, { layer: l, direction: d, t }) : null;
-        const run = this.scan(w, inputs, start, masks, l === 0 ? condition : null, hook);
+        const gates = options.onGates
+          ? (t: number): GateObserver => (a) => options.onGates!(a, { layer: l, direction: d, t })
+          : null;
+        const run = this.scan(w, inputs, start, masks, l === 0 ? condition : null, hook, gates);
         directionOutputs.push(d === 1 ? reverseSequences(run.outputs, lengths) : run.outputs);
         finalH.push(run.state.h);
         if (run.state.c) finalC.push(run.state.c);
@@ -310,6 +316,7 @@ export class Recurrent {
     masks: readonly Tensor[] | null,
     condition: Tensor | null,
     hook: ((h: Tensor, t: number) => Tensor) | null,
+    gates: ((t: number) => GateObserver) | null,
   ): { outputs: Tensor; state: CellState } {
     const [T, B, I] = inputs.shape as [number, number, number];
     const gH = this.gates * this.hiddenSize;
@@ -321,7 +328,7 @@ export class Recurrent {
     const outputs: Tensor[] = [];
     const steps = T > 0 ? split(xProj, T, 0) : [];
     for (let t = 0; t < T; t++) {
-      let next = stepFromProjection(this.mode, w, state, reshape(steps[t]!, [B, gH]));
+      let next = stepFromProjection(this.mode, w, state, reshape(steps[t]!, [B, gH]), gates?.(t));
       if (hook) next = { ...next, h: hook(next.h, t) };
       const m = masks?.[t];
       if (m) {
