@@ -3,6 +3,7 @@
 // its source; imports of other packages resolve as a user's would.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { format } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 export interface ReadmeExampleOptions {
@@ -37,7 +38,7 @@ export function describeReadmeExamples(options: ReadmeExampleOptions): void {
         }
         writeFileSync(file, source);
         const printed: string[] = [];
-        vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(" ")));
+        vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void printed.push(format(...args)));
         await import(pathToFileURL(fileURLToPath(file)).href);
         expect(printed.length).toBeGreaterThan(0);
         for (const e of options.expectations ?? []) if (code.includes(e.when)) e.check(printed);

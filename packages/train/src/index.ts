@@ -1,0 +1,34 @@
+// @unroll/train: everything public is exported here.
+
+// The training loop, its events and its state.
+export { Trainer, TrainingError } from "./trainer.js";
+export type {
+  TrainerOptions, TrainerEvents, TrainerState, StepEvent, StepContext, LossFunction, LossOutput,
+  EvalResult, ScheduleLike, StopReason,
+} from "./trainer.js";
+export { Emitter } from "./events.js";
+export { arraySource } from "./data.js";
+export type { DataSource } from "./data.js";
+
+// Truncated backpropagation through time and gradient clipping.
+export { bpttWindows } from "./bptt.js";
+export type { BpttWindow } from "./bptt.js";
+export { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
+export type { NormClipResult } from "./clip.js";
+
+// Optimisers (PyTorch 1.13 update rules) and learning-rate schedules.
+export type { Optimizer, OptimizerState, SgdOptions, AdamOptions, RmspropOptions, AdagradOptions } from "./optim/index.js";
+export { OptimizerError, sgd, adam, adamw, rmsprop, adagrad } from "./optim/index.js";
+export type {
+  Schedule, StepDecayOptions, ExponentialOptions, CosineWithWarmupOptions,
+  ReduceOnPlateau, ReduceOnPlateauOptions, ReduceOnPlateauState,
+} from "./schedules/index.js";
+export { constant, stepDecay, exponential, cosineWithWarmup, reduceOnPlateau } from "./schedules/index.js";
+
+// Checkpoints: safetensors weights, atomic step directories, exact resume (Node only for files).
+export * from "./checkpoint/index.js";
+export { saveTrainerCheckpoint, resumeTrainer, checkpointEvery, checkpointFromState, stateFromCheckpoint } from "./trainer-checkpoint.js";
+
+// Diagnostics from the source material: gradient flow through time, saturation, spectra.
+export { gradientFlow, jacobianNorms, saturation, recurrentSpectralRadii, toCSV, seriesRows } from "./diagnostics/index.js";
+export type { GradientFlowReport, JacobianNormOptions, ProbeOptions, SaturationReport, Row } from "./diagnostics/index.js";
