@@ -11,7 +11,10 @@ export type { Shape } from "./shape.js";
 export { Rng, randomUniform, randomNormal } from "./random/rng.js";
 export type { RngState, RandomOptions } from "./random/rng.js";
 
-export type { Kernels, KernelTensor, UnaryOp, BinaryOp, ArithmeticOp, ComparisonOp, ReduceOp } from "./backend/kernels.js";
+export type {
+  Kernels, KernelTensor, UnaryOp, BinaryOp, ArithmeticOp, ComparisonOp, ReduceOp,
+  RecurrentCell, RecurrentForwardArgs, RecurrentForwardOut, RecurrentBackwardArgs, RecurrentBackwardOut,
+} from "./backend/kernels.js";
 export { referenceKernels } from "./backend/reference/index.js";
 export { getKernels, setKernels, withKernels } from "./backend/active.js";
 

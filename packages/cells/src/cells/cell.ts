@@ -104,7 +104,7 @@ export function stepFromProjection(
       const z = sigmoid(add(xz, hz));
       const n = tanh(add(xn, mul(r, hn)));
       const h = add(n, mul(z, sub(state.h, n))); // (1-z)·n + z·h
-      observe?.({ r, z, n, h });
+      observe?.({ r, z, n, hn, h });
       return { h };
     }
   }
@@ -112,7 +112,8 @@ export function stepFromProjection(
 
 /**
  * Receives a step's activations after the nonlinearities: LSTM `i, f, g, o, c, h`, GRU
- * `r, z, n, h`, RNN `h`, each `[B, H]`. For visualising gates and measuring saturation.
+ * `r, z, n, h` (and `hn`, the recurrent part `h W_hnᵀ + b_hn` that the reset gate scales), RNN
+ * `h`, each `[B, H]`. For visualising gates and measuring saturation.
  */
 export type GateObserver = (activations: Readonly<Record<string, Tensor>>) => void;
 

@@ -28,6 +28,7 @@ import {
   stepFromProjection,
 } from "../cells/cell.js";
 import { type InitScheme, initializeCell } from "../init/apply.js";
+import { recurrentSequence } from "../fused/sequence.js";
 import { floatDType, lengthsFromMask, resolveLengths, reverseSequences, stepMasks } from "./sequence.js";
 
 export interface RecurrentOptions {
@@ -260,7 +261,7 @@ export class Recurrent {
         const gates = options.onGates
           ? (t: number): GateObserver => (a) => options.onGates!(a, { layer: l, direction: d, t })
           : null;
-        const run = this.scan(w, inputs, start, masks, l === 0 ? condition : null, hook, gates);
+        const run = this.scan(w, inputs, start, masks, lengths, l === 0 ? condition : null, hook, gates);
         directionOutputs.push(d === 1 ? reverseSequences(run.outputs, lengths) : run.outputs);
         finalH.push(run.state.h);
         if (run.state.c) finalC.push(run.state.c);
@@ -298,10 +299,17 @@ export class Recurrent {
     let input = x;
     for (let l = 0; l < this.numLayers; l++) {
       const w = this.cellWeights(params, l, 0);
-      const next = stepFromProjection(this.mode, w, {
-        h: stateAt(s.h, l),
-        ...(s.c ? { c: stateAt(s.c, l) } : {}),
-      }, inputProjection(w, input, l === 0 ? condition : null));
+      const xProj = inputProjection(w, input, l === 0 ? condition : null); // (B, gH)
+      const r = recurrentSequence(
+        this.mode,
+        reshape(xProj, [1, B, this.gates * this.hiddenSize]),
+        w.weightHH,
+        w.biasHH ?? null,
+        stateAt(s.h, l),
+        s.c ? stateAt(s.c, l) : null,
+        null,
+      );
+      const next = { h: r.hT, ...(r.cT ? { c: r.cT } : {}) };
       hs.push(next.h);
       if (next.c) cs.push(next.c);
       input = next.h;
@@ -314,6 +322,7 @@ export class Recurrent {
     inputs: Tensor,
     start: CellState,
     masks: readonly Tensor[] | null,
+    lengths: Int32Array | null,
     condition: Tensor | null,
     hook: ((h: Tensor, t: number) => Tensor) | null,
     gates: ((t: number) => GateObserver) | null,
@@ -324,6 +333,11 @@ export class Recurrent {
     const flat = inputProjection({ ...w, weightCH: null }, reshape(inputs, [T * B, I]));
     let xProj = reshape(flat, [T, B, gH]);
     if (condition) xProj = add(xProj, matmul(condition, w.weightCH!, { transB: true })); // (B, gH) broadcast over T
+    if (!hook && !gates) {
+      // The fast path: the whole scan as one fused primitive (same values and gradients).
+      const r = recurrentSequence(this.mode, xProj, w.weightHH, w.biasHH ?? null, start.h, start.c ?? null, lengths);
+      return { outputs: r.hs, state: { h: r.hT, ...(r.cT ? { c: r.cT } : {}) } };
+    }
     let state = start;
     const outputs: Tensor[] = [];
     const steps = T > 0 ? split(xProj, T, 0) : [];

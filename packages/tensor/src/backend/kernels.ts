@@ -16,6 +16,67 @@ export type ComparisonOp = "greater" | "greaterEqual" | "less" | "lessEqual" | "
 export type BinaryOp = ArithmeticOp | ComparisonOp;
 export type ReduceOp = "sum" | "max";
 
+/** The cells a fused recurrent scan knows (gate order as PyTorch: LSTM i,f,g,o; GRU r,z,n). */
+export type RecurrentCell = "rnn_tanh" | "rnn_relu" | "lstm" | "gru";
+
+/**
+ * One direction of one recurrent layer over a whole sequence, the hot loop of recurrent training.
+ * Shapes: T steps, B examples, H hidden units, G gates (1, 4 or 3).
+ * - `xProj` `[T, B, G*H]`: the input side of every step, `x W_ihᵀ + b_ih` (computed before, in one product)
+ * - `weightHH` `[G*H, H]`, `biasHH` `[G*H]`, `h0` `[B, H]`, `c0` `[B, H]` (LSTM only)
+ * - `lengths` `[B]` int32 or null: step t of example b is real when t < lengths[b]; padded steps
+ *   keep the state and output zeros.
+ */
+export interface RecurrentForwardArgs {
+  readonly cell: RecurrentCell;
+  readonly xProj: KernelTensor;
+  readonly weightHH: KernelTensor;
+  readonly biasHH: KernelTensor;
+  readonly h0: KernelTensor;
+  readonly c0: KernelTensor | null;
+  readonly lengths: KernelTensor | null;
+}
+
+/**
+ * What the forward scan writes:
+ * - `hs` `[T, B, H]` outputs (zero on padding), `hT` `[B, H]` final state, `cT` (LSTM)
+ * - `states` `[T, B, H]` the carried hidden state after every step, `cells` `[T, B, H]` (LSTM)
+ * - `gates` `[T, B, S]`, what backward needs: LSTM i,f,g,o after their nonlinearities (S = 4H);
+ *   GRU r, z, n and the recurrent part of n, `h W_hnᵀ + b_hn` (S = 4H); RNN nothing (S = 0).
+ */
+export interface RecurrentForwardOut {
+  readonly hs: KernelTensor;
+  readonly hT: KernelTensor;
+  readonly cT: KernelTensor | null;
+  readonly states: KernelTensor;
+  readonly cells: KernelTensor | null;
+  readonly gates: KernelTensor;
+}
+
+/** Backward of `recurrentForward`: the saved tensors and the cotangents of `hs`, `hT`, `cT`. */
+export interface RecurrentBackwardArgs {
+  readonly cell: RecurrentCell;
+  readonly weightHH: KernelTensor;
+  readonly h0: KernelTensor;
+  readonly c0: KernelTensor | null;
+  readonly lengths: KernelTensor | null;
+  readonly states: KernelTensor;
+  readonly cells: KernelTensor | null;
+  readonly gates: KernelTensor;
+  readonly dhs: KernelTensor;
+  readonly dhT: KernelTensor;
+  readonly dcT: KernelTensor | null;
+}
+
+/** Gradients of `xProj`, `weightHH`, `biasHH`, `h0`, `c0`; outputs arrive zero-filled. */
+export interface RecurrentBackwardOut {
+  readonly dxProj: KernelTensor;
+  readonly dWeightHH: KernelTensor;
+  readonly dBiasHH: KernelTensor;
+  readonly dh0: KernelTensor;
+  readonly dc0: KernelTensor | null;
+}
+
 /**
  * The backend table: every computation of the tensor package goes through one of these
  * functions. Kernels write into `out`, which the caller allocated with the right shape and dtype
@@ -65,4 +126,8 @@ export interface Kernels {
    * targets `[N]`; rows whose target equals `ignoreIndex` get 0.
    */
   softmaxCrossEntropy(logits: KernelTensor, targets: KernelTensor, ignoreIndex: number, out: KernelTensor): void;
+  /** A fused recurrent scan (see `RecurrentForwardArgs`); the composed primitives are its oracle. */
+  recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void;
+  /** Backpropagation through time of `recurrentForward`, with the weight gradients as one product over all steps. */
+  recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void;
 }

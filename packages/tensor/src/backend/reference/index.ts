@@ -4,6 +4,7 @@ import { gather, oneHot, scatterAdd } from "./indexing.js";
 import { broadcastTo, concat, pad, slice, transpose } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { argmax, reduce } from "./reduce.js";
+import { recurrentBackward, recurrentForward } from "./recurrent.js";
 import { logSoftmax, softmax, softmaxCrossEntropy } from "./softmax.js";
 
 /**
@@ -31,4 +32,6 @@ export const referenceKernels: Kernels = Object.freeze({
   softmax,
   logSoftmax,
   softmaxCrossEntropy,
+  recurrentForward,
+  recurrentBackward,
 });

@@ -6,7 +6,7 @@ import { planBroadcast } from "./broadcast-plan.js";
 const J_TILE = 64;
 
 /** Copies the `rows x cols` matrix at `src[off..]` transposed into `dst` (`cols x rows`). */
-function transposeInto(src: DataArray, off: number, rows: number, cols: number, dst: DataArray): void {
+export function transposeInto(src: DataArray, off: number, rows: number, cols: number, dst: DataArray): void {
   const B = 32;
   for (let i0 = 0; i0 < rows; i0 += B) {
     const iEnd = Math.min(i0 + B, rows);
@@ -23,7 +23,7 @@ function transposeInto(src: DataArray, off: number, rows: number, cols: number, 
  * `C (M x N) = A (M x K) · Bt^T` with A and Bt both row-major over K: every output is a dot
  * product of two contiguous rows, accumulated in double precision, in 4x4 register blocks.
  */
-function gemmRowsByRows(
+export function gemmRowsByRows(
   A: DataArray,
   ao: number,
   Bt: DataArray,

@@ -1,0 +1,226 @@
+import { allocate, type DataArray, type DType } from "../../dtype.js";
+import type {
+  RecurrentBackwardArgs,
+  RecurrentBackwardOut,
+  RecurrentCell,
+  RecurrentForwardArgs,
+  RecurrentForwardOut,
+} from "../kernels.js";
+import { gemmRowsByRows, transposeInto } from "./matmul.js";
+
+// The fused recurrent scan in plain TypeScript: the oracle of faster kernels and the fallback.
+// Buffer shapes are in comments; `t` indexes steps, `b` examples, `j` hidden units.
+
+const GATES: Record<RecurrentCell, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
+
+function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+function dtypeOf(data: DataArray): DType {
+  return data instanceof Float64Array ? "float64" : "float32";
+}
+
+export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
+  const { cell, xProj, weightHH, biasHH, h0, c0, lengths } = args;
+  const [T, B, GH] = xProj.shape as [number, number, number];
+  const H = GH / GATES[cell];
+  const S = out.gates.shape[2]!;
+  const x = xProj.data;
+  const W = weightHH.data; // (GH, H): rows are what h_prev · Wᵀ dots with
+  const bias = biasHH.data;
+  const hs = out.hs.data; // (T, B, H)
+  const states = out.states.data; // (T, B, H)
+  const cells = out.cells?.data ?? null; // (T, B, H)
+  const gates = out.gates.data; // (T, B, S)
+  const hp = allocate(dtypeOf(x), B * GH); // (B, GH): h_prev · W_hhᵀ
+  let hPrev: DataArray = h0.data;
+  let hPrevOff = 0;
+  let cPrev: DataArray | null = c0?.data ?? null;
+  let cPrevOff = 0;
+  for (let t = 0; t < T; t++) {
+    gemmRowsByRows(hPrev, hPrevOff, W, 0, hp, 0, B, GH, H);
+    for (let b = 0; b < B; b++) {
+      const real = lengths === null || t < lengths.data[b]!;
+      const xo = (t * B + b) * GH; // xProj[t, b, :]
+      const po = b * GH; // hp[b, :]
+      const so = (t * B + b) * H; // states[t, b, :]
+      const go = (t * B + b) * S; // gates[t, b, :]
+      const ho = hPrevOff + b * H; // h_prev[b, :]
+      for (let j = 0; j < H; j++) {
+        const prev = hPrev[ho + j]!;
+        let hNew: number;
+        switch (cell) {
+          case "rnn_tanh":
+            hNew = Math.tanh(x[xo + j]! + hp[po + j]! + bias[j]!);
+            break;
+          case "rnn_relu": {
+            const a = x[xo + j]! + hp[po + j]! + bias[j]!;
+            hNew = a > 0 ? a : a === a ? 0 : a;
+            break;
+          }
+          case "lstm": {
+            const i = sigmoid(x[xo + j]! + hp[po + j]! + bias[j]!);
+            const f = sigmoid(x[xo + H + j]! + hp[po + H + j]! + bias[H + j]!);
+            const g = Math.tanh(x[xo + 2 * H + j]! + hp[po + 2 * H + j]! + bias[2 * H + j]!);
+            const o = sigmoid(x[xo + 3 * H + j]! + hp[po + 3 * H + j]! + bias[3 * H + j]!);
+            gates[go + j] = i;
+            gates[go + H + j] = f;
+            gates[go + 2 * H + j] = g;
+            gates[go + 3 * H + j] = o;
+            const cp = cPrev![cPrevOff + b * H + j]!;
+            const cNew = f * cp + i * g;
+            cells![so + j] = real ? cNew : cp;
+            hNew = o * Math.tanh(cNew);
+            break;
+          }
+          case "gru": {
+            const r = sigmoid(x[xo + j]! + hp[po + j]! + bias[j]!);
+            const z = sigmoid(x[xo + H + j]! + hp[po + H + j]! + bias[H + j]!);
+            const hn = hp[po + 2 * H + j]! + bias[2 * H + j]!;
+            const n = Math.tanh(x[xo + 2 * H + j]! + r * hn);
+            gates[go + j] = r;
+            gates[go + H + j] = z;
+            gates[go + 2 * H + j] = n;
+            gates[go + 3 * H + j] = hn;
+            hNew = n + z * (prev - n);
+            break;
+          }
+        }
+        states[so + j] = real ? hNew : prev;
+        hs[so + j] = real ? hNew : 0;
+      }
+    }
+    hPrev = states;
+    hPrevOff = t * B * H;
+    if (cells) {
+      cPrev = cells;
+      cPrevOff = t * B * H;
+    }
+  }
+  // Final states: the carried state after the last step (its own last real step for padded examples).
+  if (T === 0) {
+    out.hT.data.set(h0.data);
+    if (out.cT && c0) out.cT.data.set(c0.data);
+  } else {
+    out.hT.data.set(states.subarray((T - 1) * B * H, T * B * H));
+    if (out.cT && cells) out.cT.data.set(cells.subarray((T - 1) * B * H, T * B * H));
+  }
+}
+
+export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
+  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT } = args;
+  const [T, B, H] = states.shape as [number, number, number];
+  const GH = GATES[cell] * H;
+  const S = gates.shape[2]!;
+  const dtype = dtypeOf(states.data);
+  const st = states.data; // (T, B, H)
+  const cs = cells?.data ?? null; // (T, B, H)
+  const gt = gates.data; // (T, B, S)
+  const dOut = dhs.data; // (T, B, H)
+  const dx = out.dxProj.data; // (T, B, GH)
+  const dhp = allocate(dtype, T * B * GH); // (T, B, GH): cotangent of h_prev · W_hhᵀ + b_hh
+  const Wt = allocate(dtype, H * GH); // (H, GH) = W_hhᵀ, for dh_prev = dhp · W_hh
+  transposeInto(weightHH.data, 0, GH, H, Wt);
+  const gh = Float64Array.from(dhT.data); // (B, H) cotangent of the carried h
+  const gc = dcT ? Float64Array.from(dcT.data) : new Float64Array(B * H); // (B, H) carried c
+  const dPrevFromW = allocate(dtype, B * H); // (B, H)
+  const extra = new Float64Array(B * H); // GRU's direct z·h path
+  for (let t = T - 1; t >= 0; t--) {
+    const prevH: DataArray = t === 0 ? h0.data : st;
+    const prevHOff = t === 0 ? 0 : (t - 1) * B * H;
+    const prevC: DataArray | null = cell === "lstm" ? (t === 0 ? c0!.data : cs) : null;
+    const prevCOff = t === 0 ? 0 : (t - 1) * B * H;
+    extra.fill(0);
+    for (let b = 0; b < B; b++) {
+      const real = lengths === null || t < lengths.data[b]!;
+      const so = (t * B + b) * H;
+      const go = (t * B + b) * S;
+      const xo = (t * B + b) * GH;
+      for (let j = 0; j < H; j++) {
+        const k = b * H + j;
+        if (!real) continue; // the state passes through unchanged: gh/gc carry on as they are
+        const dNew = gh[k]! + dOut[so + j]!; // d h_new
+        gh[k] = 0; // taken: the path to h_prev is added below
+        switch (cell) {
+          case "rnn_tanh": {
+            const h = st[so + j]!;
+            const da = dNew * (1 - h * h);
+            dx[xo + j] = da;
+            dhp[xo + j] = da;
+            break;
+          }
+          case "rnn_relu": {
+            const da = st[so + j]! > 0 ? dNew : 0;
+            dx[xo + j] = da;
+            dhp[xo + j] = da;
+            break;
+          }
+          case "lstm": {
+            // c = f·c_prev + i·g; h = o·tanh(c)
+            const i = gt[go + j]!;
+            const f = gt[go + H + j]!;
+            const g = gt[go + 2 * H + j]!;
+            const o = gt[go + 3 * H + j]!;
+            const tc = Math.tanh(cs![so + j]!);
+            const dc = gc[k]! + dNew * o * (1 - tc * tc);
+            const cp = prevC![prevCOff + b * H + j]!;
+            const dai = dc * g * i * (1 - i);
+            const daf = dc * cp * f * (1 - f);
+            const dag = dc * i * (1 - g * g);
+            const dao = dNew * tc * o * (1 - o);
+            gc[k] = dc * f; // to c_prev
+            dx[xo + j] = dai;
+            dx[xo + H + j] = daf;
+            dx[xo + 2 * H + j] = dag;
+            dx[xo + 3 * H + j] = dao;
+            dhp[xo + j] = dai;
+            dhp[xo + H + j] = daf;
+            dhp[xo + 2 * H + j] = dag;
+            dhp[xo + 3 * H + j] = dao;
+            break;
+          }
+          case "gru": {
+            // n = tanh(x_n + r·hn); h = n + z·(h_prev - n)
+            const r = gt[go + j]!;
+            const z = gt[go + H + j]!;
+            const n = gt[go + 2 * H + j]!;
+            const hn = gt[go + 3 * H + j]!;
+            const hp = prevH[prevHOff + b * H + j]!;
+            const dan = dNew * (1 - z) * (1 - n * n);
+            const daz = dNew * (hp - n) * z * (1 - z);
+            const dar = dan * hn * r * (1 - r);
+            extra[k] = dNew * z;
+            dx[xo + j] = dar;
+            dx[xo + H + j] = daz;
+            dx[xo + 2 * H + j] = dan;
+            dhp[xo + j] = dar;
+            dhp[xo + H + j] = daz;
+            dhp[xo + 2 * H + j] = dan * r;
+            break;
+          }
+        }
+      }
+    }
+    // dh_prev = dhp_t · W_hh, (B, GH) · (GH, H), as rows of dhp_t against rows of W_hhᵀ.
+    gemmRowsByRows(dhp, t * B * GH, Wt, 0, dPrevFromW, 0, B, H, GH);
+    for (let k = 0; k < B * H; k++) gh[k] = gh[k]! + dPrevFromW[k]! + extra[k]!;
+  }
+  out.dh0.data.set(gh);
+  if (out.dc0) out.dc0.data.set(gc);
+  if (T === 0) return;
+  // Weight gradients as one product over all steps: dW_hh = dhpᵀ · H_prev, (GH, T*B) · (T*B, H).
+  const rows = T * B;
+  const hPrevAll = allocate(dtype, rows * H); // (T*B, H): h_prev of every step
+  hPrevAll.set(h0.data, 0);
+  hPrevAll.set(st.subarray(0, (T - 1) * B * H), B * H);
+  const dhpT = allocate(dtype, GH * rows); // (GH, T*B)
+  transposeInto(dhp, 0, rows, GH, dhpT);
+  const hPrevT = allocate(dtype, H * rows); // (H, T*B)
+  transposeInto(hPrevAll, 0, rows, H, hPrevT);
+  gemmRowsByRows(dhpT, 0, hPrevT, 0, out.dWeightHH.data, 0, GH, H, rows);
+  const db = out.dBiasHH.data;
+  for (let r = 0; r < rows; r++) for (let k = 0; k < GH; k++) db[k] = db[k]! + dhp[r * GH + k]!;
+}
