@@ -1,0 +1,11 @@
+// @unroll/nlp: everything public is exported here.
+
+// The recurrent language model, its evaluation and text generation over any step function.
+export * from "./model/index.js";
+export * from "./generate/index.js";
+
+// Tokenisers: character, word and byte-level BPE, serialised with the model.
+export * from "./tokenizers/index.js";
+
+// Corpora (text files, the embedded Moby-Dick, downloads) and the batches the Trainer reads.
+export * from "./data/index.js";

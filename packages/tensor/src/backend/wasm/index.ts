@@ -1,0 +1,140 @@
+// The WebAssembly SIMD backend: the reference table with its hot kernels replaced by the ones in
+// packages/tensor/assembly (built into kernels.wasm.generated.ts). Float32 runs in WebAssembly;
+// float64 and everything not overridden stay on the reference kernels, which remain the oracle.
+
+import { ShapeError, ValueRangeError } from "../../errors.js";
+import type { Kernels, KernelTensor } from "../kernels.js";
+import { planBroadcast } from "../reference/broadcast-plan.js";
+import { referenceKernels } from "../reference/index.js";
+import { kernelsInstance, kernelsInstanceSync, type KernelsExports } from "./module.js";
+import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
+
+export { wasmSupported } from "./module.js";
+
+/** Byte size rounded up to a cache line, so each operand starts 64-byte aligned. */
+function padded(elements: number): number {
+  return Math.ceil((elements * 4) / 64) * 64;
+}
+
+/** Copies `src` into the module's memory at byte address `at`. */
+function copyIn(wasm: KernelsExports, at: number, src: Float32Array): void {
+  new Float32Array(wasm.memory.buffer, at, src.length).set(src);
+}
+
+function sizeOfShape(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Float32 batched matmul in WebAssembly; see `Kernels.matmul`. */
+function wasmMatmul(wasm: KernelsExports, a: KernelTensor, b: KernelTensor, out: KernelTensor, transA: boolean, transB: boolean): void {
+  if (!(a.data instanceof Float32Array && b.data instanceof Float32Array && out.data instanceof Float32Array)) {
+    referenceKernels.matmul(a, b, out, transA, transB);
+    return;
+  }
+  const ra = a.shape.length;
+  const M = out.shape[out.shape.length - 2]!;
+  const N = out.shape[out.shape.length - 1]!;
+  const K = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const aSize = sizeOfShape(a.shape);
+  const bSize = sizeOfShape(b.shape);
+  const cSize = sizeOfShape(out.shape);
+  if (cSize === 0) return;
+  const base = wasm.reserve(padded(aSize) + padded(bSize) + padded(cSize));
+  if (base === 0) {
+    // Beyond the 4 GiB of wasm32 memory: the reference kernel has no such limit.
+    referenceKernels.matmul(a, b, out, transA, transB);
+    return;
+  }
+  const aAt = base;
+  const bAt = aAt + padded(aSize);
+  const cAt = bAt + padded(bSize);
+  copyIn(wasm, aAt, a.data.subarray(0, aSize));
+  copyIn(wasm, bAt, b.data.subarray(0, bSize));
+  // Batch offsets come from the broadcast planner applied to the batch axes, in matrix units.
+  const plan = planBroadcast(out.shape.slice(0, -2), [a.shape.slice(0, -2), b.shape.slice(0, -2)]);
+  const lda = transA ? M : K;
+  const ldb = transB ? K : N;
+  let batch = 0;
+  for (let r = 0; r < plan.rows; r++) {
+    for (let t = 0; t < plan.length; t++, batch++) {
+      const aIndex = plan.offsets[0]![r]! + t * plan.strides[0]!;
+      const bIndex = plan.offsets[1]![r]! + t * plan.strides[1]!;
+      wasm.gemm(transA, transB, M, N, K, aAt + aIndex * M * K * 4, lda, bAt + bIndex * K * N * 4, ldb, cAt + batch * M * N * 4, N, false);
+    }
+  }
+  out.data.set(new Float32Array(wasm.memory.buffer, cAt, cSize));
+}
+
+function makeKernels(wasm: KernelsExports): Kernels {
+  return Object.freeze<Kernels>({
+    ...referenceKernels,
+    name: "wasm-simd",
+    matmul: (a: KernelTensor, b: KernelTensor, out: KernelTensor, transA: boolean, transB: boolean) =>
+      wasmMatmul(wasm, a, b, out, transA, transB),
+    recurrentForward: (args, out) => wasmRecurrentForward(wasm, args, out),
+    recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, args, out),
+  });
+}
+
+/**
+ * The WebAssembly SIMD kernel table, compiled asynchronously (browsers' main threads refuse to
+ * compile all but tiny modules synchronously): `setKernels(await loadWasmKernels())`. Float32
+ * matmul runs in WebAssembly; everything else delegates to `referenceKernels`. Rejects where
+ * `wasmSupported()` is false.
+ */
+export async function loadWasmKernels(): Promise<Kernels> {
+  return makeKernels(await kernelsInstance());
+}
+
+/**
+ * `loadWasmKernels` compiled synchronously, for Node and Web Workers. Throws where
+ * `wasmSupported()` is false.
+ */
+export function loadWasmKernelsSync(): Kernels {
+  return makeKernels(kernelsInstanceSync());
+}
+
+export interface WasmGemmOptions {
+  /** `a` is stored K x M and used transposed. */
+  readonly transA?: boolean;
+  /** `b` is stored N x K and used transposed. */
+  readonly transB?: boolean;
+  /** Add the product to `out` instead of overwriting it. */
+  readonly accumulate?: boolean;
+}
+
+/**
+ * Single-precision matrix product in WebAssembly SIMD on plain arrays: `out (M x N) = op(a)·op(b)`
+ * (or `out += op(a)·op(b)` with `accumulate`), all row-major, `op(a)` M x K and `op(b)` K x N.
+ * Accumulates in float32 (the reference kernel accumulates in float64). Copies the operands into
+ * the module's memory and the result back; instantiates the module synchronously on first use
+ * unless `loadWasmKernels()` already did. Inside the module the same product is `gemm()` in
+ * assembly/gemm.ts, which other WebAssembly kernels call directly on their own buffers.
+ */
+export function wasmGemm(
+  M: number, N: number, K: number,
+  a: Float32Array, b: Float32Array, out: Float32Array,
+  options: WasmGemmOptions = {},
+): void {
+  for (const [name, v] of [["M", M], ["N", N], ["K", K]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new ValueRangeError("wasmGemm", `${name} must be a non-negative integer, got ${v}`);
+  }
+  for (const [name, arr, need] of [["a", a, M * K], ["b", b, K * N], ["out", out, M * N]] as const) {
+    if (arr.length < need) throw new ShapeError("wasmGemm", `${name} has ${arr.length} elements, needs ${need}`);
+  }
+  const { transA = false, transB = false, accumulate = false } = options;
+  if (M === 0 || N === 0) return;
+  const wasm = kernelsInstanceSync();
+  const base = wasm.reserve(padded(M * K) + padded(K * N) + padded(M * N));
+  if (base === 0) throw new ValueRangeError("wasmGemm", `operands of ${M}x${K} and ${K}x${N} do not fit in WebAssembly memory (4 GiB)`);
+  const aAt = base;
+  const bAt = aAt + padded(M * K);
+  const cAt = bAt + padded(K * N);
+  copyIn(wasm, aAt, a.subarray(0, M * K));
+  copyIn(wasm, bAt, b.subarray(0, K * N));
+  if (accumulate) copyIn(wasm, cAt, out.subarray(0, M * N));
+  wasm.gemm(transA, transB, M, N, K, aAt, transA ? M : K, bAt, transB ? K : N, cAt, N, accumulate);
+  out.set(new Float32Array(wasm.memory.buffer, cAt, M * N));
+}

@@ -1,0 +1,145 @@
+// Loading the WebAssembly kernels module (built from packages/tensor/assembly by `pnpm run wasm`
+// and embedded as base64, so the same code runs in Node, browsers and workers without file paths,
+// fetch or bundler plugins) and the typed view of its exports.
+
+import { kernelsWasmBase64 } from "./kernels.wasm.generated.js";
+
+/** The exports of the kernels module; addresses are byte offsets into `memory`. */
+export interface KernelsExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  /** Makes `bytes` of the user region addressable and returns its address, or 0 when it cannot. */
+  reserve(bytes: number): number;
+  /** `C = op(A)·op(B)` (`+ C` when `accumulate`), row-major f32; see assembly/gemm.ts. */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: boolean,
+  ): void;
+  /** The fused recurrent scan; see assembly/recurrent.ts and src/backend/wasm/recurrent.ts. */
+  recurrentForward(
+    cell: number, T: number, B: number, H: number,
+    xProj: number, W: number, bias: number, h0: number, c0: number, lengths: number,
+    hs: number, states: number, cells: number, gates: number, hT: number, cT: number, hp: number,
+  ): void;
+  recurrentBackward(
+    cell: number, T: number, B: number, H: number,
+    W: number, h0: number, c0: number, lengths: number, states: number, cells: number, gates: number,
+    dhs: number, dhT: number, dcT: number,
+    dx: number, dW: number, db: number, dh0: number, dc0: number,
+    dhp: number, gh: number, gc: number, dprev: number, extra: number, hPrevAll: number,
+  ): void;
+}
+
+// The WebAssembly API, typed here because the package compiles without the DOM library.
+type WasmModule = object;
+interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  readonly Module: new (bytes: Uint8Array) => WasmModule;
+  readonly Instance: new (module: WasmModule, imports: object) => WasmInstance;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  instantiate(module: WasmModule, imports: object): Promise<WasmInstance>;
+}
+
+function wasmApi(): WasmApi | undefined {
+  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+}
+
+/**
+ * `(func (result v128) (i32x4.splat (i32.const 0)))`: validates only where fixed-width SIMD
+ * (the feature the kernels need beyond the WebAssembly MVP) is supported.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x11, 0x0b, // code: i32.const 0; i32x4.splat; end
+]);
+
+/** Whether this JavaScript engine can run the WebAssembly SIMD kernels (validates a tiny module). */
+export function wasmSupported(): boolean {
+  const api = wasmApi();
+  try {
+    return api !== undefined && api.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Decodes standard base64 (padding optional); a few lines instead of `atob`/`Buffer` for portability. */
+export function decodeBase64(text: string): Uint8Array {
+  const digits = new Int8Array(128).fill(-1);
+  for (let i = 0; i < BASE64.length; i++) digits[BASE64.charCodeAt(i)] = i;
+  const clean = text.replace(/=+$/, "");
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let nbits = 0;
+  let o = 0;
+  for (let i = 0; i < clean.length; i++) {
+    const d = digits[clean.charCodeAt(i)] ?? -1;
+    if (d < 0) throw new Error(`invalid base64 character at ${i}`);
+    bits = (bits << 6) | d;
+    nbits += 6;
+    if (nbits >= 8) {
+      nbits -= 8;
+      out[o++] = (bits >> nbits) & 0xff;
+    }
+  }
+  return out;
+}
+
+function requireApi(): WasmApi {
+  const api = wasmApi();
+  if (api === undefined || !wasmSupported()) {
+    throw new Error("WebAssembly SIMD is not supported by this JavaScript engine; use referenceKernels");
+  }
+  return api;
+}
+
+const IMPORTS = {
+  env: {
+    abort(): never {
+      throw new Error("the WebAssembly kernels module aborted");
+    },
+  },
+};
+
+function asExports(instance: WasmInstance): KernelsExports {
+  const e = instance.exports;
+  const functions = ["gemm", "reserve", "recurrentForward", "recurrentBackward"];
+  if (functions.some((name) => typeof e[name] !== "function") || typeof e.memory !== "object") {
+    throw new Error(`the WebAssembly kernels module lacks some of its exports (${functions.join(", ")}, memory): a stale build? run \`pnpm run wasm\``);
+  }
+  return e as unknown as KernelsExports;
+}
+
+let instance: KernelsExports | undefined;
+let pending: Promise<KernelsExports> | undefined;
+
+/** The shared kernels instance, compiled and instantiated synchronously on first use. */
+export function kernelsInstanceSync(): KernelsExports {
+  if (instance === undefined) {
+    const api = requireApi();
+    instance = asExports(new api.Instance(new api.Module(decodeBase64(kernelsWasmBase64)), IMPORTS));
+  }
+  return instance;
+}
+
+/** The shared kernels instance, compiled asynchronously (what browsers' main threads need). */
+export function kernelsInstance(): Promise<KernelsExports> {
+  if (instance !== undefined) return Promise.resolve(instance);
+  pending ??= (async () => {
+    const api = requireApi();
+    const module = await api.compile(decodeBase64(kernelsWasmBase64));
+    const created = asExports(await api.instantiate(module, IMPORTS));
+    instance ??= created;
+    return instance;
+  })().catch((error: unknown) => {
+    pending = undefined; // let a later call try again
+    throw error;
+  });
+  return pending;
+}

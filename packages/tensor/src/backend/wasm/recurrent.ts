@@ -1,0 +1,149 @@
+// Host side of the fused recurrent scan in WebAssembly (assembly/recurrent.ts): lays the operands
+// out in the module's memory, runs the scan, copies the results back. Float32 only; float64 (and
+// anything beyond wasm32's 4 GiB) stays on the reference kernels, which are the oracle.
+
+import type {
+  KernelTensor,
+  RecurrentBackwardArgs,
+  RecurrentBackwardOut,
+  RecurrentCell,
+  RecurrentForwardArgs,
+  RecurrentForwardOut,
+} from "../kernels.js";
+import { referenceKernels } from "../reference/index.js";
+import type { KernelsExports } from "./module.js";
+
+const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
+
+/** Assigns 64-byte-aligned byte addresses to named buffers of given element counts (4 bytes each). */
+class Layout {
+  private bytes = 0;
+  readonly at: Record<string, number> = {};
+  add(name: string, elements: number): void {
+    this.at[name] = this.bytes;
+    this.bytes += Math.ceil((elements * 4) / 64) * 64;
+  }
+  get size(): number {
+    return this.bytes;
+  }
+}
+
+function f32(t: KernelTensor | null): t is KernelTensor & { data: Float32Array } {
+  return t === null || t.data instanceof Float32Array;
+}
+
+function copyIn(wasm: KernelsExports, at: number, t: KernelTensor): void {
+  if (t.data instanceof Int32Array) new Int32Array(wasm.memory.buffer, at, t.data.length).set(t.data);
+  else new Float32Array(wasm.memory.buffer, at, t.data.length).set(t.data);
+}
+
+function copyOut(wasm: KernelsExports, at: number, t: KernelTensor): void {
+  t.data.set(new Float32Array(wasm.memory.buffer, at, t.data.length));
+}
+
+export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
+  const { cell, xProj, weightHH, biasHH, h0, c0, lengths } = args;
+  if (![xProj, weightHH, biasHH, h0, c0, out.hs].every(f32)) {
+    referenceKernels.recurrentForward(args, out);
+    return;
+  }
+  const [T, B, GH] = xProj.shape as [number, number, number];
+  const H = h0.shape[1]!;
+  const L = new Layout();
+  L.add("xProj", T * B * GH);
+  L.add("W", GH * H);
+  L.add("bias", GH);
+  L.add("h0", B * H);
+  L.add("c0", B * H);
+  L.add("lengths", B);
+  L.add("hs", T * B * H);
+  L.add("states", T * B * H);
+  L.add("cells", T * B * H);
+  L.add("gates", out.gates.data.length);
+  L.add("hT", B * H);
+  L.add("cT", B * H);
+  L.add("hp", B * GH);
+  const base = wasm.reserve(L.size);
+  if (base === 0) {
+    referenceKernels.recurrentForward(args, out);
+    return;
+  }
+  const a = (name: string): number => base + L.at[name]!;
+  copyIn(wasm, a("xProj"), xProj);
+  copyIn(wasm, a("W"), weightHH);
+  copyIn(wasm, a("bias"), biasHH);
+  copyIn(wasm, a("h0"), h0);
+  if (c0) copyIn(wasm, a("c0"), c0);
+  if (lengths) copyIn(wasm, a("lengths"), lengths);
+  wasm.recurrentForward(
+    CELL_CODE[cell], T, B, H,
+    a("xProj"), a("W"), a("bias"), a("h0"), a("c0"), lengths ? a("lengths") : 0,
+    a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("hp"),
+  );
+  copyOut(wasm, a("hs"), out.hs);
+  copyOut(wasm, a("states"), out.states);
+  copyOut(wasm, a("gates"), out.gates);
+  copyOut(wasm, a("hT"), out.hT);
+  if (out.cells) copyOut(wasm, a("cells"), out.cells);
+  if (out.cT) copyOut(wasm, a("cT"), out.cT);
+}
+
+export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
+  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT } = args;
+  if (![weightHH, h0, c0, states, cells, gates, dhs, dhT, dcT].every(f32)) {
+    referenceKernels.recurrentBackward(args, out);
+    return;
+  }
+  const [T, B, H] = states.shape as [number, number, number];
+  const GH = weightHH.shape[0]!;
+  const L = new Layout();
+  L.add("W", GH * H);
+  L.add("h0", B * H);
+  L.add("c0", B * H);
+  L.add("lengths", B);
+  L.add("states", T * B * H);
+  L.add("cells", T * B * H);
+  L.add("gates", gates.data.length);
+  L.add("dhs", T * B * H);
+  L.add("dhT", B * H);
+  L.add("dcT", B * H);
+  L.add("dx", T * B * GH);
+  L.add("dW", GH * H);
+  L.add("db", GH);
+  L.add("dh0", B * H);
+  L.add("dc0", B * H);
+  if (cell === "gru") L.add("dhp", T * B * GH); // the reset gate makes the two cotangents differ
+  L.add("gh", B * H);
+  L.add("gc", B * H);
+  L.add("dprev", B * H);
+  L.add("extra", B * H);
+  L.add("hPrevAll", T * B * H);
+  const base = wasm.reserve(L.size);
+  if (base === 0) {
+    referenceKernels.recurrentBackward(args, out);
+    return;
+  }
+  const a = (name: string): number => base + L.at[name]!;
+  copyIn(wasm, a("W"), weightHH);
+  copyIn(wasm, a("h0"), h0);
+  if (c0) copyIn(wasm, a("c0"), c0);
+  if (lengths) copyIn(wasm, a("lengths"), lengths);
+  copyIn(wasm, a("states"), states);
+  if (cells) copyIn(wasm, a("cells"), cells);
+  copyIn(wasm, a("gates"), gates);
+  copyIn(wasm, a("dhs"), dhs);
+  copyIn(wasm, a("dhT"), dhT);
+  if (dcT) copyIn(wasm, a("dcT"), dcT);
+  wasm.recurrentBackward(
+    CELL_CODE[cell], T, B, H,
+    a("W"), a("h0"), a("c0"), lengths ? a("lengths") : 0, a("states"), a("cells"), a("gates"),
+    a("dhs"), a("dhT"), dcT ? a("dcT") : 0,
+    a("dx"), a("dW"), a("db"), a("dh0"), a("dc0"),
+    cell === "gru" ? a("dhp") : a("dx"), a("gh"), a("gc"), a("dprev"), a("extra"), a("hPrevAll"),
+  );
+  copyOut(wasm, a("dx"), out.dxProj);
+  copyOut(wasm, a("dW"), out.dWeightHH);
+  copyOut(wasm, a("db"), out.dBiasHH);
+  copyOut(wasm, a("dh0"), out.dh0);
+  if (out.dc0) copyOut(wasm, a("dc0"), out.dc0);
+}
