@@ -10,3 +10,4 @@ export * from "./tokenizers/index.js";
 // Corpora (text files, the embedded Moby-Dick, downloads) and the batches the Trainer reads.
 export * from "./data/index.js";
 export * from "./train/index.js";
+export * from "./probes/index.js";

@@ -30,31 +30,45 @@ const GRU: i32 = 3;
   return lengths == 0 || t < load<i32>(lengths + (<usize>b << 2));
 }
 
+/** Scan step t of example b reads time step len-1-t when reversed (padding stays in place). */
+@inline function timeIndex(reverse: bool, lengths: usize, T: i32, t: i32, b: i32): i32 {
+  if (!reverse) return t;
+  const n = lengths == 0 ? T : load<i32>(lengths + (<usize>b << 2));
+  return t < n ? n - 1 - t : t;
+}
+
 function gatesOf(cell: i32): i32 {
   return cell == LSTM ? 4 : cell == GRU ? 3 : 1;
 }
 
 /**
- * Forward scan. In: xProj (T,B,GH), W (GH,H), bias (GH), h0 (B,H), c0 (B,H) (LSTM), lengths (B).
- * Out: hs, states, cells (LSTM) (T,B,H), gates (T,B,S) with S = 4H for LSTM/GRU, hT, cT (B,H).
- * Scratch: hp (B,GH).
+ * Forward scan. In: x (T,B,I), Wih (GH,I), bih (GH), W (GH,H), bias (GH), h0 (B,H), c0 (B,H)
+ * (LSTM), lengths (B). Out: hs (T,B,H) in input time order; states, cells (LSTM) (T,B,H) and
+ * gates (T,B,S) in scan order (S = 4H for LSTM/GRU); hT, cT (B,H). Scratch: xProj (T,B,GH), hp (B,GH).
  */
 export function recurrentForward(
-  cell: i32, T: i32, B: i32, H: i32,
-  xProj: usize, W: usize, bias: usize, h0: usize, c0: usize, lengths: usize,
-  hs: usize, states: usize, cells: usize, gates: usize, hT: usize, cT: usize, hp: usize,
+  cell: i32, T: i32, B: i32, I: i32, H: i32, reverse: bool,
+  x: usize, Wih: usize, bih: usize, W: usize, bias: usize, h0: usize, c0: usize, lengths: usize,
+  hs: usize, states: usize, cells: usize, gates: usize, hT: usize, cT: usize, xProj: usize, hp: usize,
 ): void {
   const GH = gatesOf(cell) * H;
   const S = cell == LSTM || cell == GRU ? 4 * H : 0;
+  // The input side of every step in one product: xProj = x · W_ihᵀ + b_ih, (T*B, I) · (I, GH).
+  gemm(false, true, T * B, GH, I, x, I, Wih, I, xProj, GH, false);
+  for (let r = 0; r < T * B; r++) {
+    for (let k = 0; k < GH; k++) put(xProj, r * GH + k, f(xProj, r * GH + k) + f(bih, k));
+  }
   let hPrev = h0;
   let cPrev = c0;
   for (let t = 0; t < T; t++) {
     gemm(false, true, B, GH, H, hPrev, H, W, H, hp, GH, false); // hp = h_prev · Wᵀ
     for (let b = 0; b < B; b++) {
       const isReal = real(lengths, t, b);
-      const xo = (t * B + b) * GH;
+      const time = timeIndex(reverse, lengths, T, t, b);
+      const xo = (time * B + b) * GH;
       const po = b * GH;
       const so = (t * B + b) * H;
+      const oo = (time * B + b) * H;
       const go = (t * B + b) * S;
       const ho = b * H;
       for (let j = 0; j < H; j++) {
@@ -90,7 +104,7 @@ export function recurrentForward(
           hNew = n + z * (prev - n);
         }
         put(states, so + j, isReal ? hNew : prev);
-        put(hs, so + j, isReal ? hNew : 0);
+        put(hs, oo + j, isReal ? hNew : 0);
       }
     }
     hPrev = states + (<usize>(t * B * H) << 2);
@@ -102,11 +116,12 @@ export function recurrentForward(
 
 /**
  * Backward scan. In: W (GH,H), h0, c0, lengths, states, cells, gates (as forward wrote them),
- * dhs (T,B,H), dhT, dcT (B,H). Out: dx (T,B,GH), dW (GH,H), db (GH), dh0, dc0 (B,H).
- * Scratch: dhp (T,B,GH; may be dx for RNN and LSTM), gh, gc, dprev, extra (B,H), hPrevAll (T,B,H).
+ * dhs (T,B,H, input time order), dhT, dcT (B,H). Out: dx (T,B,GH, the cotangent of xProj in input
+ * time order), dW (GH,H), db (GH), dh0, dc0 (B,H). Scratch: dhp (T,B,GH, scan order), gh, gc,
+ * dprev, extra (B,H), hPrevAll (T,B,H).
  */
 export function recurrentBackward(
-  cell: i32, T: i32, B: i32, H: i32,
+  cell: i32, T: i32, B: i32, H: i32, reverse: bool,
   W: usize, h0: usize, c0: usize, lengths: usize, states: usize, cells: usize, gates: usize,
   dhs: usize, dhT: usize, dcT: usize,
   dx: usize, dW: usize, db: usize, dh0: usize, dc0: usize,
@@ -119,29 +134,32 @@ export function recurrentBackward(
   if (cell == LSTM && dcT != 0) memory.copy(gc, dcT, <usize>BH << 2);
   else memory.fill(gc, 0, <usize>BH << 2);
   memory.fill(dx, 0, <usize>(T * B * GH) << 2);
-  if (dhp != dx) memory.fill(dhp, 0, <usize>(T * B * GH) << 2);
+  memory.fill(dhp, 0, <usize>(T * B * GH) << 2);
   for (let t = T - 1; t >= 0; t--) {
     const prevH = t == 0 ? h0 : states + (<usize>((t - 1) * BH) << 2);
     const prevC = t == 0 ? c0 : cells + (<usize>((t - 1) * BH) << 2);
     memory.fill(extra, 0, <usize>BH << 2);
     for (let b = 0; b < B; b++) {
       if (!real(lengths, t, b)) continue; // the state passes through: gh and gc carry on unchanged
+      const time = timeIndex(reverse, lengths, T, t, b);
       const so = (t * B + b) * H;
+      const oo = (time * B + b) * H;
       const go = (t * B + b) * S;
-      const xo = (t * B + b) * GH;
+      const xo = (time * B + b) * GH;
+      const po = (t * B + b) * GH;
       for (let j = 0; j < H; j++) {
         const k = b * H + j;
-        const dNew = f(gh, k) + f(dhs, so + j);
+        const dNew = f(gh, k) + f(dhs, oo + j);
         put(gh, k, 0);
         if (cell == TANH) {
           const h = f(states, so + j);
           const da = dNew * (1 - h * h);
           put(dx, xo + j, da);
-          put(dhp, xo + j, da);
+          put(dhp, po + j, da);
         } else if (cell == RELU) {
           const da: f32 = f(states, so + j) > 0 ? dNew : 0;
           put(dx, xo + j, da);
-          put(dhp, xo + j, da);
+          put(dhp, po + j, da);
         } else if (cell == LSTM) {
           const i = f(gates, go + j);
           const fg = f(gates, go + H + j);
@@ -159,12 +177,10 @@ export function recurrentBackward(
           put(dx, xo + H + j, daf);
           put(dx, xo + 2 * H + j, dag);
           put(dx, xo + 3 * H + j, dao);
-          if (dhp != dx) {
-            put(dhp, xo + j, dai);
-            put(dhp, xo + H + j, daf);
-            put(dhp, xo + 2 * H + j, dag);
-            put(dhp, xo + 3 * H + j, dao);
-          }
+          put(dhp, po + j, dai);
+          put(dhp, po + H + j, daf);
+          put(dhp, po + 2 * H + j, dag);
+          put(dhp, po + 3 * H + j, dao);
         } else {
           const r = f(gates, go + j);
           const z = f(gates, go + H + j);
@@ -178,9 +194,9 @@ export function recurrentBackward(
           put(dx, xo + j, dar);
           put(dx, xo + H + j, daz);
           put(dx, xo + 2 * H + j, dan);
-          put(dhp, xo + j, dar);
-          put(dhp, xo + H + j, daz);
-          put(dhp, xo + 2 * H + j, dan * r);
+          put(dhp, po + j, dar);
+          put(dhp, po + H + j, daz);
+          put(dhp, po + 2 * H + j, dan * r);
         }
       }
     }

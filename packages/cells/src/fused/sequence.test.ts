@@ -6,17 +6,20 @@ import { RecurrentSequence } from "./sequence.js";
 const CELLS: RecurrentCell[] = ["rnn_tanh", "rnn_relu", "lstm", "gru"];
 const G: Record<RecurrentCell, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
 
-function inputs(cell: RecurrentCell, T: number, B: number, H: number, seed: number, dtype: "float32" | "float64", lengths?: number[]) {
+function inputs(cell: RecurrentCell, T: number, B: number, H: number, seed: number, dtype: "float32" | "float64", lengths?: number[], reverse = false) {
   const rng = new Rng(seed);
+  const I = 3;
   const list = [
-    rng.normal([T, B, G[cell] * H], 0, 1, dtype),
+    rng.normal([T, B, I], 0, 1, dtype),
+    rng.normal([G[cell] * H, I], 0, 0.5, dtype),
+    rng.normal([G[cell] * H], 0, 0.5, dtype),
     rng.normal([G[cell] * H, H], 0, 0.5, dtype),
     rng.normal([G[cell] * H], 0, 0.5, dtype),
     rng.normal([B, H], 0, 0.5, dtype),
     ...(cell === "lstm" ? [rng.normal([B, H], 0, 0.5, dtype)] : []),
     ...(lengths ? [fromArray(lengths, { dtype: "int32" })] : []),
   ];
-  return { list, attrs: { cell, hasLengths: lengths !== undefined } };
+  return { list, attrs: { cell, reverse, hasLengths: lengths !== undefined } };
 }
 
 function maxDiff(a: Tensor, b: Tensor): number {
@@ -27,11 +30,11 @@ function maxDiff(a: Tensor, b: Tensor): number {
 }
 
 describe.each(CELLS)("fused %s scan", (cell) => {
-  for (const lengths of [undefined, [5, 2, 0]]) {
-    const label = lengths ? "padded" : "full";
+  for (const [lengths, reverse] of [[undefined, false], [[5, 2, 0], false], [undefined, true], [[5, 2, 0], true]] as const) {
+    const label = `${lengths ? "padded" : "full"}${reverse ? ", reversed" : ""}`;
 
     it(`agrees with its decomposition on every output (${label})`, () => {
-      const { list, attrs } = inputs(cell, 5, 3, 4, 1, "float64", lengths);
+      const { list, attrs } = inputs(cell, 5, 3, 4, 1, "float64", lengths ? [...lengths] : undefined, reverse);
       const fused = apply(RecurrentSequence, list, attrs) as Tensor[];
       const composed = RecurrentSequence.decompose!(list, attrs) as Tensor[];
       expect(fused.length).toBe(composed.length);
@@ -39,7 +42,7 @@ describe.each(CELLS)("fused %s scan", (cell) => {
     });
 
     it(`its gradients agree with autodiff of the decomposition (${label})`, () => {
-      const { list, attrs } = inputs(cell, 5, 3, 4, 2, "float64", lengths);
+      const { list, attrs } = inputs(cell, 5, 3, 4, 2, "float64", lengths ? [...lengths] : undefined, reverse);
       const rng = new Rng(3);
       const r = [rng.normal([5, 3, 4], 0, 1, "float64"), rng.normal([3, 4], 0, 1, "float64"), rng.normal([3, 4], 0, 1, "float64")];
       const floats = list.filter((t) => t.dtype !== "int32");
@@ -58,7 +61,7 @@ describe.each(CELLS)("fused %s scan", (cell) => {
   }
 
   it("passes gradcheck in float64 and agrees in float32", () => {
-    const { list, attrs } = inputs(cell, 4, 2, 3, 4, "float64", [4, 2]);
+    const { list, attrs } = inputs(cell, 4, 2, 3, 4, "float64", [4, 2], true);
     const floats = list.filter((t) => t.dtype !== "int32");
     const rest = list.slice(floats.length);
     const report = gradcheck(
@@ -76,14 +79,16 @@ describe.each(CELLS)("fused %s scan", (cell) => {
     const { list, attrs } = inputs(cell, 0, 2, 3, 5, "float32");
     const outs = apply(RecurrentSequence, list, attrs) as Tensor[];
     expect(outs[0]!.shape).toEqual([0, 2, 3]);
-    expect(Array.from(outs[1]!.data)).toEqual(Array.from(list[3]!.data));
+    expect(Array.from(outs[1]!.data)).toEqual(Array.from(list[5]!.data));
   });
 });
 
 describe("fused scan input checks", () => {
   it("names the primitive and the shapes", () => {
     const { list, attrs } = inputs("gru", 3, 2, 4, 1, "float32");
-    const bad = [list[0]!, list[1]!, list[2]!, new Rng(0).normal([2, 5])];
-    expect(() => apply(RecurrentSequence, bad, attrs)).toThrow(/RecurrentSequence\(gru\): shapes do not fit: xProj \[3,2,12\], weightHH \[12,4\], biasHH \[12\], h0 \[2,5\]/);
+    const bad = [...list.slice(0, 5), new Rng(0).normal([2, 5])];
+    expect(() => apply(RecurrentSequence, bad, attrs)).toThrow(
+      /RecurrentSequence\(gru\): shapes do not fit: x \[3,2,3\], weightIH \[12,3\], biasIH \[12\], weightHH \[12,4\], biasHH \[12\], h0 \[2,5\]/,
+    );
   });
 });

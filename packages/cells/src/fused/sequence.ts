@@ -1,34 +1,43 @@
 import {
   apply,
+  broadcastTo,
+  concat,
   definePrimitive,
   DTypeError,
   formatShape,
   fromArray,
+  matmul,
   reshape,
   type RecurrentCell,
   ShapeError,
   split,
   stack,
-  type Tensor,
+  sum,
+  Tensor,
   where,
   zeros,
-  concat,
 } from "@unroll/tensor";
-import { GATE_COUNT, stepFromProjection } from "../cells/cell.js";
+import { GATE_COUNT, inputProjection, stepFromProjection } from "../cells/cell.js";
+import { reverseSequences } from "../layers/sequence.js";
 
 // A whole recurrent scan (one layer, one direction) as a single primitive: one node in the tape
-// instead of ~15 per step, a fused kernel for the step's elementwise work, and weight gradients
-// computed as one product over all steps. Its decomposition is the composed scan of `Cell` steps,
-// which the tests hold it to (values and gradients); an exporter maps it to ONNX's RNN/LSTM/GRU.
+// instead of ~15 per step, a fused kernel for the steps, the input projection and the weight
+// gradients as products over all steps. It maps one to one onto ONNX's RNN/LSTM/GRU operators
+// (x, W, R, B, sequence_lens, initial_h/c, direction), and its decomposition is the composed scan
+// of `Cell` steps, which the tests hold it to (values and gradients).
 
 interface SequenceAttrs {
   readonly cell: RecurrentCell;
+  /** Read every example backwards from its own last step (a bidirectional layer's reverse direction). */
+  readonly reverse: boolean;
   readonly hasLengths: boolean;
 }
 
-/** Inputs: xProj, weightHH, biasHH, h0, [c0 (LSTM)], [lengths]. */
+/** Inputs: x, weightIH, biasIH, weightHH, biasHH, h0, [c0 (LSTM)], [lengths]. */
 interface SequenceInputs {
-  xProj: Tensor;
+  x: Tensor;
+  weightIH: Tensor;
+  biasIH: Tensor;
   weightHH: Tensor;
   biasHH: Tensor;
   h0: Tensor;
@@ -39,41 +48,47 @@ interface SequenceInputs {
 function unpack(inputs: readonly Tensor[], { cell, hasLengths }: SequenceAttrs): SequenceInputs {
   let i = 0;
   const next = (): Tensor => inputs[i++]!;
-  const xProj = next();
+  const x = next();
+  const weightIH = next();
+  const biasIH = next();
   const weightHH = next();
   const biasHH = next();
   const h0 = next();
   const c0 = cell === "lstm" ? next() : null;
   const lengths = hasLengths ? next() : null;
-  return { xProj, weightHH, biasHH, h0, c0, lengths };
+  return { x, weightIH, biasIH, weightHH, biasHH, h0, c0, lengths };
 }
 
 function savedWidth(cell: RecurrentCell, H: number): number {
   return cell === "lstm" || cell === "gru" ? 4 * H : 0;
 }
 
-/** Outputs: hs, hT, states, gates, [cT, cells (LSTM)]. */
+/** Outputs: hs (input time order), hT, states, gates (scan order), [cT, cells (LSTM)]. */
 export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Tensor[], SequenceAttrs>({
   name: "RecurrentSequence",
   infer: (inputs, attrs) => {
-    const { xProj, weightHH, biasHH, h0, c0, lengths } = unpack(inputs, attrs);
+    const { x, weightIH, biasIH, weightHH, biasHH, h0, c0, lengths } = unpack(inputs, attrs);
     const name = `RecurrentSequence(${attrs.cell})`;
     const G = GATE_COUNT[attrs.cell];
-    if (xProj.rank !== 3) throw new ShapeError(name, `xProj must be [T, B, ${G}H], got ${formatShape(xProj.shape)}`);
-    const [T, B, GH] = xProj.shape as [number, number, number];
-    const H = GH / G;
+    if (x.rank !== 3) throw new ShapeError(name, `x must be [T, B, I], got ${formatShape(x.shape)}`);
+    const [T, B, I] = x.shape as [number, number, number];
+    const H = h0.shape[1] ?? -1;
     const fits = (t: Tensor | null, shape: number[]): boolean => t !== null && t.rank === shape.length && t.shape.every((d, k) => d === shape[k]);
-    if (!Number.isInteger(H) || !fits(weightHH, [GH, H]) || !fits(biasHH, [GH]) || !fits(h0, [B, H]) || (attrs.cell === "lstm" && !fits(c0, [B, H]))) {
+    if (
+      !fits(h0, [B, H]) || !fits(weightIH, [G * H, I]) || !fits(biasIH, [G * H]) || !fits(weightHH, [G * H, H]) || !fits(biasHH, [G * H]) ||
+      (attrs.cell === "lstm" && !fits(c0, [B, H]))
+    ) {
       throw new ShapeError(
         name,
-        `shapes do not fit: xProj ${formatShape(xProj.shape)}, weightHH ${formatShape(weightHH.shape)}, biasHH ${formatShape(biasHH.shape)}, h0 ${formatShape(h0.shape)}${c0 ? `, c0 ${formatShape(c0.shape)}` : ""}`,
+        `shapes do not fit: x ${formatShape(x.shape)}, weightIH ${formatShape(weightIH.shape)}, biasIH ${formatShape(biasIH.shape)}, ` +
+          `weightHH ${formatShape(weightHH.shape)}, biasHH ${formatShape(biasHH.shape)}, h0 ${formatShape(h0.shape)}${c0 ? `, c0 ${formatShape(c0.shape)}` : ""}`,
       );
     }
-    for (const t of [weightHH, biasHH, h0, ...(c0 ? [c0] : [])]) {
-      if (t.dtype !== xProj.dtype) throw new DTypeError(name, `every input must be ${xProj.dtype}, found ${t.dtype}`);
+    for (const t of [weightIH, biasIH, weightHH, biasHH, h0, ...(c0 ? [c0] : [])]) {
+      if (t.dtype !== x.dtype) throw new DTypeError(name, `every input must be ${x.dtype}, found ${t.dtype}`);
     }
     if (lengths && (lengths.dtype !== "int32" || !fits(lengths, [B]))) throw new ShapeError(name, `lengths must be int32 [${B}]`);
-    const dtype = xProj.dtype;
+    const dtype = x.dtype;
     const outs = [
       { shape: [T, B, H], dtype },
       { shape: [B, H], dtype },
@@ -84,15 +99,15 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
     return outs;
   },
   kernel: (k, inputs, outputs, attrs) => {
-    const { xProj, weightHH, biasHH, h0, c0, lengths } = unpack(inputs, attrs);
+    const args = unpack(inputs, attrs);
     const [hs, hT, states, gates, cT, cells] = outputs as Tensor[];
     k.recurrentForward(
-      { cell: attrs.cell, xProj, weightHH, biasHH, h0, c0, lengths },
+      { ...args, cell: attrs.cell, reverse: attrs.reverse },
       { hs: hs!, hT: hT!, states: states!, gates: gates!, cT: cT ?? null, cells: cells ?? null },
     );
   },
   vjp: ({ inputs, outputs, attrs }, cotangents, needed) => {
-    const { weightHH, h0, c0, lengths } = unpack(inputs, attrs);
+    const { x, weightIH, weightHH, h0, c0, lengths } = unpack(inputs, attrs);
     const [hs, hT, states, gates, cT, cells] = outputs as Tensor[];
     const [dhs, dhT, , , dcT] = cotangents as (Tensor | null)[];
     const gradInputs = [
@@ -108,12 +123,23 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
       ...(attrs.cell === "lstm" ? [dcT ?? zeros(cT!.shape, cT!.dtype)] : []),
     ];
     const [dxProj, dWeightHH, dBiasHH, dh0, dc0] = apply(RecurrentSequenceGrad, gradInputs, attrs) as Tensor[];
-    const grads: (Tensor | null)[] = [dxProj!, dWeightHH!, dBiasHH!, dh0!];
+    // xProj = x W_ihᵀ + b_ih for all steps: dx = dxProj W_ih, dW_ih = dxProjᵀ x, db_ih = Σ dxProj.
+    const [T, B, I] = x.shape as [number, number, number];
+    const GH = weightIH.shape[0]!;
+    const flat = reshape(dxProj!, [T * B, GH]); // (T*B, GH)
+    const grads: (Tensor | null)[] = [
+      needed[0] ? matmul(dxProj!, weightIH) : null, // (T, B, I)
+      needed[1] ? matmul(flat, reshape(x, [T * B, I]), { transA: true }) : null, // (GH, I)
+      needed[2] ? sum(flat, 0) : null, // (GH)
+      dWeightHH!,
+      dBiasHH!,
+      dh0!,
+    ];
     if (attrs.cell === "lstm") grads.push(dc0!);
     if (lengths) grads.push(null);
     return grads.map((g, i) => (needed[i] ? g : null));
   },
-  decompose: (inputs, attrs) => composedSequence(unpack(inputs, attrs), attrs.cell),
+  decompose: (inputs, attrs) => composedSequence(unpack(inputs, attrs), attrs),
 });
 
 /** Backpropagation through time of `RecurrentSequence` (fused; tested against autodiff of the decomposition). */
@@ -122,20 +148,20 @@ export const RecurrentSequenceGrad = definePrimitive<readonly Tensor[], readonly
   infer: (inputs, { cell }) => {
     const weightHH = inputs[0]!;
     const h0 = inputs[1]!;
-    const [GH, H] = weightHH.shape as [number, number];
+    const GH = weightHH.shape[0]!;
     const dtype = weightHH.dtype;
     const dhs = inputs[inputs.length - (cell === "lstm" ? 3 : 2)]!;
     const [T, B] = dhs.shape as [number, number];
     const outs = [
       { shape: [T, B, GH], dtype },
-      { shape: [GH, H], dtype },
+      { shape: weightHH.shape, dtype },
       { shape: [GH], dtype },
       { shape: h0.shape, dtype },
     ];
     if (cell === "lstm") outs.push({ shape: h0.shape, dtype });
     return outs;
   },
-  kernel: (k, inputs, outputs, { cell, hasLengths }) => {
+  kernel: (k, inputs, outputs, { cell, hasLengths, reverse }) => {
     let i = 0;
     const next = (): Tensor => inputs[i++]!;
     const weightHH = next();
@@ -150,22 +176,28 @@ export const RecurrentSequenceGrad = definePrimitive<readonly Tensor[], readonly
     const dcT = cell === "lstm" ? next() : null;
     const [dxProj, dWeightHH, dBiasHH, dh0, dc0] = outputs as Tensor[];
     k.recurrentBackward(
-      { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT },
+      { cell, reverse, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT },
       { dxProj: dxProj!, dWeightHH: dWeightHH!, dBiasHH: dBiasHH!, dh0: dh0!, dc0: dc0 ?? null },
     );
   },
 });
 
 /**
- * The same scan in composed primitives: each step is `stepFromProjection` (the cells' own
- * equations), padding handled with `where`. Returns the fused primitive's outputs, saved
- * activations included, so the two can be compared output by output.
+ * The same scan in composed primitives: the input projection, then `stepFromProjection` (the
+ * cells' own equations) step by step, padding handled with `where`, the reverse direction by
+ * reversing each example within its length. Returns the fused primitive's outputs, saved
+ * activations included (in scan order), so the two can be compared output by output.
  */
-function composedSequence(inp: SequenceInputs, cell: RecurrentCell): Tensor[] {
-  const { xProj, weightHH, biasHH, h0, c0, lengths } = inp;
-  const [T, B, GH] = xProj.shape as [number, number, number];
+function composedSequence(inp: SequenceInputs, attrs: SequenceAttrs): Tensor[] {
+  const { cell, reverse } = attrs;
+  const { x, weightIH, biasIH, weightHH, biasHH, h0, c0, lengths } = inp;
+  const [T, B, I] = x.shape as [number, number, number];
+  const GH = weightHH.shape[0]!;
   const H = GH / GATE_COUNT[cell];
-  const w = { weightIH: weightHH, weightHH, biasHH };
+  const lens = lengths ? Int32Array.from(lengths.data) : null;
+  const w = { weightIH, weightHH, biasIH, biasHH };
+  const ordered = reverse ? reverseSequences(x, lens) : x;
+  const xProj = reshape(inputProjection(w, reshape(ordered, [T * B, I])), [T, B, GH]);
   let state = { h: h0, ...(c0 ? { c: c0 } : {}) } as { h: Tensor; c?: Tensor };
   const hs: Tensor[] = [];
   const states: Tensor[] = [];
@@ -177,8 +209,8 @@ function composedSequence(inp: SequenceInputs, cell: RecurrentCell): Tensor[] {
     const next = stepFromProjection(cell, w, state, reshape(steps[t]!, [B, GH]), (a) => (acts = a));
     if (cell === "lstm") saved.push(concat([acts.i!, acts.f!, acts.g!, acts.o!], 1));
     if (cell === "gru") saved.push(concat([acts.r!, acts.z!, acts.n!, acts.hn!], 1));
-    if (lengths) {
-      const m = fromArray(Array.from(lengths.data, (n) => (t < n ? 1 : 0)), { shape: [B, 1], dtype: xProj.dtype });
+    if (lens) {
+      const m = fromArray(Array.from(lens, (n) => (t < n ? 1 : 0)), { shape: [B, 1], dtype: x.dtype });
       hs.push(where(m, next.h, 0));
       state = { h: where(m, next.h, state.h), ...(next.c ? { c: where(m, next.c, state.c!) } : {}) };
     } else {
@@ -188,35 +220,63 @@ function composedSequence(inp: SequenceInputs, cell: RecurrentCell): Tensor[] {
     states.push(state.h);
     if (state.c) cells.push(state.c);
   }
-  const seq = (xs: Tensor[], width: number): Tensor => (xs.length > 0 ? stack(xs) : zeros([0, B, width], xProj.dtype));
-  const gates = cell === "lstm" || cell === "gru" ? seq(saved, 4 * H) : zeros([T, B, 0], xProj.dtype);
-  const out = [seq(hs, H), state.h, seq(states, H), gates];
+  const seq = (xs: Tensor[], width: number): Tensor => (xs.length > 0 ? stack(xs) : zeros([0, B, width], x.dtype));
+  const outputs = seq(hs, H);
+  const gates = cell === "lstm" || cell === "gru" ? seq(saved, 4 * H) : zeros([T, B, 0], x.dtype);
+  const out = [reverse ? reverseSequences(outputs, lens) : outputs, state.h, seq(states, H), gates];
   if (cell === "lstm") out.push(state.c!, seq(cells, H));
   return out;
 }
 
 export interface SequenceResult {
-  /** `[T, B, H]`: every step's output, zero on padding. */
+  /** `[T, B, H]`: every step's output in input time order, zero on padding. */
   readonly hs: Tensor;
   readonly hT: Tensor;
   readonly cT?: Tensor;
 }
 
+export interface SequenceWeights {
+  readonly weightIH: Tensor;
+  readonly biasIH?: Tensor | null;
+  readonly weightHH: Tensor;
+  readonly biasHH?: Tensor | null;
+}
+
 /**
- * Runs one direction of one recurrent layer over a whole sequence as a single fused primitive.
- * `xProj` is the input side `x W_ihᵀ + b_ih` of every step, `[T, B, gates*H]`.
+ * Runs one direction of one recurrent layer over a whole sequence `x` `[T, B, I]` as a single
+ * fused primitive. `lengths` (int32 `[B]`, or plain numbers) marks padding; `reverse` reads each
+ * example backwards from its own last step.
  */
 export function recurrentSequence(
   cell: RecurrentCell,
-  xProj: Tensor,
-  weightHH: Tensor,
-  biasHH: Tensor | null,
+  x: Tensor,
+  w: SequenceWeights,
   h0: Tensor,
   c0: Tensor | null,
-  lengths: Int32Array | null,
+  lengths: Tensor | Int32Array | null,
+  reverse = false,
 ): SequenceResult {
-  const bias = biasHH ?? zeros([weightHH.shape[0]!], xProj.dtype);
-  const inputs = [xProj, weightHH, bias, h0, ...(cell === "lstm" ? [c0!] : []), ...(lengths ? [fromArray(lengths, { dtype: "int32" })] : [])];
-  const outs = apply(RecurrentSequence, inputs, { cell, hasLengths: lengths !== null }) as Tensor[];
+  const GH = w.weightHH.shape[0]!;
+  const lengthsTensor = lengths === null ? null : lengths instanceof Tensor ? lengths : fromArray(lengths, { dtype: "int32" });
+  const inputs = [
+    x,
+    w.weightIH,
+    w.biasIH ?? zeros([GH], x.dtype),
+    w.weightHH,
+    w.biasHH ?? zeros([GH], x.dtype),
+    h0,
+    ...(cell === "lstm" ? [c0!] : []),
+    ...(lengthsTensor ? [lengthsTensor] : []),
+  ];
+  const outs = apply(RecurrentSequence, inputs, { cell, reverse, hasLengths: lengthsTensor !== null }) as Tensor[];
   return cell === "lstm" ? { hs: outs[0]!, hT: outs[1]!, cT: outs[4]! } : { hs: outs[0]!, hT: outs[1]! };
+}
+
+/** A condition `[B, C]` joined to every step's input, so that `W_ih` and `W_ch` act as one input matrix. */
+export function withCondition(x: Tensor, w: SequenceWeights & { readonly weightCH?: Tensor | null }, condition: Tensor | null): { x: Tensor; w: SequenceWeights } {
+  if (!condition) return { x, w };
+  const [T, B] = x.shape as [number, number];
+  const C = condition.shape[1]!;
+  const conditionSeq = broadcastTo(reshape(condition, [1, B, C]), [T, B, C]);
+  return { x: concat([x, conditionSeq], 2), w: { ...w, weightIH: concat([w.weightIH, w.weightCH!], 1) } };
 }

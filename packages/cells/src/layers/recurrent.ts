@@ -9,7 +9,7 @@ import {
   slice,
   split,
   stack,
-  type Tensor,
+  Tensor,
   transpose,
   ValueRangeError,
   where,
@@ -28,7 +28,7 @@ import {
   stepFromProjection,
 } from "../cells/cell.js";
 import { type InitScheme, initializeCell } from "../init/apply.js";
-import { recurrentSequence } from "../fused/sequence.js";
+import { recurrentSequence, withCondition } from "../fused/sequence.js";
 import { floatDType, lengthsFromMask, resolveLengths, reverseSequences, stepMasks } from "./sequence.js";
 
 export interface RecurrentOptions {
@@ -237,6 +237,8 @@ export class Recurrent {
       B,
     );
     const masks = lengths ? stepMasks(lengths, T, dtype) : null;
+    // A lengths tensor given by the caller is passed on as it is, so that a trace sees it as an input.
+    const lengthsInput = lengths === null ? null : options.lengths instanceof Tensor && options.lengths.dtype === "int32" ? options.lengths : lengths;
     const initial = this.checkState(options.initialState, B) ?? this.initialState(B, dtype);
     const condition = this.checkCondition(options.condition, B);
     if (this.dropout > 0 && options.training && !options.rng) {
@@ -252,16 +254,26 @@ export class Recurrent {
       for (let d = 0; d < this.directions; d++) {
         const w = this.cellWeights(params, l, d);
         const k = l * this.directions + d;
-        const inputs = d === 1 ? reverseSequences(layerInput, lengths) : layerInput;
         const start: CellState = {
           h: stateAt(initial.h, k),
           ...(initial.c ? { c: stateAt(initial.c, k) } : {}),
         };
+        if (!options.onHidden && !options.onGates) {
+          // The fast path: the whole scan of this direction as one fused primitive (same values and
+          // gradients as the composed steps below; ONNX's RNN/LSTM/GRU operator one to one).
+          const joined = withCondition(layerInput, w, l === 0 ? condition : null);
+          const r = recurrentSequence(this.mode, joined.x, joined.w, start.h, start.c ?? null, lengthsInput, d === 1);
+          directionOutputs.push(r.hs);
+          finalH.push(r.hT);
+          if (r.cT) finalC.push(r.cT);
+          continue;
+        }
+        const inputs = d === 1 ? reverseSequences(layerInput, lengths) : layerInput;
         const hook = options.onHidden ? (h: Tensor, t: number) => options.onHidden!(h, { layer: l, direction: d, t }) : null;
         const gates = options.onGates
           ? (t: number): GateObserver => (a) => options.onGates!(a, { layer: l, direction: d, t })
           : null;
-        const run = this.scan(w, inputs, start, masks, lengths, l === 0 ? condition : null, hook, gates);
+        const run = this.scan(w, inputs, start, masks, l === 0 ? condition : null, hook, gates);
         directionOutputs.push(d === 1 ? reverseSequences(run.outputs, lengths) : run.outputs);
         finalH.push(run.state.h);
         if (run.state.c) finalC.push(run.state.c);
@@ -299,16 +311,8 @@ export class Recurrent {
     let input = x;
     for (let l = 0; l < this.numLayers; l++) {
       const w = this.cellWeights(params, l, 0);
-      const xProj = inputProjection(w, input, l === 0 ? condition : null); // (B, gH)
-      const r = recurrentSequence(
-        this.mode,
-        reshape(xProj, [1, B, this.gates * this.hiddenSize]),
-        w.weightHH,
-        w.biasHH ?? null,
-        stateAt(s.h, l),
-        s.c ? stateAt(s.c, l) : null,
-        null,
-      );
+      const joined = withCondition(reshape(input, [1, B, input.shape[1]!]), w, l === 0 ? condition : null);
+      const r = recurrentSequence(this.mode, joined.x, joined.w, stateAt(s.h, l), s.c ? stateAt(s.c, l) : null, null);
       const next = { h: r.hT, ...(r.cT ? { c: r.cT } : {}) };
       hs.push(next.h);
       if (next.c) cs.push(next.c);
@@ -322,7 +326,6 @@ export class Recurrent {
     inputs: Tensor,
     start: CellState,
     masks: readonly Tensor[] | null,
-    lengths: Int32Array | null,
     condition: Tensor | null,
     hook: ((h: Tensor, t: number) => Tensor) | null,
     gates: ((t: number) => GateObserver) | null,
@@ -333,11 +336,6 @@ export class Recurrent {
     const flat = inputProjection({ ...w, weightCH: null }, reshape(inputs, [T * B, I]));
     let xProj = reshape(flat, [T, B, gH]);
     if (condition) xProj = add(xProj, matmul(condition, w.weightCH!, { transB: true })); // (B, gH) broadcast over T
-    if (!hook && !gates) {
-      // The fast path: the whole scan as one fused primitive (same values and gradients).
-      const r = recurrentSequence(this.mode, xProj, w.weightHH, w.biasHH ?? null, start.h, start.c ?? null, lengths);
-      return { outputs: r.hs, state: { h: r.hT, ...(r.cT ? { c: r.cT } : {}) } };
-    }
     let state = start;
     const outputs: Tensor[] = [];
     const steps = T > 0 ? split(xProj, T, 0) : [];

@@ -21,27 +21,34 @@ export type RecurrentCell = "rnn_tanh" | "rnn_relu" | "lstm" | "gru";
 
 /**
  * One direction of one recurrent layer over a whole sequence, the hot loop of recurrent training.
- * Shapes: T steps, B examples, H hidden units, G gates (1, 4 or 3).
- * - `xProj` `[T, B, G*H]`: the input side of every step, `x W_ihᵀ + b_ih` (computed before, in one product)
+ * Shapes: T steps, B examples, I inputs, H hidden units, G gates (1, 4 or 3).
+ * - `x` `[T, B, I]`, `weightIH` `[G*H, I]`, `biasIH` `[G*H]`: the input side of every step,
+ *   `x_t W_ihᵀ + b_ih`, is computed first for all steps in one product
  * - `weightHH` `[G*H, H]`, `biasHH` `[G*H]`, `h0` `[B, H]`, `c0` `[B, H]` (LSTM only)
  * - `lengths` `[B]` int32 or null: step t of example b is real when t < lengths[b]; padded steps
  *   keep the state and output zeros.
+ * - `reverse`: read every example backwards from its own last real step (the reverse direction of a
+ *   bidirectional layer, ONNX's direction "reverse"); outputs stay in input time order.
  */
 export interface RecurrentForwardArgs {
   readonly cell: RecurrentCell;
-  readonly xProj: KernelTensor;
+  readonly x: KernelTensor;
+  readonly weightIH: KernelTensor;
+  readonly biasIH: KernelTensor;
   readonly weightHH: KernelTensor;
   readonly biasHH: KernelTensor;
   readonly h0: KernelTensor;
   readonly c0: KernelTensor | null;
   readonly lengths: KernelTensor | null;
+  readonly reverse: boolean;
 }
 
 /**
  * What the forward scan writes:
- * - `hs` `[T, B, H]` outputs (zero on padding), `hT` `[B, H]` final state, `cT` (LSTM)
- * - `states` `[T, B, H]` the carried hidden state after every step, `cells` `[T, B, H]` (LSTM)
- * - `gates` `[T, B, S]`, what backward needs: LSTM i,f,g,o after their nonlinearities (S = 4H);
+ * - `hs` `[T, B, H]` outputs in input time order (zero on padding), `hT` `[B, H]` final state, `cT` (LSTM)
+ * - `states` `[T, B, H]` the carried hidden state after every scan step, `cells` `[T, B, H]` (LSTM),
+ *   indexed by scan step (for `reverse`, scan step t of example b is its time step len_b - 1 - t)
+ * - `gates` `[T, B, S]`, by scan step, what backward needs: LSTM i,f,g,o after their nonlinearities (S = 4H);
  *   GRU r, z, n and the recurrent part of n, `h W_hnᵀ + b_hn` (S = 4H); RNN nothing (S = 0).
  */
 export interface RecurrentForwardOut {
@@ -56,6 +63,7 @@ export interface RecurrentForwardOut {
 /** Backward of `recurrentForward`: the saved tensors and the cotangents of `hs`, `hT`, `cT`. */
 export interface RecurrentBackwardArgs {
   readonly cell: RecurrentCell;
+  readonly reverse: boolean;
   readonly weightHH: KernelTensor;
   readonly h0: KernelTensor;
   readonly c0: KernelTensor | null;
@@ -68,7 +76,11 @@ export interface RecurrentBackwardArgs {
   readonly dcT: KernelTensor | null;
 }
 
-/** Gradients of `xProj`, `weightHH`, `biasHH`, `h0`, `c0`; outputs arrive zero-filled. */
+/**
+ * Gradients of the input projection `x W_ihᵀ + b_ih` (`dxProj`, in input time order: the
+ * gradients of `x`, `weightIH`, `biasIH` follow from it by products), `weightHH`, `biasHH`, `h0`,
+ * `c0`; outputs arrive zero-filled.
+ */
 export interface RecurrentBackwardOut {
   readonly dxProj: KernelTensor;
   readonly dWeightHH: KernelTensor;

@@ -1,4 +1,5 @@
 import { allocate, type DataArray, type DType } from "../../dtype.js";
+import type { KernelTensor } from "../kernels.js";
 import type {
   RecurrentBackwardArgs,
   RecurrentBackwardOut,
@@ -23,12 +24,30 @@ function dtypeOf(data: DataArray): DType {
   return data instanceof Float64Array ? "float64" : "float32";
 }
 
+/** The time step that scan step t of example b reads: backwards from its last real step when reversed. */
+function timeIndex(reverse: boolean, lengths: KernelTensor | null, T: number, t: number, b: number): number {
+  if (!reverse) return t;
+  const n = lengths ? lengths.data[b]! : T;
+  return t < n ? n - 1 - t : t;
+}
+
+/** `x W_ihᵀ + b_ih` for all steps at once: (T*B, I) · (I, GH). */
+function inputProjection(args: RecurrentForwardArgs, T: number, B: number, GH: number): DataArray {
+  const I = args.x.shape[2]!;
+  const xProj = allocate(dtypeOf(args.x.data), T * B * GH);
+  gemmRowsByRows(args.x.data, 0, args.weightIH.data, 0, xProj, 0, T * B, GH, I);
+  const bias = args.biasIH.data;
+  for (let r = 0; r < T * B; r++) for (let k = 0; k < GH; k++) xProj[r * GH + k] = xProj[r * GH + k]! + bias[k]!;
+  return xProj;
+}
+
 export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
-  const { cell, xProj, weightHH, biasHH, h0, c0, lengths } = args;
-  const [T, B, GH] = xProj.shape as [number, number, number];
+  const { cell, weightHH, biasHH, h0, c0, lengths, reverse } = args;
+  const [T, B] = args.x.shape as [number, number];
+  const GH = weightHH.shape[0]!;
   const H = GH / GATES[cell];
   const S = out.gates.shape[2]!;
-  const x = xProj.data;
+  const x = inputProjection(args, T, B, GH);
   const W = weightHH.data; // (GH, H): rows are what h_prev · Wᵀ dots with
   const bias = biasHH.data;
   const hs = out.hs.data; // (T, B, H)
@@ -44,9 +63,11 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
     gemmRowsByRows(hPrev, hPrevOff, W, 0, hp, 0, B, GH, H);
     for (let b = 0; b < B; b++) {
       const real = lengths === null || t < lengths.data[b]!;
-      const xo = (t * B + b) * GH; // xProj[t, b, :]
+      const time = timeIndex(reverse, lengths, T, t, b);
+      const xo = (time * B + b) * GH; // xProj[time, b, :]
       const po = b * GH; // hp[b, :]
-      const so = (t * B + b) * H; // states[t, b, :]
+      const so = (t * B + b) * H; // states[t, b, :] (scan order)
+      const oo = (time * B + b) * H; // hs[time, b, :] (input time order)
       const go = (t * B + b) * S; // gates[t, b, :]
       const ho = hPrevOff + b * H; // h_prev[b, :]
       for (let j = 0; j < H; j++) {
@@ -90,7 +111,7 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
           }
         }
         states[so + j] = real ? hNew : prev;
-        hs[so + j] = real ? hNew : 0;
+        hs[oo + j] = real ? hNew : 0;
       }
     }
     hPrev = states;
@@ -111,7 +132,7 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
 }
 
 export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
-  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT } = args;
+  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT, reverse } = args;
   const [T, B, H] = states.shape as [number, number, number];
   const GH = GATES[cell] * H;
   const S = gates.shape[2]!;
@@ -136,26 +157,29 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
     extra.fill(0);
     for (let b = 0; b < B; b++) {
       const real = lengths === null || t < lengths.data[b]!;
-      const so = (t * B + b) * H;
+      const time = timeIndex(reverse, lengths, T, t, b);
+      const so = (t * B + b) * H; // scan order
+      const oo = (time * B + b) * H; // input time order
       const go = (t * B + b) * S;
-      const xo = (t * B + b) * GH;
+      const xo = (time * B + b) * GH; // dx in input time order
+      const po = (t * B + b) * GH; // dhp in scan order (paired with h_prev of the same scan step)
       for (let j = 0; j < H; j++) {
         const k = b * H + j;
         if (!real) continue; // the state passes through unchanged: gh/gc carry on as they are
-        const dNew = gh[k]! + dOut[so + j]!; // d h_new
+        const dNew = gh[k]! + dOut[oo + j]!; // d h_new
         gh[k] = 0; // taken: the path to h_prev is added below
         switch (cell) {
           case "rnn_tanh": {
             const h = st[so + j]!;
             const da = dNew * (1 - h * h);
             dx[xo + j] = da;
-            dhp[xo + j] = da;
+            dhp[po + j] = da;
             break;
           }
           case "rnn_relu": {
             const da = st[so + j]! > 0 ? dNew : 0;
             dx[xo + j] = da;
-            dhp[xo + j] = da;
+            dhp[po + j] = da;
             break;
           }
           case "lstm": {
@@ -176,10 +200,10 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
             dx[xo + H + j] = daf;
             dx[xo + 2 * H + j] = dag;
             dx[xo + 3 * H + j] = dao;
-            dhp[xo + j] = dai;
-            dhp[xo + H + j] = daf;
-            dhp[xo + 2 * H + j] = dag;
-            dhp[xo + 3 * H + j] = dao;
+            dhp[po + j] = dai;
+            dhp[po + H + j] = daf;
+            dhp[po + 2 * H + j] = dag;
+            dhp[po + 3 * H + j] = dao;
             break;
           }
           case "gru": {
@@ -196,9 +220,9 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
             dx[xo + j] = dar;
             dx[xo + H + j] = daz;
             dx[xo + 2 * H + j] = dan;
-            dhp[xo + j] = dar;
-            dhp[xo + H + j] = daz;
-            dhp[xo + 2 * H + j] = dan * r;
+            dhp[po + j] = dar;
+            dhp[po + H + j] = daz;
+            dhp[po + 2 * H + j] = dan * r;
             break;
           }
         }

@@ -16,12 +16,12 @@ export interface KernelsExports {
   ): void;
   /** The fused recurrent scan; see assembly/recurrent.ts and src/backend/wasm/recurrent.ts. */
   recurrentForward(
-    cell: number, T: number, B: number, H: number,
-    xProj: number, W: number, bias: number, h0: number, c0: number, lengths: number,
-    hs: number, states: number, cells: number, gates: number, hT: number, cT: number, hp: number,
+    cell: number, T: number, B: number, I: number, H: number, reverse: boolean,
+    x: number, Wih: number, bih: number, W: number, bias: number, h0: number, c0: number, lengths: number,
+    hs: number, states: number, cells: number, gates: number, hT: number, cT: number, xProj: number, hp: number,
   ): void;
   recurrentBackward(
-    cell: number, T: number, B: number, H: number,
+    cell: number, T: number, B: number, H: number, reverse: boolean,
     W: number, h0: number, c0: number, lengths: number, states: number, cells: number, gates: number,
     dhs: number, dhT: number, dcT: number,
     dx: number, dW: number, db: number, dh0: number, dc0: number,

@@ -24,13 +24,17 @@ function maxRelDiff(a: Tensor, b: Tensor): number {
 }
 
 /** Runs forward and backward with both kernel tables on the same random inputs; compares every output. */
-function compare(cell: RecurrentCell, T: number, B: number, H: number, seed: number, lengths: number[] | null): void {
+function compare(cell: RecurrentCell, T: number, B: number, H: number, seed: number, lengths: number[] | null, reverse = false): void {
   const rng = new Rng(seed);
   const GH = G[cell] * H;
+  const I = 1 + (seed % 7);
   const S = cell === "lstm" || cell === "gru" ? 4 * H : 0;
   const args = {
     cell,
-    xProj: rng.normal([T, B, GH]),
+    reverse,
+    x: rng.normal([T, B, I]),
+    weightIH: rng.normal([GH, I], 0, 1 / Math.sqrt(I)),
+    biasIH: rng.normal([GH], 0, 0.3),
     weightHH: rng.normal([GH, H], 0, 1 / Math.sqrt(H)),
     biasHH: rng.normal([GH], 0, 0.3),
     h0: rng.normal([B, H], 0, 0.5),
@@ -54,6 +58,7 @@ function compare(cell: RecurrentCell, T: number, B: number, H: number, seed: num
   }
   const back = {
     cell,
+    reverse,
     weightHH: args.weightHH,
     h0: args.h0,
     c0: args.c0,
@@ -88,8 +93,10 @@ describe.each(["rnn_tanh", "rnn_relu", "lstm", "gru"] as const)("WebAssembly rec
     compare(cell, 3, 9, 33, 3, null);
   });
 
-  it("padded batches (lengths, zero-length examples)", () => {
+  it("padded batches (lengths, zero-length examples), forwards and reversed", () => {
     compare(cell, 6, 4, 7, 4, [6, 1, 0, 3]);
+    compare(cell, 6, 4, 7, 8, [6, 1, 0, 3], true);
+    compare(cell, 5, 3, 6, 9, null, true);
   });
 
   it("an empty sequence and a single step", () => {

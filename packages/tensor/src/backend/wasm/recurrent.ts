@@ -42,14 +42,18 @@ function copyOut(wasm: KernelsExports, at: number, t: KernelTensor): void {
 }
 
 export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
-  const { cell, xProj, weightHH, biasHH, h0, c0, lengths } = args;
-  if (![xProj, weightHH, biasHH, h0, c0, out.hs].every(f32)) {
+  const { cell, x, weightIH, biasIH, weightHH, biasHH, h0, c0, lengths, reverse } = args;
+  if (![x, weightIH, biasIH, weightHH, biasHH, h0, c0, out.hs].every(f32)) {
     referenceKernels.recurrentForward(args, out);
     return;
   }
-  const [T, B, GH] = xProj.shape as [number, number, number];
+  const [T, B, I] = x.shape as [number, number, number];
+  const GH = weightHH.shape[0]!;
   const H = h0.shape[1]!;
   const L = new Layout();
+  L.add("x", T * B * I);
+  L.add("Wih", GH * I);
+  L.add("bih", GH);
   L.add("xProj", T * B * GH);
   L.add("W", GH * H);
   L.add("bias", GH);
@@ -69,16 +73,18 @@ export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwar
     return;
   }
   const a = (name: string): number => base + L.at[name]!;
-  copyIn(wasm, a("xProj"), xProj);
+  copyIn(wasm, a("x"), x);
+  copyIn(wasm, a("Wih"), weightIH);
+  copyIn(wasm, a("bih"), biasIH);
   copyIn(wasm, a("W"), weightHH);
   copyIn(wasm, a("bias"), biasHH);
   copyIn(wasm, a("h0"), h0);
   if (c0) copyIn(wasm, a("c0"), c0);
   if (lengths) copyIn(wasm, a("lengths"), lengths);
   wasm.recurrentForward(
-    CELL_CODE[cell], T, B, H,
-    a("xProj"), a("W"), a("bias"), a("h0"), a("c0"), lengths ? a("lengths") : 0,
-    a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("hp"),
+    CELL_CODE[cell], T, B, I, H, reverse,
+    a("x"), a("Wih"), a("bih"), a("W"), a("bias"), a("h0"), a("c0"), lengths ? a("lengths") : 0,
+    a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("xProj"), a("hp"),
   );
   copyOut(wasm, a("hs"), out.hs);
   copyOut(wasm, a("states"), out.states);
@@ -89,7 +95,7 @@ export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwar
 }
 
 export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
-  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT } = args;
+  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT, reverse } = args;
   if (![weightHH, h0, c0, states, cells, gates, dhs, dhT, dcT].every(f32)) {
     referenceKernels.recurrentBackward(args, out);
     return;
@@ -112,7 +118,7 @@ export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackw
   L.add("db", GH);
   L.add("dh0", B * H);
   L.add("dc0", B * H);
-  if (cell === "gru") L.add("dhp", T * B * GH); // the reset gate makes the two cotangents differ
+  L.add("dhp", T * B * GH); // scan order (dx is in input time order; for GRU the values differ too)
   L.add("gh", B * H);
   L.add("gc", B * H);
   L.add("dprev", B * H);
@@ -135,11 +141,11 @@ export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackw
   copyIn(wasm, a("dhT"), dhT);
   if (dcT) copyIn(wasm, a("dcT"), dcT);
   wasm.recurrentBackward(
-    CELL_CODE[cell], T, B, H,
+    CELL_CODE[cell], T, B, H, reverse,
     a("W"), a("h0"), a("c0"), lengths ? a("lengths") : 0, a("states"), a("cells"), a("gates"),
     a("dhs"), a("dhT"), dcT ? a("dcT") : 0,
     a("dx"), a("dW"), a("db"), a("dh0"), a("dc0"),
-    cell === "gru" ? a("dhp") : a("dx"), a("gh"), a("gc"), a("dprev"), a("extra"), a("hPrevAll"),
+    a("dhp"), a("gh"), a("gc"), a("dprev"), a("extra"), a("hPrevAll"),
   );
   copyOut(wasm, a("dx"), out.dxProj);
   copyOut(wasm, a("dW"), out.dWeightHH);
