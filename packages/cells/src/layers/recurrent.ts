@@ -7,6 +7,8 @@ import {
   type Rng,
   ShapeError,
   slice,
+  squeeze,
+  expandDims,
   split,
   stack,
   Tensor,
@@ -311,7 +313,7 @@ export class Recurrent {
     let input = x;
     for (let l = 0; l < this.numLayers; l++) {
       const w = this.cellWeights(params, l, 0);
-      const joined = withCondition(reshape(input, [1, B, input.shape[1]!]), w, l === 0 ? condition : null);
+      const joined = withCondition(expandDims(input, 0), w, l === 0 ? condition : null);
       const r = recurrentSequence(this.mode, joined.x, joined.w, stateAt(s.h, l), s.c ? stateAt(s.c, l) : null, null);
       const next = { h: r.hT, ...(r.cT ? { c: r.cT } : {}) };
       hs.push(next.h);
@@ -388,8 +390,7 @@ function suffix(l: number, d: number): string {
 }
 
 function stateAt(stacked: Tensor, k: number): Tensor {
-  const [, B, H] = stacked.shape as [number, number, number];
-  return reshape(slice(stacked, [k], [k + 1], [0]), [B, H]);
+  return squeeze(slice(stacked, [k], [k + 1], [0]), [0]);
 }
 
 function transposeBatchTime(name: string, x: Tensor): Tensor {

@@ -5,7 +5,8 @@ import {
   matmul,
   noGrad,
   oneHot,
-  reshape,
+  expandDims,
+  squeeze,
   type Rng,
   ShapeError,
   softmaxCrossEntropy,
@@ -174,7 +175,6 @@ export class LanguageModel {
     if (inputs.dtype !== "int32" || inputs.rank !== 2) {
       throw new ShapeError("LanguageModel", `inputs must be int32 token ids [T, B], got ${inputs.dtype} [${inputs.shape.join(",")}]`);
     }
-    const [T, B] = inputs.shape as [number, number];
     const training = options.training === true && c.dropout > 0;
     if (training && !options.rng) throw new ValueRangeError("LanguageModel", "training with dropout needs an rng");
     const drop = (x: Tensor): Tensor => (training ? dropout(x, c.dropout, options.rng!) : x);
@@ -186,8 +186,9 @@ export class LanguageModel {
     });
     const h = drop(out.output); // (T, B, H)
     const weight = c.tieWeights ? this.embeddingOf(params) : params.head.weight!;
-    const logits = add(matmul(reshape(h, [T * B, c.hiddenSize]), weight, { transB: true }), params.head.bias); // (T*B, V)
-    return { logits: reshape(logits, [T, B, c.vocabSize]), state: { h: out.h, ...(out.c ? { c: out.c } : {}) } };
+    // A batched product keeps the recorded graph free of sizes (dynamic batch and time axes on export).
+    const logits = add(matmul(h, weight, { transB: true }), params.head.bias); // (T, B, V)
+    return { logits, state: { h: out.h, ...(out.c ? { c: out.c } : {}) } };
   }
 
   private embeddingOf(params: LanguageModelParams): Tensor {
@@ -216,9 +217,8 @@ export class LanguageModel {
    */
   step(params: LanguageModelParams, tokens: Tensor, state: RecurrentState | null): { logits: Tensor; state: RecurrentState } {
     return noGrad(() => {
-      const B = tokens.size;
-      const { logits, state: next } = this.forward(params, reshape(tokens, [1, B]), state);
-      return { logits: reshape(logits, [B, this.config.vocabSize]), state: next };
+      const { logits, state: next } = this.forward(params, expandDims(tokens, 0), state);
+      return { logits: squeeze(logits, [0]), state: next };
     });
   }
 }

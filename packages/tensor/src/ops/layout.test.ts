@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  broadcastTo, concat, DTypeError, expandDims, fromArray, pad, reshape, ShapeError, slice, split, squeeze, stack,
+  broadcastTo, concat, DTypeError, expandDims, fromArray, pad, reshape, ShapeError, slice, split, squeeze, stack, trace, type Tensor,
   transpose, zeros,
 } from "../index.js";
 import {
@@ -196,5 +196,12 @@ describe("expandDims and squeeze", () => {
     expect(squeeze(y, [-1]).shape).toEqual([1, 3]);
     expect(Array.from(squeeze(y).data)).toEqual([1, 2, 3]);
     expectError(() => squeeze(y, [1]), ShapeError, ["squeeze", "[1,3,1]", "size 3"]);
+  });
+
+  it("are differentiable, and record axes rather than sizes (Unsqueeze/Squeeze)", () => {
+    expectGradOk((x) => expandDims(x, 1), [randomTensor([2, 3], 61)]);
+    expectGradOk((x) => squeeze(x, [0, 2]), [randomTensor([1, 3, 1], 62)]);
+    const { graph } = trace((x: Tensor) => squeeze(expandDims(x, 0), [0]), [randomTensor([2, 3], 63)]);
+    expect(graph.nodes.map((n) => [n.primitive.name, n.attrs])).toEqual([["Unsqueeze", { axis: 0 }], ["Squeeze", { axes: [0] }]]);
   });
 });

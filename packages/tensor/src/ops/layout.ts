@@ -128,9 +128,26 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 }
 
 /** Inserts a size-1 axis at `axis`. */
+// Unsqueeze and Squeeze are Reshapes whose attributes name axes rather than sizes: a graph that
+// uses them does not depend on the batch or sequence length it was recorded with (dynamic axes).
+export const Unsqueeze = definePrimitive<readonly [Tensor], readonly [Tensor], { readonly axis: number }>({
+  name: "Unsqueeze",
+  infer: ([x], { axis }) => [{ shape: [...x.shape.slice(0, axis), 1, ...x.shape.slice(axis)], dtype: x.dtype }],
+  kernel: (_k, [x], [out]) => out.data.set(x.data),
+  vjp: ({ attrs: { axis } }, [g]) => [squeeze(g!, [axis])],
+});
+
+export const Squeeze = definePrimitive<readonly [Tensor], readonly [Tensor], { readonly axes: readonly number[] }>({
+  name: "Squeeze",
+  infer: ([x], { axes }) => [{ shape: x.shape.filter((_, i) => !axes.includes(i)), dtype: x.dtype }],
+  kernel: (_k, [x], [out]) => out.data.set(x.data),
+  vjp: ({ inputs: [x] }, [g]) => [reshape(g!, x.shape)],
+});
+
+/** Inserts a size-1 axis at `axis`. */
 export function expandDims(x: Tensor, axis: number): Tensor {
   const a = normalizeAxis("expandDims", axis, x.rank + 1);
-  return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
+  return apply(Unsqueeze, [x], { axis: a })[0];
 }
 
 /** Removes size-1 axes (the given ones, or all). */
@@ -139,7 +156,7 @@ export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
   for (const a of drop) {
     if (x.shape[a] !== 1) throw new ShapeError("squeeze", `axis ${a} of ${formatShape(x.shape)} has size ${x.shape[a]}, not 1`);
   }
-  return reshape(x, x.shape.filter((_, i) => !drop.includes(i)));
+  return apply(Squeeze, [x], { axes: [...new Set(drop)].sort((a, b) => a - b) })[0];
 }
 
 /** Joins tensors of one shape along a new axis. */
