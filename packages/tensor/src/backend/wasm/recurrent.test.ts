@@ -97,6 +97,9 @@ describe.each(["rnn_tanh", "rnn_relu", "lstm", "gru"] as const)("WebAssembly rec
     compare(cell, 6, 4, 7, 4, [6, 1, 0, 3]);
     compare(cell, 6, 4, 7, 8, [6, 1, 0, 3], true);
     compare(cell, 5, 3, 6, 9, null, true);
+    // Widths that are multiples of 4 take the vectorised LSTM path.
+    compare(cell, 6, 4, 8, 10, [6, 1, 0, 3], true);
+    compare(cell, 6, 4, 12, 11, [2, 6, 5, 0]);
   });
 
   it("an empty sequence and a single step", () => {
