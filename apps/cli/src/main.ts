@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerData } from "./commands/data.js";
+import { registerDiagnose } from "./commands/diagnose.js";
+import { registerPlot } from "./commands/plot.js";
 import { registerEval } from "./commands/eval.js";
 import { registerSample } from "./commands/sample.js";
 import { registerTrainLm } from "./commands/train-lm.js";
@@ -29,6 +31,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerTrainLm(train, out);
   registerSample(program, out);
   registerEval(program, out);
+  registerDiagnose(program, out);
+  registerPlot(program, out);
   registerData(program, out);
 
   try {

@@ -82,6 +82,43 @@ describe("unroll train lm / sample / eval", () => {
   });
 });
 
+/** A well-formed SVG document: an <svg> root and balanced tags. */
+function expectValidSvg(text: string): void {
+  expect(text.startsWith("<svg")).toBe(true);
+  expect(text.trimEnd().endsWith("</svg>")).toBe(true);
+  const stack: string[] = [];
+  for (const m of text.matchAll(/<(\/?)([a-zA-Z][\w:-]*)[^>]*?(\/?)>/g)) {
+    const [, close, name, selfClosing] = m;
+    if (selfClosing) continue;
+    if (close) expect(stack.pop()).toBe(name);
+    else stack.push(name!);
+  }
+  expect(stack).toEqual([]);
+}
+
+describe("unroll diagnose / plot", () => {
+  it("diagnoses a fresh model and a trained run: SVG and JSON with the gradient-flow curve", async () => {
+    const prefix = join(work, "diag");
+    const r = await unroll("--json", "diagnose", "--data", corpus, "--length", "12", "--batch", "2", "--hidden", "8", "--jacobian", "--out", prefix);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(await readFile(`${prefix}.json`, "utf8")) as { gradNorms: number[]; jacobianNorms: number[]; spectralRadii: Record<string, number> };
+    expect(report.gradNorms.length).toBe(12);
+    expect(report.jacobianNorms.length).toBe(12);
+    expect(report.jacobianNorms[11]).toBeCloseTo(Math.sqrt(8), 5); // dh_T/dh_T is the identity
+    expect(Object.keys(report.spectralRadii)).toEqual(["weight_hh_l0"]);
+    expectValidSvg(await readFile(`${prefix}.svg`, "utf8"));
+
+    const out = join(work, "run-for-plot");
+    expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "4", "--sample", "0", ...tiny)).code).toBe(0);
+    const d = await unroll("diagnose", out, "--length", "8", "--batch", "2", "--out", join(work, "diag2"));
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/spectral radius: weight_hh_l0\[0\] /);
+    const p = await unroll("plot", out, join(work, "run"), "--out", join(work, "loss.svg"));
+    expect(p.code, p.stderr).toBe(0);
+    expectValidSvg(await readFile(join(work, "loss.svg"), "utf8"));
+  });
+});
+
 describe("errors are human-readable, with the fix and a non-zero exit code", () => {
   it("a missing data file", async () => {
     const r = await unroll("train", "lm", "--data", join(work, "nope.txt"), "--out", join(work, "e1"));

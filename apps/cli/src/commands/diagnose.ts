@@ -1,0 +1,98 @@
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { add, fromArray, gather, matmul, noGrad, Rng, slice, softmaxCrossEntropy, squeeze, type Tensor } from "@unroll/tensor";
+import { CharTokenizer, LanguageModel, type LanguageModelParams, loadCorpus, loadLanguageModel, selectKernels, splitText, type Tokenizer } from "@unroll/nlp";
+import { gradientFlow, jacobianNorms, recurrentSpectralRadii, saturation } from "@unroll/train";
+import { renderSvg } from "../charts/render.js";
+import { diagnosisSpec } from "../charts/plots.js";
+import { choiceFlag, numberFlag } from "../config.js";
+import { UserError } from "../ui/errors.js";
+import type { Output } from "../ui/output.js";
+
+export function registerDiagnose(program: Command, out: () => Output): void {
+  program
+    .command("diagnose")
+    .description("gradient flow through time of a trained or fresh model: ||dL/dh_k||, ||dh_T/dh_k||, spectral radius, saturation (SVG + JSON)")
+    .argument("[run]", "a run directory or checkpoint; omit it to diagnose a fresh model built from the flags below")
+    .option("--data <corpus-or-file>", "text the sequences come from (default: the run's corpus, or moby-dick)")
+    .option("--length <n>", "sequence length T", "100")
+    .option("--batch <n>", "sequences in the batch", "8")
+    .option("--jacobian", "also compute ||dh_T/dh_k|| exactly (one backward pass per hidden unit)")
+    .option("--out <prefix>", "write <prefix>.svg and <prefix>.json", "diagnosis")
+    .option("--cell <cell>", "fresh model: lstm | gru | rnn_tanh | rnn_relu", "rnn_tanh")
+    .option("--hidden <n>", "fresh model: hidden units", "128")
+    .option("--init <name>", "fresh model: pytorch | orthogonal | xavier | irnn | np-rnn", "pytorch")
+    .option("--seed <n>", "random seed", "0")
+    .option("--kernels <k>", "auto | wasm | reference", "auto")
+    .action(async (run: string | undefined, flags: Record<string, string | boolean | undefined>) => {
+      const o = out();
+      selectKernels(choiceFlag("kernels", flags.kernels, ["auto", "wasm", "reference"] as const));
+      const seed = numberFlag("seed", flags.seed, "integer");
+      const T = numberFlag("length", flags.length, "positive-integer");
+      const B = numberFlag("batch", flags.batch, "positive-integer");
+      let model: LanguageModel;
+      let params: LanguageModelParams;
+      let tokenizer: Tokenizer;
+      let data: string;
+      let label: string;
+      if (run) {
+        const loaded = await loadLanguageModel(run);
+        ({ model, params, tokenizer } = loaded);
+        data = String(flags.data ?? loaded.config.training.data ?? "moby-dick");
+        label = `${run} (step ${loaded.step})`;
+      } else {
+        data = String(flags.data ?? "moby-dick");
+        tokenizer = CharTokenizer.fromText(await loadCorpus(data));
+        const cell = choiceFlag("cell", flags.cell, ["lstm", "gru", "rnn_tanh", "rnn_relu"] as const);
+        const init = choiceFlag("init", flags.init, ["pytorch", "orthogonal", "xavier", "irnn", "np-rnn"] as const);
+        model = new LanguageModel({ vocabSize: tokenizer.vocabSize, cell, hiddenSize: numberFlag("hidden", flags.hidden, "positive-integer"), init });
+        params = model.init(new Rng(seed));
+        label = `fresh ${cell} (hidden ${model.config.hiddenSize}, init ${init})`;
+      }
+      const ids = tokenizer.encode(splitText(await loadCorpus(data)).validation);
+      if (ids.length < B * (T + 1)) throw new UserError(`the validation text has ${ids.length} tokens, fewer than --batch × (--length + 1) = ${B * (T + 1)}`, "lower --length or --batch");
+      // B windows of T+1 tokens spread over the validation split: inputs and the last step's target.
+      const stride = Math.floor((ids.length - T - 1) / B);
+      const inputs = new Int32Array(T * B);
+      const targets = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) inputs[t * B + b] = ids[b * stride + t]!;
+        targets[b] = ids[b * stride + T]!;
+      }
+      const tokens = fromArray(inputs, { shape: [T, B], dtype: "int32" });
+      const x = model.config.embeddingSize === "one-hot" ? null : noGrad(() => gather(params.embedding!.weight, tokens));
+      if (!x) throw new UserError("diagnose needs a model with an embedding (not one-hot input)");
+      const head = model.config.tieWeights ? params.embedding!.weight : params.head.weight!;
+      const lastStepLoss = (result: { output: Tensor }) =>
+        softmaxCrossEntropy(add(matmul(squeeze(slice(result.output, [T - 1], [T], [0]), [0]), head, { transB: true }), params.head.bias), fromArray(targets, { dtype: "int32" }));
+      const flow = gradientFlow(model.rnn, params.rnn, x, lastStepLoss);
+      const jacobian = flags.jacobian ? jacobianNorms(model.rnn, params.rnn, x) : null;
+      const sat = saturation(model.rnn, params.rnn, x);
+      const radii = recurrentSpectralRadii(params.rnn);
+      const report = {
+        model: label,
+        cell: model.config.cell,
+        hiddenSize: model.config.hiddenSize,
+        sequenceLength: T,
+        batch: B,
+        loss: flow.loss,
+        gradNorms: flow.gradNorms,
+        jacobianNorms: jacobian,
+        saturation: sat.fractions,
+        saturationThreshold: sat.threshold,
+        spectralRadii: radii,
+        vanishingRatio: flow.gradNorms[0]! / flow.gradNorms[T - 1]!,
+      };
+      const prefix = String(flags.out);
+      await writeFile(`${prefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
+      await writeFile(`${prefix}.svg`, await renderSvg(diagnosisSpec({ title: label, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, spectralRadii: radii })));
+      o.result(
+        { svg: `${prefix}.svg`, json: `${prefix}.json`, vanishingRatio: report.vanishingRatio, spectralRadii: radii, saturation: sat.fractions },
+        () =>
+          `${label}: ||dL/dh_0|| / ||dL/dh_${T - 1}|| = ${report.vanishingRatio.toExponential(2)}\n` +
+          `spectral radius: ${Object.entries(radii).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ")}\n` +
+          `saturated: ${Object.entries(sat.fractions).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(", ")}\n` +
+          `wrote ${prefix}.svg and ${prefix}.json`,
+      );
+    });
+}
