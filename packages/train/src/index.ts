@@ -32,3 +32,6 @@ export { saveTrainerCheckpoint, resumeTrainer, checkpointEvery, checkpointFromSt
 // Diagnostics from the source material: gradient flow through time, saturation, spectra.
 export { gradientFlow, jacobianNorms, saturation, recurrentSpectralRadii, toCSV, seriesRows } from "./diagnostics/index.js";
 export type { GradientFlowReport, JacobianNormOptions, ProbeOptions, SaturationReport, Row } from "./diagnostics/index.js";
+
+// Long-range experiments: the adding problem and copy memory, the compared RNNs, the runner and the clipping demo.
+export * from "./experiments/index.js";

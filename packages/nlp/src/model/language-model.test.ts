@@ -63,6 +63,26 @@ describe("LanguageModel", () => {
     expect(a.perplexity).toBeCloseTo(Math.exp(a.loss), 10);
   });
 
+  it("a padded batch (lengths) gives each example its own logits and final state", () => {
+    const model = new LanguageModel({ vocabSize: chars.length, cell: "lstm", hiddenSize: 6, embeddingSize: 4, numLayers: 2 });
+    const params = model.init(new Rng(5));
+    const long = ids.slice(0, 4);
+    const short = ids.slice(4, 6);
+    const batch = fromArray([long[0]!, short[0]!, long[1]!, short[1]!, long[2]!, 0, long[3]!, 0], { shape: [4, 2], dtype: "int32" });
+    const padded = model.forward(params, batch, null, { lengths: [4, 2] });
+    const alone = model.forward(params, fromArray(short, { shape: [2, 1], dtype: "int32" }));
+    const V = chars.length;
+    for (let t = 0; t < 2; t++) {
+      for (let v = 0; v < V; v++) expect(padded.logits.data[(t * 2 + 1) * V + v]).toBeCloseTo(alone.logits.data[t * V + v]!, 5);
+    }
+    for (let l = 0; l < 2; l++) {
+      for (let k = 0; k < 6; k++) {
+        expect(padded.state.h.data[(l * 2 + 1) * 6 + k]).toBeCloseTo(alone.state.h.data[l * 6 + k]!, 5);
+        expect(padded.state.c!.data[(l * 2 + 1) * 6 + k]).toBeCloseTo(alone.state.c!.data[l * 6 + k]!, 5);
+      }
+    }
+  });
+
   it("refuses inconsistent configurations with the fix in the message", () => {
     expect(() => new LanguageModel({ vocabSize: 10, cell: "lstm", hiddenSize: 8, embeddingSize: 4, tieWeights: true })).toThrow(
       /tieWeights needs embeddingSize \(4\) equal to hiddenSize \(8\)/,

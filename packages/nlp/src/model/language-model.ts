@@ -169,8 +169,17 @@ export class LanguageModel {
     return this.rnn.initialState(batch);
   }
 
-  /** Logits for every step of `inputs` (int32 `[T, B]`), continuing from `state`. */
-  forward(params: LanguageModelParams, inputs: Tensor, state?: RecurrentState | null, options: { training?: boolean; rng?: Rng } = {}): ForwardOutput {
+  /**
+   * Logits for every step of `inputs` (int32 `[T, B]`), continuing from `state`. `lengths` (int32
+   * `[B]`, or numbers) marks a padded batch: padding changes no state, the final state of an example
+   * is its state at its own last step, and its logits past that are the head's bias.
+   */
+  forward(
+    params: LanguageModelParams,
+    inputs: Tensor,
+    state?: RecurrentState | null,
+    options: { training?: boolean; rng?: Rng; lengths?: Tensor | readonly number[] } = {},
+  ): ForwardOutput {
     const c = this.config;
     if (inputs.dtype !== "int32" || inputs.rank !== 2) {
       throw new ShapeError("LanguageModel", `inputs must be int32 token ids [T, B], got ${inputs.dtype} [${inputs.shape.join(",")}]`);
@@ -182,6 +191,7 @@ export class LanguageModel {
     x = drop(x);
     const out = this.rnn.forward(params.rnn, x, {
       ...(state ? { initialState: state } : {}),
+      ...(options.lengths !== undefined ? { lengths: options.lengths } : {}),
       ...(training ? { training: true, rng: options.rng! } : {}),
     });
     const h = drop(out.output); // (T, B, H)

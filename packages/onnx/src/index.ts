@@ -1,0 +1,34 @@
+// @unroll/onnx: recorded graphs -> ONNX models (official schema, protobufjs), lowering rules for
+// the primitives and the recurrent scan (ONNX RNN/LSTM/GRU or unrolled), the language model's
+// step and sequence graphs, and onnxruntime sessions (Node and web) that decoding runs on.
+// Everything public is exported here.
+
+// Export: generic, from traced graphs.
+export { graphToOnnx, traceToOnnx, DEFAULT_OPSET } from "./export/graph-to-onnx.js";
+export type { GraphToOnnxOptions } from "./export/graph-to-onnx.js";
+export { defaultLowerings } from "./export/primitives.js";
+export { OnnxExportError, INT64_MAX } from "./export/builder.js";
+export type { Attributes, AttributeValue } from "./export/builder.js";
+export type { Dim, Lowering, LoweringContext, LoweringTable, RecurrentLowering } from "./export/lowering.js";
+
+// The ONNX file format: the messages, encoding and decoding with the vendored onnx.proto.
+export { encodeModel, decodeModel, DataType, AttributeType, SCHEMA_IR_VERSION } from "./proto/onnx.js";
+export type {
+  ModelProto, GraphProto, NodeProto, TensorProto, AttributeProto, ValueInfoProto, Dimension,
+  OperatorSetIdProto, StringStringEntryProto,
+} from "./proto/onnx.js";
+
+// Metadata: format tag and version, model configuration, tokenizer, signature.
+export { readMetadata, readModelInfo, METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION, OnnxFormatError } from "./metadata.js";
+export type { GraphSignature, StateSignature, ModelInfo } from "./metadata.js";
+
+// Language models (nlp's LanguageModel, by its shape: this package does not import nlp).
+export { exportLanguageModel, languageModelToOnnx } from "./lm/language-model.js";
+export type { ExportLanguageModelOptions, LanguageModelLike, RecurrentStateLike } from "./lm/language-model.js";
+
+// Inference with onnxruntime (onnxruntime-node or onnxruntime-web, installed by the user).
+export { OnnxSession, OnnxRuntimeError, toTensor } from "./runtime/session.js";
+export type { OnnxSessionOptions, ExecutionProvider, Feed, OrtModule, OrtTensor, OrtInferenceSession } from "./runtime/session.js";
+export { onnxStepFunction } from "./runtime/step.js";
+export type { OnnxStepFunction, OnnxState } from "./runtime/step.js";
+export { PRODUCER_VERSION } from "./version.js";

@@ -1,0 +1,105 @@
+import { TensorError } from "@unroll/tensor";
+import { decodeModel, type ModelProto } from "./proto/onnx.js";
+
+/** The format tag of files written by `exportLanguageModel` (metadata `unroll.format`). */
+export const ONNX_FORMAT = "unroll-onnx";
+/** The version of that format this library writes and reads (metadata `unroll.format_version`). */
+export const ONNX_FORMAT_VERSION = 1;
+
+/** Metadata keys (`ModelProto.metadata_props`) this package writes. */
+export const METADATA_KEYS = {
+  format: "unroll.format",
+  formatVersion: "unroll.format_version",
+  /** What the graph computes: "language-model/step" or "language-model/sequence". */
+  graph: "unroll.graph",
+  /** The model's configuration, JSON. */
+  config: "unroll.model_config",
+  /** The tokenizer (its `toJSON()`), JSON: the vocabulary travels with the model. */
+  tokenizer: "unroll.tokenizer",
+  /** Which inputs and outputs are the tokens, the lengths, the logits and the state (a `GraphSignature`), JSON. */
+  signature: "unroll.signature",
+} as const;
+
+/** One recurrent state tensor: fed as `input`, returned as `output`; `shape` has "batch" for the batch axis. */
+export interface StateSignature {
+  readonly input: string;
+  readonly output: string;
+  readonly shape: readonly (number | "batch")[];
+}
+
+/** The roles of a language model graph's inputs and outputs, as stored in `unroll.signature`. */
+export interface GraphSignature {
+  readonly tokens: string;
+  /** Element type of the tokens input (this package writes int32; PyTorch's exports take int64). */
+  readonly tokenType: "int32" | "int64";
+  readonly lengths?: string;
+  readonly logits: string;
+  readonly state: readonly StateSignature[];
+}
+
+/** A file that is not what the reader expects: another format, a newer version, missing fields. */
+export class OnnxFormatError extends TensorError {
+  constructor(op: string, message: string) {
+    super(op, message);
+    this.name = "OnnxFormatError";
+  }
+}
+
+/** The metadata_props of a model (a file's bytes or a decoded model) as a plain record. */
+export function readMetadata(model: Uint8Array | ModelProto): Record<string, string> {
+  const proto = model instanceof Uint8Array ? decodeModel(model) : model;
+  const out: Record<string, string> = {};
+  for (const { key, value } of proto.metadata_props ?? []) out[key] = value;
+  return out;
+}
+
+/** What `readModelInfo` finds in a file this package wrote. */
+export interface ModelInfo {
+  readonly formatVersion: number;
+  readonly graph: string;
+  /** The model configuration (`LanguageModel.config`), or null. */
+  readonly config: unknown;
+  /** The tokenizer's JSON (pass it to nlp's `tokenizerFromJSON`), or null. */
+  readonly tokenizer: unknown;
+  readonly signature: GraphSignature | null;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+function parse(op: string, key: string, text: string | undefined): unknown {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new OnnxFormatError(op, `metadata ${key} is not valid JSON`);
+  }
+}
+
+/**
+ * Reads and checks the metadata of a model written by this package: the format tag
+ * ("unroll-onnx"), the format version (1), then the configuration, tokenizer and signature.
+ */
+export function readModelInfo(model: Uint8Array | ModelProto | Readonly<Record<string, string>>): ModelInfo {
+  const op = "readModelInfo";
+  const meta = model instanceof Uint8Array || "graph" in model ? readMetadata(model as Uint8Array | ModelProto) : (model as Record<string, string>);
+  const format = meta[METADATA_KEYS.format];
+  if (format !== ONNX_FORMAT) {
+    throw new OnnxFormatError(
+      op,
+      format === undefined
+        ? `the model has no ${METADATA_KEYS.format} metadata: it was not written by @unroll/onnx's exportLanguageModel (pass its signature yourself)`
+        : `metadata ${METADATA_KEYS.format} is ${JSON.stringify(format)}, expected "${ONNX_FORMAT}"`,
+    );
+  }
+  const version = Number(meta[METADATA_KEYS.formatVersion]);
+  if (version !== ONNX_FORMAT_VERSION) {
+    throw new OnnxFormatError(op, `the model has format version ${meta[METADATA_KEYS.formatVersion]}; this library reads version ${ONNX_FORMAT_VERSION}`);
+  }
+  return {
+    formatVersion: version,
+    graph: meta[METADATA_KEYS.graph] ?? "",
+    config: parse(op, METADATA_KEYS.config, meta[METADATA_KEYS.config]),
+    tokenizer: parse(op, METADATA_KEYS.tokenizer, meta[METADATA_KEYS.tokenizer]),
+    signature: parse(op, METADATA_KEYS.signature, meta[METADATA_KEYS.signature]) as GraphSignature | null,
+    metadata: meta,
+  };
+}

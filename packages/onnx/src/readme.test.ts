@@ -1,0 +1,15 @@
+import { describeReadmeExamples } from "@unroll/testing";
+import { expect } from "vitest";
+
+describeReadmeExamples({
+  readme: new URL("../README.md", import.meta.url),
+  sources: { "@unroll/onnx": new URL("./index.ts", import.meta.url) },
+  minExamples: 5,
+  expectations: [
+    { when: "viaOnnx === viaLibrary", check: (printed) => expect(printed[0]).toBe("true 60") },
+    { when: "graph: \"sequence\"", check: (printed) => expect(printed[1]).toBe("[ 4, 3, 20 ] true") },
+    { when: "readModelInfo(bytes)", check: (printed) => expect(printed[1]).toBe("low") },
+    { when: "traceToOnnx(f, examples", check: (printed) => expect(printed[1]).toBe("[ 9, 4, 5 ]") },
+    { when: "onFallback", check: (printed) => expect(printed.at(-1)).toMatch(/^(cuda|cpu)$/) },
+  ],
+});
