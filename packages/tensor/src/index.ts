@@ -43,7 +43,7 @@ export { matmul, MatMul } from "./ops/matmul.js";
 export { sum, max, mean, argmax, sumTo, Sum, Max, ArgMax } from "./ops/reduce.js";
 export {
   identity, reshape, broadcastTo, transpose, concat, stack, slice, split, pad, expandDims, squeeze,
-  Identity, Reshape, Unsqueeze, Squeeze, BroadcastTo, Transpose, Concat, Slice, Pad,
+  Identity, Reshape, Unsqueeze, Squeeze, BroadcastTo, Transpose, Concat, Slice, Split, Pad,
 } from "./ops/layout.js";
 export { gather, scatterAdd, oneHot, Gather, ScatterAdd, OneHot } from "./ops/indexing.js";
 export { softmax, logSoftmax, Softmax, LogSoftmax } from "./ops/softmax.js";

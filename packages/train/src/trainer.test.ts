@@ -306,3 +306,20 @@ describe("Trainer checkpoints on disk", () => {
     expect(Object.keys((await loadCheckpoint(root)).params).sort()).toEqual(["b", "out", "wh", "wx"]);
   });
 });
+
+describe("Trainer skip policy", () => {
+  it("gives up after too many non-finite batches in a row instead of looping forever", async () => {
+    const trainer = new Trainer({
+      params: { w: fromArray([1]) },
+      loss: (p) => ({ loss: mul(p.w, NaN) }),
+      data: arraySource([0], { loop: true }),
+      optimizer: sgd({ lr: 0.1 }),
+      nonFinite: "skip",
+      guard: { maxRetries: 3 },
+    });
+    let skips = 0;
+    trainer.events.on("skip", () => skips++);
+    await expect(trainer.run({ steps: 10 })).rejects.toThrow(/4 batches in a row had non-finite values at step 0/);
+    expect(skips).toBe(4);
+  });
+});

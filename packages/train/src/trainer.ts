@@ -215,7 +215,12 @@ export class Trainer<P, B, C = unknown> {
       return reason;
     };
 
+    let skipsInARow = 0;
     for (;;) {
+      if (performance.now() - lastYield >= (this.options.yieldEveryMs ?? 50)) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
       if (this.stepCount >= steps) return finish("steps");
       if (this.stopRequested || signal?.aborted) return finish("stopped");
       if (performance.now() - start >= timeBudgetMs) return finish("time");
@@ -250,7 +255,14 @@ export class Trainer<P, B, C = unknown> {
         }
         if (mode === "skip") {
           this.skippedSteps++;
+          skipsInARow++;
           this.events.emit("skip", { step: this.stepCount, reason });
+          if (skipsInARow > maxRetries) {
+            throw new TrainingError(
+              `${reason}: ${skipsInARow} batches in a row had non-finite values at step ${this.stepCount}, so training cannot go on; ` +
+                "the parameters have diverged (lower the learning rate, clip gradients) or the data holds bad values",
+            );
+          }
           continue;
         }
         retries++;
@@ -267,6 +279,7 @@ export class Trainer<P, B, C = unknown> {
         continue;
       }
 
+      skipsInARow = 0;
       this.options.optimizer.step(this.options.params, g);
       this.carry = aux.carry === undefined ? undefined : noGrad(() => treeMap(aux.carry!, (t: Tensor) => detach(t)));
       this.stepCount++;
@@ -303,11 +316,6 @@ export class Trainer<P, B, C = unknown> {
       const stopEarly = ev !== undefined && this.stepCount % ev.every === 0 && this.evaluateNow();
       if (this.options.afterStep) await this.options.afterStep(this, stepEvent);
       if (stopEarly) return finish("early-stopping");
-
-      if (now - lastYield >= (this.options.yieldEveryMs ?? 50)) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        lastYield = performance.now();
-      }
     }
   }
 

@@ -217,6 +217,10 @@ export const defaultLowerings: LoweringTable = Object.freeze({
   Transpose: (ctx) => void ctx.emit("Transpose", [ctx.input(0)], [ctx.output(0)], { perm: [...attrs<{ perm: number[] }>(ctx).perm] }),
   Concat: (ctx) => void ctx.emit("Concat", ctx.node.inputs.map((_, i) => ctx.input(i)), [ctx.output(0)], { axis: attrs<{ axis: number }>(ctx).axis }),
   Slice: slice,
+  Split: (ctx) => {
+    const { axis, sizes } = attrs<{ axis: number; sizes: number[] }>(ctx);
+    ctx.emit("Split", [ctx.input(0), ctx.int64s(sizes)], ctx.node.outputs.map((_, i) => ctx.output(i)), { axis });
+  },
   Pad: pad,
   Gather: (ctx) => void ctx.emit("Gather", [ctx.input(0), ctx.input(1)], [ctx.output(0)], { axis: attrs<{ axis: number }>(ctx).axis }),
   OneHot: oneHot,

@@ -198,6 +198,13 @@ describe("expandDims and squeeze", () => {
     expectError(() => squeeze(y, [1]), ShapeError, ["squeeze", "[1,3,1]", "size 3"]);
   });
 
+  it("split is one Split node whose gradient is one Concat, parts unused or not", () => {
+    expectGradOk((x) => { const [a, , c] = split(x, [1, 2, 1], 1); return concat([a!, c!], 1); }, [randomTensor([2, 4, 3], 64)]);
+    const { graph } = trace((x: Tensor) => split(x, 3, 0), [randomTensor([6, 2], 65)]);
+    expect(graph.nodes.map((n) => n.primitive.name)).toEqual(["Split"]);
+    expect(graph.outputs.map((o) => o.shape)).toEqual([[2, 2], [2, 2], [2, 2]]);
+  });
+
   it("are differentiable, and record axes rather than sizes (Unsqueeze/Squeeze)", () => {
     expectGradOk((x) => expandDims(x, 1), [randomTensor([2, 3], 61)]);
     expectGradOk((x) => squeeze(x, [0, 2]), [randomTensor([1, 3, 1], 62)]);

@@ -1,7 +1,7 @@
 import { apply, definePrimitive } from "../autodiff/primitive.js";
 import { DTypeError, ShapeError } from "../errors.js";
 import { assertValidShape, broadcastsTo, formatShape, normalizeAxis, type Shape, shapesEqual, sizeOf } from "../shape.js";
-import type { Tensor } from "../tensor.js";
+import { type Tensor, zerosLike } from "../tensor.js";
 import { sumTo } from "./reduce.js";
 
 // A copy: what operations that change nothing return, so that no result aliases its input.
@@ -225,13 +225,25 @@ export function split(x: Tensor, sections: number | readonly number[], axis = 0)
       throw new ShapeError("split", `sizes [${sizes.join(",")}] do not add up to axis ${a} of ${formatShape(x.shape)} (size ${n})`);
     }
   }
-  let at = 0;
-  return sizes.map((size) => {
-    const part = slice(x, [at], [at + size], [a]);
-    at += size;
-    return part;
-  });
+  return [...apply(Split, [x], { axis: a, sizes: [...sizes] })];
 }
+
+// One node with several outputs, whose backward is one Concat: slicing each part separately would
+// make backward pad every part's cotangent to the whole tensor (quadratic in the number of parts).
+export const Split = definePrimitive<readonly [Tensor], readonly Tensor[], { readonly axis: number; readonly sizes: readonly number[] }>({
+  name: "Split",
+  infer: ([x], { axis, sizes }) => sizes.map((size) => ({ shape: x.shape.map((d, i) => (i === axis ? size : d)), dtype: x.dtype })),
+  kernel: (k, [x], outputs, { axis, sizes }) => {
+    let at = 0;
+    outputs.forEach((out, i) => {
+      k.slice(x, x.shape.map((_, j) => (j === axis ? at : 0)), out);
+      at += sizes[i]!;
+    });
+  },
+  vjp: ({ outputs, attrs: { axis } }, cotangents) => [
+    concat(cotangents.map((g, i) => g ?? zerosLike(outputs[i]!)), axis),
+  ],
+});
 
 interface PadAttrs {
   readonly before: readonly number[];
