@@ -22,12 +22,33 @@
 // structure; it only reads. Any problem is a CheckpointError naming the file and what is wrong.
 
 /// <reference types="node" />
-import { createHash, randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import type * as NodeCrypto from "node:crypto";
+import type * as NodeFs from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import type * as NodePath from "node:path";
 import { Rng, type RngState, type Tensor } from "@unroll/tensor";
 import { CheckpointError, quoteParseError } from "./errors.js";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
+
+// Node's modules are loaded when a checkpoint is first read or written, not when this module is
+// imported: the package's index stays importable in browsers, where the trainer runs without files.
+interface NodeModules {
+  readonly crypto: typeof NodeCrypto;
+  readonly fs: typeof NodeFs;
+  readonly path: typeof NodePath;
+}
+let nodeModules: NodeModules | undefined;
+
+async function loadNode(): Promise<void> {
+  nodeModules ??= { crypto: await import("node:crypto"), fs: await import("node:fs/promises"), path: await import("node:path") };
+}
+
+function node(): NodeModules {
+  if (!nodeModules) throw new CheckpointError("checkpoint", "checkpoint files need Node.js's file system");
+  return nodeModules;
+}
+
+const join = (...parts: string[]): string => node().path.join(...parts);
 
 export const CHECKPOINT_FORMAT = "unroll-checkpoint";
 export const CHECKPOINT_POINTER_FORMAT = "unroll-checkpoint-pointer";
@@ -164,7 +185,7 @@ function errorCode(e: unknown): string | undefined {
 // Files
 
 async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const handle = await open(path, "wx");
+  const handle = await node().fs.open(path, "wx");
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -177,7 +198,7 @@ async function writeFileSynced(path: string, data: Uint8Array | string): Promise
 async function syncDir(path: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, "r");
+    handle = await node().fs.open(path, "r");
     await handle.sync();
   } catch (e) {
     if (!["EISDIR", "EINVAL", "EPERM", "EBADF", "ENOTSUP", "EACCES"].includes(errorCode(e) ?? "")) throw e;
@@ -188,7 +209,7 @@ async function syncDir(path: string): Promise<void> {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await node().fs.stat(path);
     return true;
   } catch (e) {
     if (errorCode(e) === "ENOENT" || errorCode(e) === "ENOTDIR") return false;
@@ -197,11 +218,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return node().crypto.createHash("sha256").update(bytes).digest("hex");
 }
 
 function randomSuffix(): string {
-  return randomBytes(6).toString("hex");
+  return node().crypto.randomBytes(6).toString("hex");
 }
 
 interface Pointer {
@@ -217,7 +238,7 @@ async function readPointer(op: string, root: string): Promise<Pointer | null> {
   };
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await node().fs.readFile(path, "utf8");
   } catch (e) {
     if (errorCode(e) === "ENOENT") return null;
     return fail(`cannot be read (${errorMessage(e)})`, e);
@@ -316,19 +337,19 @@ function prepare(op: string, c: Checkpoint): Prepared {
 
 /** Removes what crashed saves left behind: hidden step directories and pointer temp files. */
 async function removeLeftovers(root: string): Promise<void> {
-  for (const name of await readdir(root)) {
-    if (LEFTOVER.test(name)) await rm(join(root, name), { recursive: true, force: true });
+  for (const name of await node().fs.readdir(root)) {
+    if (LEFTOVER.test(name)) await node().fs.rm(join(root, name), { recursive: true, force: true });
   }
 }
 
 async function prune(root: string, saved: string, keep: number): Promise<void> {
   const others: { name: string; step: number }[] = [];
-  for (const entry of await readdir(root, { withFileTypes: true })) {
+  for (const entry of await node().fs.readdir(root, { withFileTypes: true })) {
     const m = STEP_DIR.exec(entry.name);
     if (m && entry.isDirectory() && entry.name !== saved) others.push({ name: entry.name, step: Number(m[1]) });
   }
   others.sort((a, b) => b.step - a.step);
-  for (const { name } of others.slice(keep - 1)) await rm(join(root, name), { recursive: true, force: true });
+  for (const { name } of others.slice(keep - 1)) await node().fs.rm(join(root, name), { recursive: true, force: true });
 }
 
 /**
@@ -340,6 +361,7 @@ async function prune(root: string, saved: string, keep: number): Promise<void> {
  * directories beyond the newest `keep` are removed after the save, never the one just written.
  */
 export async function saveCheckpoint(root: string, checkpoint: Checkpoint, options: SaveCheckpointOptions = {}): Promise<string> {
+  await loadNode();
   return saveCheckpointWithHooks(root, checkpoint, options, {});
 }
 
@@ -350,6 +372,7 @@ export async function saveCheckpointWithHooks(
   options: SaveCheckpointOptions,
   hooks: SaveHooks,
 ): Promise<string> {
+  await loadNode();
   const op = "saveCheckpoint";
   const keep = options.keep;
   if (keep !== undefined && !(Number.isSafeInteger(keep) && keep >= 1)) {
@@ -362,7 +385,7 @@ export async function saveCheckpointWithHooks(
     await hooks.onStage?.(s);
   };
   try {
-    await mkdir(root, { recursive: true });
+    await node().fs.mkdir(root, { recursive: true });
     await removeLeftovers(root);
     let latest: Pointer | null = null;
     try {
@@ -375,7 +398,7 @@ export async function saveCheckpointWithHooks(
     }
 
     const tmp = join(root, `.${name}.tmp-${randomSuffix()}`);
-    await mkdir(tmp);
+    await node().fs.mkdir(tmp);
     try {
       await stage("tmp-created");
       for (const [file, bytes] of prepared.files) {
@@ -385,18 +408,18 @@ export async function saveCheckpointWithHooks(
       await syncDir(tmp);
       // A directory of this step that latest.json does not name (from a crashed or abandoned run).
       const aside = (await exists(dir)) ? join(root, `.${name}.old-${randomSuffix()}`) : undefined;
-      if (aside !== undefined) await rename(dir, aside);
+      if (aside !== undefined) await node().fs.rename(dir, aside);
       try {
-        await rename(tmp, dir);
+        await node().fs.rename(tmp, dir);
       } catch (e) {
-        if (aside !== undefined) await rename(aside, dir).catch(() => undefined);
+        if (aside !== undefined) await node().fs.rename(aside, dir).catch(() => undefined);
         throw e;
       }
       await syncDir(root);
-      if (aside !== undefined) await rm(aside, { recursive: true, force: true });
+      if (aside !== undefined) await node().fs.rm(aside, { recursive: true, force: true });
       await stage("renamed");
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      await node().fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       throw e;
     }
 
@@ -405,11 +428,11 @@ export async function saveCheckpointWithHooks(
     try {
       await writeFileSynced(pointerTmp, `${JSON.stringify(pointer, null, 2)}\n`);
       await stage("pointer-written");
-      await rename(pointerTmp, join(root, POINTER));
+      await node().fs.rename(pointerTmp, join(root, POINTER));
       await syncDir(root);
       await stage("pointer-renamed");
     } catch (e) {
-      await rm(pointerTmp, { force: true }).catch(() => undefined);
+      await node().fs.rm(pointerTmp, { force: true }).catch(() => undefined);
       throw e;
     }
   } catch (e) {
@@ -436,6 +459,7 @@ export async function saveCheckpointWithHooks(
  * A pointer that is not valid, or that names a missing directory, is a CheckpointError.
  */
 export async function latestCheckpoint(root: string): Promise<string | null> {
+  await loadNode();
   const pointer = await readPointer("latestCheckpoint", root);
   if (pointer === null) return null;
   const dir = join(root, pointer.dir);
@@ -447,7 +471,7 @@ export async function latestCheckpoint(root: string): Promise<string | null> {
 
 async function readChecked(op: string, path: string): Promise<Uint8Array> {
   try {
-    return await readFile(path);
+    return await node().fs.readFile(path);
   } catch (e) {
     const code = errorCode(e);
     if (code === "ENOENT") throw new CheckpointError(op, "missing", { file: path, cause: e });
@@ -539,10 +563,11 @@ async function loadDir(op: string, dir: string, expectedStep: number | undefined
  * `extra` empty when the checkpoint has none.
  */
 export async function loadCheckpoint(dirOrRoot: string): Promise<Checkpoint> {
+  await loadNode();
   const op = "loadCheckpoint";
   let isDir: boolean;
   try {
-    isDir = (await stat(dirOrRoot)).isDirectory();
+    isDir = (await node().fs.stat(dirOrRoot)).isDirectory();
   } catch (e) {
     throw new CheckpointError(op, errorCode(e) === "ENOENT" ? "no such directory" : `cannot be read (${errorMessage(e)})`, { file: dirOrRoot, cause: e });
   }

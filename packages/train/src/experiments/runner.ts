@@ -95,6 +95,8 @@ export async function trainOnTask(options: TrainOptions): Promise<TrainingOutcom
     optimizer: options.optimizer === "sgd" ? sgd({ lr: options.lr }) : adam({ lr: options.lr }),
     ...(options.clip === null ? {} : { clip: { maxNorm: options.clip } }),
     nonFinite: "skip",
+    // The trainer gives up past this many skips in a row; the run stops itself (as diverged) at it.
+    guard: { maxRetries: maxSkips },
     ...(evalEvery > 0 ? { evaluate: { every: evalEvery, run: (p: ModelParams) => toEval(evaluate(p)) } } : {}),
   });
 
