@@ -204,6 +204,12 @@ export function gemm(
   a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool,
 ): void {
   if (M <= 0 || N <= 0) return;
+  if (M <= SMALL_M && !transA && K > 0) {
+    // A few rows (a decoder step, batch-1 generation): packing B would cost as much as the product.
+    if (transB) gemvRows(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+    else gemvColumns(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+    return;
+  }
   const ldcBytes = <usize>ldc << 2;
   if (K <= 0) {
     if (!accumulate) for (let i = 0; i < M; i++) memory.fill(c + <usize>i * ldcBytes, 0, <usize>N << 2);
@@ -241,6 +247,84 @@ export function gemm(
           }
         }
       }
+    }
+  }
+}
+
+/** Up to this many rows of A, products skip packing and stream B once per row (matrix-vector). */
+const SMALL_M: i32 = 4;
+
+/** `C[i, n] (+)= dot(A[i, :], B[n, :])`: B stored N x K (transB), both rows contiguous over K. */
+function gemvRows(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
+  const K4 = K & ~3;
+  for (let i = 0; i < M; i++) {
+    const arow = a + (<usize>(i * lda) << 2);
+    const crow = c + (<usize>(i * ldc) << 2);
+    let n = 0;
+    // Four outputs at a time: four rows of B against one row of A.
+    for (; n + 4 <= N; n += 4) {
+      const b0 = b + (<usize>(n * ldb) << 2);
+      const b1 = b0 + (<usize>ldb << 2);
+      const b2 = b1 + (<usize>ldb << 2);
+      const b3 = b2 + (<usize>ldb << 2);
+      let s0 = f32x4.splat(0);
+      let s1 = f32x4.splat(0);
+      let s2 = f32x4.splat(0);
+      let s3 = f32x4.splat(0);
+      for (let k = 0; k < K4; k += 4) {
+        const x = v128.load(at(arow, k));
+        s0 = f32x4.add(s0, f32x4.mul(x, v128.load(at(b0, k))));
+        s1 = f32x4.add(s1, f32x4.mul(x, v128.load(at(b1, k))));
+        s2 = f32x4.add(s2, f32x4.mul(x, v128.load(at(b2, k))));
+        s3 = f32x4.add(s3, f32x4.mul(x, v128.load(at(b3, k))));
+      }
+      let r0 = f32x4.extract_lane(s0, 0) + f32x4.extract_lane(s0, 1) + f32x4.extract_lane(s0, 2) + f32x4.extract_lane(s0, 3);
+      let r1 = f32x4.extract_lane(s1, 0) + f32x4.extract_lane(s1, 1) + f32x4.extract_lane(s1, 2) + f32x4.extract_lane(s1, 3);
+      let r2 = f32x4.extract_lane(s2, 0) + f32x4.extract_lane(s2, 1) + f32x4.extract_lane(s2, 2) + f32x4.extract_lane(s2, 3);
+      let r3 = f32x4.extract_lane(s3, 0) + f32x4.extract_lane(s3, 1) + f32x4.extract_lane(s3, 2) + f32x4.extract_lane(s3, 3);
+      for (let k = K4; k < K; k++) {
+        const x = load<f32>(at(arow, k));
+        r0 += x * load<f32>(at(b0, k));
+        r1 += x * load<f32>(at(b1, k));
+        r2 += x * load<f32>(at(b2, k));
+        r3 += x * load<f32>(at(b3, k));
+      }
+      if (accumulate) {
+        r0 += load<f32>(at(crow, n));
+        r1 += load<f32>(at(crow, n + 1));
+        r2 += load<f32>(at(crow, n + 2));
+        r3 += load<f32>(at(crow, n + 3));
+      }
+      store<f32>(at(crow, n), r0);
+      store<f32>(at(crow, n + 1), r1);
+      store<f32>(at(crow, n + 2), r2);
+      store<f32>(at(crow, n + 3), r3);
+    }
+    for (; n < N; n++) {
+      const brow = b + (<usize>(n * ldb) << 2);
+      let s = f32x4.splat(0);
+      for (let k = 0; k < K4; k += 4) s = f32x4.add(s, f32x4.mul(v128.load(at(arow, k)), v128.load(at(brow, k))));
+      let r = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+      for (let k = K4; k < K; k++) r += load<f32>(at(arow, k)) * load<f32>(at(brow, k));
+      store<f32>(at(crow, n), accumulate ? load<f32>(at(crow, n)) + r : r);
+    }
+  }
+}
+
+/** `C[i, :] (+)= Σ_k A[i, k] B[k, :]`: B stored K x N, rows of B scaled and added (axpy). */
+function gemvColumns(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool): void {
+  const N4 = N & ~3;
+  for (let i = 0; i < M; i++) {
+    const arow = a + (<usize>(i * lda) << 2);
+    const crow = c + (<usize>(i * ldc) << 2);
+    if (!accumulate) memory.fill(crow, 0, <usize>N << 2);
+    for (let k = 0; k < K; k++) {
+      const x = load<f32>(at(arow, k));
+      const xv = f32x4.splat(x);
+      const brow = b + (<usize>(k * ldb) << 2);
+      let n = 0;
+      for (; n < N4; n += 4) v128.store(at(crow, n), f32x4.add(v128.load(at(crow, n)), f32x4.mul(xv, v128.load(at(brow, n)))));
+      for (; n < N; n++) store<f32>(at(crow, n), load<f32>(at(crow, n)) + x * load<f32>(at(brow, n)));
     }
   }
 }

@@ -16,7 +16,7 @@ export type {
   RecurrentCell, RecurrentForwardArgs, RecurrentForwardOut, RecurrentBackwardArgs, RecurrentBackwardOut,
 } from "./backend/kernels.js";
 export { referenceKernels } from "./backend/reference/index.js";
-export { getKernels, setKernels, withKernels } from "./backend/active.js";
+export { getKernels, setKernels, withKernels, pinTensors } from "./backend/active.js";
 export { wasmSupported, loadWasmKernels, loadWasmKernelsSync, wasmGemm } from "./backend/wasm/index.js";
 export type { WasmGemmOptions } from "./backend/wasm/index.js";
 

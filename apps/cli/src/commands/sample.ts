@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { generateText, loadLanguageModel, modelStep, selectKernels } from "@unroll/nlp";
+import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -42,9 +43,15 @@ export function registerSample(program: Command, out: () => Output): void {
       };
       let text = "";
       o.write(prime);
-      for await (const piece of generateText(modelStep(loaded.model, loaded.params), loaded.tokenizer, options)) {
-        text += piece;
-        o.write(piece);
+      // Weights stay inside the kernels while generating (no copy per token); released afterwards.
+      const release = pinTensors(treeLeaves(loaded.params));
+      try {
+        for await (const piece of generateText(modelStep(loaded.model, loaded.params), loaded.tokenizer, options)) {
+          text += piece;
+          o.write(piece);
+        }
+      } finally {
+        release();
       }
       o.write("\n");
       if (o.json) o.result({ prime, text, seed: options.seed, temperature: options.temperature, step: loaded.step });

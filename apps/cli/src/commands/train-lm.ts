@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { collect, generateText, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
 import { latestCheckpoint, loadCheckpoint } from "@unroll/train";
+import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { choiceFlag, numberFlag, readConfigFile } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -218,9 +219,10 @@ async function trainLm(flags: Record<string, unknown>, out: Output): Promise<voi
     if (sampleLength > 0 && !stopped) {
       const prime = "\n";
       out.info(`\nsample (${sampleLength} tokens, temperature 0.8, seed 0):`);
+      const release = pinTensors(treeLeaves(result.params));
       const text = await collect(
         generateText(modelStep(result.model, result.params), result.tokenizer, { prime, maxTokens: sampleLength, temperature: 0.8, seed: 0 }),
-      );
+      ).finally(release);
       out.result({ event: "sample", text }, () => text);
     }
   } finally {

@@ -142,4 +142,9 @@ export interface Kernels {
   recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void;
   /** Backpropagation through time of `recurrentForward`, with the weight gradients as one product over all steps. */
   recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void;
+  /**
+   * Optional: keep these tensors' data inside the backend between calls (weights during
+   * generation), until the returned function is called. Their data must not change meanwhile.
+   */
+  pin?(tensors: readonly KernelTensor[]): () => void;
 }

@@ -8,6 +8,7 @@ import { planBroadcast } from "../reference/broadcast-plan.js";
 import { referenceKernels } from "../reference/index.js";
 import { kernelsInstance, kernelsInstanceSync, type KernelsExports } from "./module.js";
 import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
+import { Residency } from "./resident.js";
 
 export { wasmSupported } from "./module.js";
 
@@ -28,7 +29,15 @@ function sizeOfShape(shape: readonly number[]): number {
 }
 
 /** Float32 batched matmul in WebAssembly; see `Kernels.matmul`. */
-function wasmMatmul(wasm: KernelsExports, a: KernelTensor, b: KernelTensor, out: KernelTensor, transA: boolean, transB: boolean): void {
+function wasmMatmul(
+  wasm: KernelsExports,
+  residency: Residency,
+  a: KernelTensor,
+  b: KernelTensor,
+  out: KernelTensor,
+  transA: boolean,
+  transB: boolean,
+): void {
   if (!(a.data instanceof Float32Array && b.data instanceof Float32Array && out.data instanceof Float32Array)) {
     referenceKernels.matmul(a, b, out, transA, transB);
     return;
@@ -41,17 +50,26 @@ function wasmMatmul(wasm: KernelsExports, a: KernelTensor, b: KernelTensor, out:
   const bSize = sizeOfShape(b.shape);
   const cSize = sizeOfShape(out.shape);
   if (cSize === 0) return;
-  const base = wasm.reserve(padded(aSize) + padded(bSize) + padded(cSize));
+  const pinnedA = residency.addressOf(a.data);
+  const pinnedB = residency.addressOf(b.data);
+  const base = residency.callRegion((pinnedA === null ? padded(aSize) : 0) + (pinnedB === null ? padded(bSize) : 0) + padded(cSize));
   if (base === 0) {
     // Beyond the 4 GiB of wasm32 memory: the reference kernel has no such limit.
     referenceKernels.matmul(a, b, out, transA, transB);
     return;
   }
-  const aAt = base;
-  const bAt = aAt + padded(aSize);
-  const cAt = bAt + padded(bSize);
-  copyIn(wasm, aAt, a.data.subarray(0, aSize));
-  copyIn(wasm, bAt, b.data.subarray(0, bSize));
+  let next = base;
+  const aAt = pinnedA ?? next;
+  if (pinnedA === null) {
+    next += padded(aSize);
+    copyIn(wasm, aAt, a.data.subarray(0, aSize));
+  }
+  const bAt = pinnedB ?? next;
+  if (pinnedB === null) {
+    next += padded(bSize);
+    copyIn(wasm, bAt, b.data.subarray(0, bSize));
+  }
+  const cAt = next;
   // Batch offsets come from the broadcast planner applied to the batch axes, in matrix units.
   const plan = planBroadcast(out.shape.slice(0, -2), [a.shape.slice(0, -2), b.shape.slice(0, -2)]);
   const lda = transA ? M : K;
@@ -67,14 +85,28 @@ function wasmMatmul(wasm: KernelsExports, a: KernelTensor, b: KernelTensor, out:
   out.data.set(new Float32Array(wasm.memory.buffer, cAt, cSize));
 }
 
+const residencies = new WeakMap<KernelsExports, Residency>();
+
+/** One residency per module instance: every kernel of that instance lays its calls out after the pins. */
+function residencyOf(wasm: KernelsExports): Residency {
+  let residency = residencies.get(wasm);
+  if (!residency) {
+    residency = new Residency(wasm);
+    residencies.set(wasm, residency);
+  }
+  return residency;
+}
+
 function makeKernels(wasm: KernelsExports): Kernels {
+  const r = residencyOf(wasm);
   return Object.freeze<Kernels>({
     ...referenceKernels,
     name: "wasm-simd",
     matmul: (a: KernelTensor, b: KernelTensor, out: KernelTensor, transA: boolean, transB: boolean) =>
-      wasmMatmul(wasm, a, b, out, transA, transB),
-    recurrentForward: (args, out) => wasmRecurrentForward(wasm, args, out),
-    recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, args, out),
+      wasmMatmul(wasm, r, a, b, out, transA, transB),
+    recurrentForward: (args, out) => wasmRecurrentForward(wasm, r, args, out),
+    recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, r, args, out),
+    pin: (tensors) => r.pin(tensors),
   });
 }
 
@@ -127,7 +159,7 @@ export function wasmGemm(
   const { transA = false, transB = false, accumulate = false } = options;
   if (M === 0 || N === 0) return;
   const wasm = kernelsInstanceSync();
-  const base = wasm.reserve(padded(M * K) + padded(K * N) + padded(M * N));
+  const base = residencyOf(wasm).callRegion(padded(M * K) + padded(K * N) + padded(M * N));
   if (base === 0) throw new ValueRangeError("wasmGemm", `operands of ${M}x${K} and ${K}x${N} do not fit in WebAssembly memory (4 GiB)`);
   const aAt = base;
   const bAt = aAt + padded(M * K);

@@ -12,6 +12,7 @@ import type {
 } from "../kernels.js";
 import { referenceKernels } from "../reference/index.js";
 import type { KernelsExports } from "./module.js";
+import type { Residency } from "./resident.js";
 
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
 
@@ -19,7 +20,13 @@ const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lst
 class Layout {
   private bytes = 0;
   readonly at: Record<string, number> = {};
-  add(name: string, elements: number): void {
+  /** Buffers already in the module's memory (pinned weights), by absolute address. */
+  readonly pinned: Record<string, number> = {};
+  add(name: string, elements: number, pinnedAt: number | null = null): void {
+    if (pinnedAt !== null) {
+      this.pinned[name] = pinnedAt;
+      return;
+    }
     this.at[name] = this.bytes;
     this.bytes += Math.ceil((elements * 4) / 64) * 64;
   }
@@ -41,7 +48,7 @@ function copyOut(wasm: KernelsExports, at: number, t: KernelTensor): void {
   t.data.set(new Float32Array(wasm.memory.buffer, at, t.data.length));
 }
 
-export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
+export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency, args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
   const { cell, x, weightIH, biasIH, weightHH, biasHH, h0, c0, lengths, reverse } = args;
   if (![x, weightIH, biasIH, weightHH, biasHH, h0, c0, out.hs].every(f32)) {
     referenceKernels.recurrentForward(args, out);
@@ -52,11 +59,11 @@ export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwar
   const H = h0.shape[1]!;
   const L = new Layout();
   L.add("x", T * B * I);
-  L.add("Wih", GH * I);
-  L.add("bih", GH);
+  L.add("Wih", GH * I, residency.addressOf(weightIH.data));
+  L.add("bih", GH, residency.addressOf(biasIH.data));
   L.add("xProj", T * B * GH);
-  L.add("W", GH * H);
-  L.add("bias", GH);
+  L.add("W", GH * H, residency.addressOf(weightHH.data));
+  L.add("bias", GH, residency.addressOf(biasHH.data));
   L.add("h0", B * H);
   L.add("c0", B * H);
   L.add("lengths", B);
@@ -67,17 +74,16 @@ export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwar
   L.add("hT", B * H);
   L.add("cT", B * H);
   L.add("hp", B * GH);
-  const base = wasm.reserve(L.size);
+  const base = residency.callRegion(L.size);
   if (base === 0) {
     referenceKernels.recurrentForward(args, out);
     return;
   }
-  const a = (name: string): number => base + L.at[name]!;
+  const a = (name: string): number => L.pinned[name] ?? base + L.at[name]!;
   copyIn(wasm, a("x"), x);
-  copyIn(wasm, a("Wih"), weightIH);
-  copyIn(wasm, a("bih"), biasIH);
-  copyIn(wasm, a("W"), weightHH);
-  copyIn(wasm, a("bias"), biasHH);
+  for (const [name, t] of [["Wih", weightIH], ["bih", biasIH], ["W", weightHH], ["bias", biasHH]] as const) {
+    if (L.pinned[name] === undefined) copyIn(wasm, a(name), t);
+  }
   copyIn(wasm, a("h0"), h0);
   if (c0) copyIn(wasm, a("c0"), c0);
   if (lengths) copyIn(wasm, a("lengths"), lengths);
@@ -94,7 +100,7 @@ export function wasmRecurrentForward(wasm: KernelsExports, args: RecurrentForwar
   if (out.cT) copyOut(wasm, a("cT"), out.cT);
 }
 
-export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
+export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency, args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
   const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT, reverse } = args;
   if (![weightHH, h0, c0, states, cells, gates, dhs, dhT, dcT].every(f32)) {
     referenceKernels.recurrentBackward(args, out);
@@ -103,7 +109,7 @@ export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackw
   const [T, B, H] = states.shape as [number, number, number];
   const GH = weightHH.shape[0]!;
   const L = new Layout();
-  L.add("W", GH * H);
+  L.add("W", GH * H, residency.addressOf(weightHH.data));
   L.add("h0", B * H);
   L.add("c0", B * H);
   L.add("lengths", B);
@@ -124,13 +130,13 @@ export function wasmRecurrentBackward(wasm: KernelsExports, args: RecurrentBackw
   L.add("dprev", B * H);
   L.add("extra", B * H);
   L.add("hPrevAll", T * B * H);
-  const base = wasm.reserve(L.size);
+  const base = residency.callRegion(L.size);
   if (base === 0) {
     referenceKernels.recurrentBackward(args, out);
     return;
   }
-  const a = (name: string): number => base + L.at[name]!;
-  copyIn(wasm, a("W"), weightHH);
+  const a = (name: string): number => L.pinned[name] ?? base + L.at[name]!;
+  if (L.pinned.W === undefined) copyIn(wasm, a("W"), weightHH);
   copyIn(wasm, a("h0"), h0);
   if (c0) copyIn(wasm, a("c0"), c0);
   if (lengths) copyIn(wasm, a("lengths"), lengths);
