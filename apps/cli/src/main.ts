@@ -1,8 +1,10 @@
 import { Command, CommanderError } from "commander";
+import { registerBench } from "./commands/bench.js";
 import { registerData } from "./commands/data.js";
 import { registerDiagnose } from "./commands/diagnose.js";
 import { registerPlot } from "./commands/plot.js";
 import { registerEval } from "./commands/eval.js";
+import { registerOnnx } from "./commands/onnx.js";
 import { registerSample } from "./commands/sample.js";
 import { registerTrainLm } from "./commands/train-lm.js";
 import { describeError } from "./ui/errors.js";
@@ -31,8 +33,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerTrainLm(train, out);
   registerSample(program, out);
   registerEval(program, out);
+  registerOnnx(program, out);
   registerDiagnose(program, out);
   registerPlot(program, out);
+  registerBench(program, out);
   registerData(program, out);
 
   try {

@@ -119,6 +119,29 @@ describe("unroll diagnose / plot", () => {
   });
 });
 
+describe("unroll export onnx / run onnx", () => {
+  it("exports a trained run and generates the same text through onnxruntime as the library", async () => {
+    const out = join(work, "run-for-onnx");
+    expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny)).code).toBe(0);
+    const file = join(work, "model.onnx");
+    const e = await unroll("--json", "export", "onnx", out, "--out", file);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toMatchObject({ file, graph: "step", lowering: "operators", step: 3 });
+    const viaOnnx = await unroll("run", "onnx", file, "--prime", "the ", "--length", "50", "--seed", "9");
+    const viaLibrary = await unroll("sample", out, "--prime", "the ", "--length", "50", "--seed", "9");
+    expect(viaOnnx.code, viaOnnx.stderr).toBe(0);
+    expect(viaOnnx.stdout).toBe(viaLibrary.stdout);
+
+    const seq = join(work, "sequence.onnx");
+    expect((await unroll("export", "onnx", out, "--out", seq, "--graph", "sequence")).code).toBe(0);
+    const r = await unroll("run", "onnx", seq);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/holds a .*sequence graph; generation needs the step graph/);
+    const missing = await unroll("run", "onnx", join(work, "nope.onnx"));
+    expect(missing.stderr).toMatch(/error: cannot read .*nope\.onnx/);
+  });
+});
+
 describe("errors are human-readable, with the fix and a non-zero exit code", () => {
   it("a missing data file", async () => {
     const r = await unroll("train", "lm", "--data", join(work, "nope.txt"), "--out", join(work, "e1"));
