@@ -81,7 +81,8 @@ function toConfig(s: Settings): TrainLmConfig {
   if (s.batch !== undefined) config.batchSize = num("batch", "positive-integer");
   if (s.batching !== undefined) config.batching = choiceFlag("batching", s.batching, ["stream", "shuffled"]);
   if (s.epochs !== undefined) config.epochs = num("epochs", "positive");
-  else config.steps = num("steps", "positive-integer") ?? DEFAULTS.steps;
+  else if (s.steps !== undefined || s.time === undefined) config.steps = num("steps", "positive-integer") ?? DEFAULTS.steps;
+  // With --time alone, the time budget is the only limit.
   if (s.time !== undefined) config.timeBudgetMinutes = num("time", "positive");
   if (s.seed !== undefined) config.seed = num("seed", "integer");
   if (s.evalEvery !== undefined) config.evalEvery = num("evalEvery", "positive-integer");
@@ -115,7 +116,7 @@ export function registerTrainLm(train: Command, out: () => Output): void {
   }
   cmd.addHelpText(
     "after",
-    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps}, a 1-layer LSTM with 256 units, Adam 2e-3, clip 5,\nbatch 32, window 64. Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
+    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64. Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
   );
   cmd.action(async (flags: Record<string, unknown>) => trainLm(flags, out()));
 }

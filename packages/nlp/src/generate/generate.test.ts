@@ -79,3 +79,17 @@ describe("generation", () => {
     expect(a.length).toBe(60);
   });
 });
+
+describe("excluded tokens", () => {
+  it("are never sampled, and generateText never samples the tokenizer's unknown symbol", async () => {
+    // A model that would always choose token 0 (greedy) and mostly 0 when sampling.
+    const prefersZero: StepFunction<null> = () => ({ logits: [10, 0, 0], state: null });
+    const ids: number[] = [];
+    for await (const id of generateTokens(prefersZero, { prime: [1], maxTokens: 50, exclude: [0], seed: 3 })) ids.push(id);
+    expect(ids.every((id) => id !== 0)).toBe(true);
+    const withUnk = { ...codec, unkId: 0 };
+    const text = await collect(generateText(prefersZero, withUnk, { prime: "b", maxTokens: 30, seed: 4 }));
+    expect(text).not.toContain("a");
+    expect(text.length).toBe(30);
+  });
+});

@@ -20,6 +20,8 @@ export interface GenerateOptions extends SamplingOptions {
   readonly seed?: number;
   /** Stops when this returns true for the ids sampled so far (e.g. a stop string was produced). */
   readonly stop?: (sampled: readonly number[]) => boolean;
+  /** Token ids never sampled (the tokenizer's unknown symbol, say). */
+  readonly exclude?: readonly number[];
   readonly signal?: AbortSignal;
 }
 
@@ -43,7 +45,13 @@ export async function* generateTokens<S>(step: StepFunction<S>, options: Generat
   const sampled: number[] = [];
   for (let n = 0; n < options.maxTokens; n++) {
     if (options.signal?.aborted) return;
-    const next = sampleFromLogits(result.logits, options, rng);
+    let logits = result.logits;
+    if (options.exclude && options.exclude.length > 0) {
+      const copy = Float64Array.from(logits);
+      for (const id of options.exclude) if (id >= 0 && id < copy.length) copy[id] = -Infinity;
+      logits = copy;
+    }
+    const next = sampleFromLogits(logits, options, rng);
     sampled.push(next);
     yield next;
     if (options.stop?.(sampled)) return;

@@ -5,9 +5,12 @@ import { type GenerateOptions, generateTokens, type StepFunction } from "./gener
 export interface TextCodec {
   encode(text: string): Int32Array;
   streamDecoder(): { push(id: number): string; flush(): string };
+  /** The unknown symbol, which generation never samples (it has no text of its own). */
+  readonly unkId?: number | null;
 }
 
 export interface GenerateTextOptions extends Omit<GenerateOptions, "prime" | "stop"> {
+  // Sampling never produces `codec.unkId`; `exclude` adds more ids.
   /** Text the model reads before sampling (non-empty). */
   readonly prime: string;
   /** Generation ends before the first occurrence of any of these; the stop string is not returned. */
@@ -48,7 +51,8 @@ export async function* generateText<S>(step: StepFunction<S>, codec: TextCodec, 
     return hit;
   };
   const { stop: _stop, ...sampling } = options;
-  for await (const id of generateTokens(step, { ...sampling, prime })) {
+  const exclude = codec.unkId !== undefined && codec.unkId !== null ? [codec.unkId, ...(sampling.exclude ?? [])] : sampling.exclude;
+  for await (const id of generateTokens(step, { ...sampling, prime, ...(exclude ? { exclude } : {}) })) {
     text += decoder.push(id);
     const hit = firstStop();
     if (hit >= 0) {
