@@ -5,6 +5,7 @@ import { generateText, loadLanguageModel, tokenizerFromJSON } from "@unroll/nlp"
 import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
+import { checkPrime, samplingOptions, withSamplingFlags } from "./sampling-flags.js";
 
 export function registerOnnx(program: Command, out: () => Output): void {
   program
@@ -38,19 +39,14 @@ export function registerOnnx(program: Command, out: () => Output): void {
       );
     });
 
-  program
-    .command("run")
-    .description("run an exported model (run onnx)")
-    .command("onnx")
-    .description("generate text from an exported step graph with onnxruntime, streaming it")
-    .argument("<model>", "an ONNX file written by `unroll export onnx --graph step`")
-    .option("--prime <text>", "text the model reads first", "\n")
-    .option("--length <n>", "tokens to generate", "500")
-    .option("--temperature <t>", "sampling temperature (0: greedy)", "0.8")
-    .option("--top-k <k>", "sample among the k most likely tokens")
-    .option("--top-p <p>", "sample among the most likely tokens covering probability p")
-    .option("--seed <n>", "random seed (the same seed gives the same text as `unroll sample`)", "0")
-    .option("--stop <text...>", "stop before any of these strings")
+  withSamplingFlags(
+    program
+      .command("run")
+      .description("run an exported model (run onnx)")
+      .command("onnx")
+      .description("generate text from an exported step graph with onnxruntime, streaming it (the same flags give the same text as `unroll sample`)")
+      .argument("<model>", "an ONNX file written by `unroll export onnx --graph step`"),
+  )
     .option("--provider <names>", "execution providers to try in order, e.g. cuda,cpu (falls back to cpu)", "cpu")
     .action(async (model: string, flags: Record<string, string | string[] | undefined>) => {
       const o = out();
@@ -68,15 +64,8 @@ export function registerOnnx(program: Command, out: () => Output): void {
         executionProviders: String(flags.provider).split(",").map((p) => p.trim()),
         onFallback: (message) => o.info(`note: ${message}`),
       });
-      const options = {
-        prime: String(flags.prime),
-        maxTokens: numberFlag("length", flags.length, "integer"),
-        temperature: numberFlag("temperature", flags.temperature, "number"),
-        seed: numberFlag("seed", flags.seed, "integer"),
-        ...(flags.topK !== undefined ? { topK: numberFlag("top-k", flags.topK, "positive-integer") } : {}),
-        ...(flags.topP !== undefined ? { topP: numberFlag("top-p", flags.topP, "positive") } : {}),
-        ...(flags.stop !== undefined ? { stop: ([] as string[]).concat(flags.stop) } : {}),
-      };
+      const options = samplingOptions(flags);
+      checkPrime(tokenizer, options.prime);
       let text = "";
       o.write(options.prime);
       for await (const piece of generateText(onnxStepFunction(session), tokenizer, options)) {

@@ -29,6 +29,7 @@ import type * as NodePath from "node:path";
 import { Rng, type RngState, type Tensor } from "@unroll/tensor";
 import { CheckpointError, quoteParseError } from "./errors.js";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
+import type { OptimizerState } from "../optim/optimizer.js";
 
 // Node's modules are loaded when a checkpoint is first read or written, not when this module is
 // imported: the package's index stays importable in browsers, where the trainer runs without files.
@@ -54,18 +55,11 @@ export const CHECKPOINT_FORMAT = "unroll-checkpoint";
 export const CHECKPOINT_POINTER_FORMAT = "unroll-checkpoint-pointer";
 export const CHECKPOINT_VERSION = 1;
 
-/** An optimiser's state: its settings (stored in checkpoint.json) and its buffers (optimizer.safetensors). */
-export interface OptimizerCheckpoint {
-  readonly name: string;
-  /** The version of the optimiser's state layout; 1 is the only one. */
-  readonly version: 1;
-  readonly hyper: Readonly<Record<string, number | boolean>>;
-  /** Updates taken so far. */
-  readonly step: number;
-  /** The learning rate in effect. */
-  readonly lr: number;
-  readonly buffers: Readonly<Record<string, Tensor>>;
-}
+/**
+ * An optimiser's state (`Optimizer.stateDict()`): its settings go to checkpoint.json, its buffers
+ * to optimizer.safetensors.
+ */
+export type OptimizerCheckpoint = OptimizerState;
 
 /** Everything needed to resume training exactly. JSON-valued fields must be plain JSON data. */
 export interface Checkpoint {
