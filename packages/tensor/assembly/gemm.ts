@@ -199,7 +199,7 @@ function micro(kc: i32, a: usize, b: usize, c: usize, ldc: usize, accumulate: bo
  * `transB`). Callable from other kernels of this module; uses the PACK_A, PACK_B and TILE scratch
  * regions, which must not overlap the operands.
  */
-export function gemm(
+export function gemmSerial(
   transA: bool, transB: bool, M: i32, N: i32, K: i32,
   a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, accumulate: bool,
 ): void {

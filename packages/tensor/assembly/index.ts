@@ -1,7 +1,7 @@
-// Entry point of the WebAssembly kernels (AssemblyScript, built by `pnpm run wasm` into
+// The WebAssembly kernels module: its exports are the host's API (see
 // src/backend/wasm/kernels.wasm.generated.ts). The host copies operands into the user region
 // returned by `reserve`, calls a kernel with byte addresses, and copies results out.
 
-export { reserve } from "./scratch";
-export { gemm } from "./gemm";
+export { reserve, useScratch } from "./scratch";
+export { gemm, readyWorkers, setWorkers, workerJobs, workerLoop } from "./parallel";
 export { recurrentForward, recurrentBackward } from "./recurrent";

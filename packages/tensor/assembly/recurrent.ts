@@ -5,7 +5,7 @@
 // Cells: 0 tanh RNN, 1 relu RNN, 2 LSTM (gates i,f,g,o), 3 GRU (gates r,z,n). All pointers are
 // byte addresses of row-major f32 arrays in this module's memory (`lengths`: i32, 0 = no padding).
 
-import { gemm } from "./gemm";
+import { gemm } from "./parallel";
 
 const TANH: i32 = 0;
 const RELU: i32 = 1;

@@ -17,8 +17,10 @@ export type {
 } from "./backend/kernels.js";
 export { referenceKernels } from "./backend/reference/index.js";
 export { getKernels, setKernels, withKernels, pinTensors } from "./backend/active.js";
-export { wasmSupported, loadWasmKernels, loadWasmKernelsSync, wasmGemm } from "./backend/wasm/index.js";
-export type { WasmGemmOptions } from "./backend/wasm/index.js";
+export {
+  wasmSupported, wasmThreadsSupported, defaultWasmThreads, MAX_WASM_THREADS, loadWasmKernels, loadWasmKernelsSync, wasmGemm,
+} from "./backend/wasm/index.js";
+export type { WasmGemmOptions, WasmKernelsOptions } from "./backend/wasm/index.js";
 
 export { definePrimitive, apply } from "./autodiff/primitive.js";
 export type { Primitive, AnyPrimitive, Application, OutputSpec } from "./autodiff/primitive.js";

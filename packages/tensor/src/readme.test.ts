@@ -9,5 +9,6 @@ describeReadmeExamples({
     // Where an example prints a check's outcome, the README shows `true`: hold it to that.
     { when: "gradcheck(", check: (printed) => expect(printed[0]).toMatch(/^true gradcheck:/) },
     { when: "Rng.fromState", check: (printed) => expect(printed[0]).toMatch(/ true$/) },
+    { when: "defaultWasmThreads()", check: (printed) => expect(printed[0]).toMatch(/^wasm-simd.* true$/) },
   ],
 });

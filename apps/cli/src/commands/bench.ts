@@ -1,10 +1,11 @@
 import { cpus } from "node:os";
 import type { Command } from "commander";
-import { gather, getKernels, matmul, pinTensors, Rng, softmaxCrossEntropy, treeLeaves, valueAndGrad } from "@unroll/tensor";
+import { gather, matmul, pinTensors, Rng, softmaxCrossEntropy, treeLeaves, valueAndGrad } from "@unroll/tensor";
 import { Linear, LSTM } from "@unroll/cells";
-import { generateTokens, LanguageModel, modelStep, selectKernels } from "@unroll/nlp";
+import { generateTokens, LanguageModel, modelStep } from "@unroll/nlp";
 import { adam, clipGradNorm } from "@unroll/train";
-import { choiceFlag, numberFlag } from "../config.js";
+import { numberFlag } from "../config.js";
+import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
 function median(xs: number[]): number {
@@ -22,9 +23,10 @@ export function registerBench(program: Command, out: () => Output): void {
     .description("measure this machine: matrix product GFLOP/s, LSTM training tokens/s (W1), batch-1 generation characters/s (W3)")
     .option("--runs <n>", "measured runs per figure (after one warm-up)", "5")
     .option("--kernels <k>", "auto | wasm | reference", "auto")
+    .option("--threads <n>", "threads for the WebAssembly kernels (default: the cores, at most 8)")
     .action(async (flags: Record<string, string>) => {
       const o = out();
-      const kernels = selectKernels(choiceFlag("kernels", flags.kernels, ["auto", "wasm", "reference"] as const));
+      const kernels = useKernels(flags);
       const runs = numberFlag("runs", flags.runs, "positive-integer");
       const rng = new Rng(0);
       const time = (fn: () => void): number => {
@@ -75,7 +77,7 @@ export function registerBench(program: Command, out: () => Output): void {
         const ms = median(times);
         rows.push({ workload: "W3 generation (2x512 LSTM, batch 1, 500 chars)", value: 500 / (ms / 1000), unit: "chars/s", ms });
       }
-      const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, kernels ${kernels} (${getKernels().name}), 1 thread`;
+      const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, kernels ${kernels}`;
       o.info(machine);
       for (const r of rows) {
         o.result({ ...r, machine }, () => `${String(r.workload).padEnd(52)} ${Number(r.value).toFixed(1).padStart(10)} ${String(r.unit)}`);

@@ -1,12 +1,13 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { add, fromArray, gather, matmul, noGrad, Rng, slice, softmaxCrossEntropy, squeeze, type Tensor } from "@unroll/tensor";
-import { CharTokenizer, LanguageModel, type LanguageModelParams, loadCorpus, loadLanguageModel, selectKernels, splitText, type Tokenizer } from "@unroll/nlp";
+import { CharTokenizer, LanguageModel, type LanguageModelParams, loadCorpus, loadLanguageModel, splitText, type Tokenizer } from "@unroll/nlp";
 import { gradientFlow, jacobianNorms, recurrentSpectralRadii, saturation } from "@unroll/train";
 import { renderSvg } from "../charts/render.js";
 import { diagnosisSpec } from "../charts/plots.js";
 import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
+import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
 export function registerDiagnose(program: Command, out: () => Output): void {
@@ -24,9 +25,10 @@ export function registerDiagnose(program: Command, out: () => Output): void {
     .option("--init <name>", "fresh model: pytorch | orthogonal | xavier | irnn | np-rnn", "pytorch")
     .option("--seed <n>", "random seed", "0")
     .option("--kernels <k>", "auto | wasm | reference", "auto")
+    .option("--threads <n>", "threads for the WebAssembly kernels (default: the cores, at most 8)")
     .action(async (run: string | undefined, flags: Record<string, string | boolean | undefined>) => {
       const o = out();
-      selectKernels(choiceFlag("kernels", flags.kernels, ["auto", "wasm", "reference"] as const));
+      useKernels(flags);
       const seed = numberFlag("seed", flags.seed, "integer");
       const T = numberFlag("length", flags.length, "positive-integer");
       const B = numberFlag("batch", flags.batch, "positive-integer");

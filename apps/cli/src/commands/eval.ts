@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { evaluate, loadCorpus, loadLanguageModel, selectKernels, splitText } from "@unroll/nlp";
+import { evaluate, loadCorpus, loadLanguageModel, splitText } from "@unroll/nlp";
 import { choiceFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
+import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
 export function registerEval(program: Command, out: () => Output): void {
@@ -12,9 +13,10 @@ export function registerEval(program: Command, out: () => Output): void {
     .option("--data <corpus-or-file>", "text to score (default: the run's own corpus)")
     .option("--split <which>", "validation | train | all (of that text, split as in training)", "validation")
     .option("--kernels <k>", "auto | wasm | reference", "auto")
+    .option("--threads <n>", "threads for the WebAssembly kernels (default: the cores, at most 8)")
     .action(async (run: string, flags: Record<string, string | undefined>) => {
       const o = out();
-      selectKernels(choiceFlag("kernels", flags.kernels, ["auto", "wasm", "reference"] as const));
+      useKernels(flags);
       const loaded = await loadLanguageModel(run);
       const data = flags.data ?? loaded.config.training.data;
       if (!data) throw new UserError("the run does not record its corpus", "pass --data <corpus or file>");

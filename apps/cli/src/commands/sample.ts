@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { generateText, loadLanguageModel, modelStep, selectKernels } from "@unroll/nlp";
+import { generateText, loadLanguageModel, modelStep } from "@unroll/nlp";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
-import { choiceFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
+import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 import { checkPrime, samplingOptions, withSamplingFlags } from "./sampling-flags.js";
 
@@ -14,9 +14,10 @@ export function registerSample(program: Command, out: () => Output): void {
       .argument("<run>", "a run directory (its latest checkpoint) or a checkpoint directory"),
   )
     .option("--kernels <k>", "auto | wasm | reference", "auto")
+    .option("--threads <n>", "threads for the WebAssembly kernels (default: the cores, at most 8)")
     .action(async (run: string, flags: Record<string, string | string[] | undefined>) => {
       const o = out();
-      selectKernels(choiceFlag("kernels", flags.kernels, ["auto", "wasm", "reference"] as const));
+      useKernels(flags);
       const loaded = await loadLanguageModel(run).catch((e: Error) => {
         throw new UserError(e.message, e.name === "CheckpointError" ? "point at a directory written by `unroll train lm` (its --out)" : undefined);
       });

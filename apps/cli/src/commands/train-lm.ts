@@ -41,6 +41,7 @@ const SETTINGS = {
   evalTokens: "validation tokens scored each time (default all)",
   checkpointEvery: "checkpoint every N steps",
   kernels: "auto | wasm | reference",
+  threads: "threads for the WebAssembly kernels (default: the cores, at most 8)",
   sample: "characters sampled at the end (0: none)",
 } as const;
 
@@ -88,6 +89,7 @@ function toConfig(s: Settings): TrainLmConfig {
   if (s.evalEvery !== undefined) config.evalEvery = num("evalEvery", "positive-integer");
   if (s.evalTokens !== undefined) config.evalTokens = num("evalTokens", "positive-integer");
   if (s.kernels !== undefined) config.kernels = choiceFlag("kernels", s.kernels, ["auto", "wasm", "reference"]);
+  if (s.threads !== undefined) config.threads = num("threads", "positive-integer");
   return config as TrainLmConfig;
 }
 

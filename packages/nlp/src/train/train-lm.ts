@@ -1,4 +1,4 @@
-import { loadWasmKernelsSync, Rng, setKernels, wasmSupported } from "@unroll/tensor";
+import { defaultWasmThreads, loadWasmKernelsSync, Rng, setKernels, wasmSupported } from "@unroll/tensor";
 import {
   adagrad,
   adam,
@@ -60,6 +60,8 @@ export interface TrainLmConfig {
   readonly seed?: number;
   /** "auto" (WebAssembly SIMD where available, default), "wasm" or "reference". */
   readonly kernels?: "auto" | "wasm" | "reference";
+  /** Threads for the WebAssembly kernels' products (Node only; default `defaultWasmThreads()`: the cores, at most 8). */
+  readonly threads?: number;
 }
 
 /** What a language-model checkpoint's config holds: enough to rebuild the model and its tokenizer. */
@@ -80,7 +82,7 @@ export interface TrainLmOptions {
   readonly keepCheckpoints?: number;
   /**
    * Continue the run saved in `checkpointDir` (its latest checkpoint) exactly: its saved settings
-   * are used, except `steps`, `timeBudgetMinutes` and `kernels` from `config` (a schedule whose
+   * are used, except `steps`, `timeBudgetMinutes`, `kernels` and `threads` from `config` (a schedule whose
    * length depends on `steps`, such as cosine, then follows the new length).
    */
   readonly resume?: boolean;
@@ -153,12 +155,15 @@ function buildSchedule(config: TrainLmConfig, totalSteps: number | undefined): S
   }
 }
 
-/** Selects the kernels; returns the name of the table in use. */
-export function selectKernels(choice: "auto" | "wasm" | "reference" = "auto"): string {
+/**
+ * Selects the kernels (`threads`: for the WebAssembly ones, default `defaultWasmThreads()`);
+ * returns the name of the table in use.
+ */
+export function selectKernels(choice: "auto" | "wasm" | "reference" = "auto", threads?: number): string {
   if (choice === "reference" || (choice === "auto" && !wasmSupported())) {
     return "reference";
   }
-  const kernels = loadWasmKernelsSync();
+  const kernels = loadWasmKernelsSync({ threads: threads ?? defaultWasmThreads() });
   setKernels(kernels);
   return kernels.name;
 }
@@ -178,13 +183,14 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     resumed = await loadCheckpoint(options.checkpointDir);
     const saved = languageModelConfigOf(resumed, options.checkpointDir);
     // The saved run's settings rule (model, data, optimiser, schedule), so that it continues exactly;
-    // only how long to run and which kernels to use may change.
+    // only how long to run and which kernels (and threads) to use may change.
     const limits = options.config ?? {};
     config = {
       ...saved.training,
       ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
       ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
       ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
+      ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
     };
     tokenizer = tokenizerFromJSON(saved.tokenizer);
     modelConfig = saved.model;
@@ -192,7 +198,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     tokenizer = buildTokenizer(options.text, config);
     modelConfig = { vocabSize: tokenizer.vocabSize, cell: "lstm", hiddenSize: 256, embeddingSize: 64, ...config.model };
   }
-  const kernels = selectKernels(config.kernels);
+  const kernels = selectKernels(config.kernels, config.threads);
   const { train, validation } = splitText(options.text, { trainFraction: config.trainFraction ?? 0.9 });
   const trainIds = tokenizer.encode(train);
   const validIds = tokenizer.encode(validation);

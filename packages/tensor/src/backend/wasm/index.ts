@@ -6,11 +6,11 @@ import { ShapeError, ValueRangeError } from "../../errors.js";
 import type { Kernels, KernelTensor } from "../kernels.js";
 import { planBroadcast } from "../reference/broadcast-plan.js";
 import { referenceKernels } from "../reference/index.js";
-import { kernelsInstance, kernelsInstanceSync, type KernelsExports } from "./module.js";
+import { kernelsInstance, kernelsInstanceSync, type KernelsExports, MAX_WASM_THREADS, threadedKernelsInstanceSync, workersReady } from "./module.js";
 import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
 import { Residency } from "./resident.js";
 
-export { wasmSupported } from "./module.js";
+export { defaultWasmThreads, MAX_WASM_THREADS, wasmSupported, wasmThreadsSupported } from "./module.js";
 
 /** Byte size rounded up to a cache line, so each operand starts 64-byte aligned. */
 function padded(elements: number): number {
@@ -97,11 +97,11 @@ function residencyOf(wasm: KernelsExports): Residency {
   return residency;
 }
 
-function makeKernels(wasm: KernelsExports): Kernels {
+function makeKernels(wasm: KernelsExports, threads: number): Kernels {
   const r = residencyOf(wasm);
   return Object.freeze<Kernels>({
     ...referenceKernels,
-    name: "wasm-simd",
+    name: threads === 1 ? "wasm-simd" : `wasm-simd (${threads} threads)`,
     matmul: (a: KernelTensor, b: KernelTensor, out: KernelTensor, transA: boolean, transB: boolean) =>
       wasmMatmul(wasm, r, a, b, out, transA, transB),
     recurrentForward: (args, out) => wasmRecurrentForward(wasm, r, args, out),
@@ -110,22 +110,43 @@ function makeKernels(wasm: KernelsExports): Kernels {
   });
 }
 
+export interface WasmKernelsOptions {
+  /**
+   * Threads for matrix products (those inside the recurrent scans included): 1 (the default) runs
+   * on the calling thread; more starts `threads - 1` Node worker threads sharing the module's
+   * memory (Node only, at most `MAX_WASM_THREADS`; `defaultWasmThreads()` suggests a count).
+   * Results are bitwise identical to one thread's: each thread computes whole output columns.
+   */
+  readonly threads?: number;
+}
+
 /**
  * The WebAssembly SIMD kernel table, compiled asynchronously (browsers' main threads refuse to
  * compile all but tiny modules synchronously): `setKernels(await loadWasmKernels())`. Float32
- * matmul runs in WebAssembly; everything else delegates to `referenceKernels`. Rejects where
- * `wasmSupported()` is false.
+ * matmul and the recurrent scans run in WebAssembly; everything else delegates to
+ * `referenceKernels`. Rejects where `wasmSupported()` is false. With `threads > 1` it resolves
+ * once the workers take jobs (`loadWasmKernelsSync` returns at once; its products use the
+ * workers as they become ready, within milliseconds once the event loop turns).
  */
-export async function loadWasmKernels(): Promise<Kernels> {
-  return makeKernels(await kernelsInstance());
+export async function loadWasmKernels(options: WasmKernelsOptions = {}): Promise<Kernels> {
+  const threads = options.threads ?? 1;
+  if (threads === 1) return makeKernels(await kernelsInstance(), 1);
+  const kernels = loadWasmKernelsSync(options); // Node only, where synchronous compilation is allowed
+  await workersReady(threadedKernelsInstanceSync(threads), threads);
+  return kernels;
 }
 
 /**
  * `loadWasmKernels` compiled synchronously, for Node and Web Workers. Throws where
- * `wasmSupported()` is false.
+ * `wasmSupported()` is false, or `threads > 1` where `wasmThreadsSupported()` is false.
  */
-export function loadWasmKernelsSync(): Kernels {
-  return makeKernels(kernelsInstanceSync());
+export function loadWasmKernelsSync(options: WasmKernelsOptions = {}): Kernels {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+    throw new ValueRangeError("loadWasmKernels", `threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${threads}`);
+  }
+  if (threads === 1) return makeKernels(kernelsInstanceSync(), 1);
+  return makeKernels(threadedKernelsInstanceSync(threads), threads);
 }
 
 export interface WasmGemmOptions {

@@ -2,7 +2,7 @@
 // and embedded as base64, so the same code runs in Node, browsers and workers without file paths,
 // fetch or bundler plugins) and the typed view of its exports.
 
-import { kernelsWasmBase64 } from "./kernels.wasm.generated.js";
+import { kernelsWasmBase64, threadedKernelsWasmBase64 } from "./kernels.wasm.generated.js";
 
 /** The exports of the kernels module; addresses are byte offsets into `memory`. */
 export interface KernelsExports {
@@ -27,6 +27,12 @@ export interface KernelsExports {
     dx: number, dW: number, db: number, dh0: number, dc0: number,
     dhp: number, gh: number, gc: number, dprev: number, extra: number, hPrevAll: number,
   ): void;
+  /** Threaded build only: how many workers (already started, see `threadedKernelsInstanceSync`) products may use. */
+  setWorkers(count: number): void;
+  /** Threaded build only: how many workers are in their loop, taking jobs. */
+  readyWorkers(): number;
+  /** Threaded build only: jobs the workers have run so far. */
+  workerJobs(): number;
 }
 
 // The WebAssembly API, typed here because the package compiles without the DOM library.
@@ -37,6 +43,7 @@ interface WasmInstance {
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   readonly Module: new (bytes: Uint8Array) => WasmModule;
+  readonly Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => { readonly buffer: ArrayBuffer };
   readonly Instance: new (module: WasmModule, imports: object) => WasmInstance;
   compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(module: WasmModule, imports: object): Promise<WasmInstance>;
@@ -109,7 +116,7 @@ const IMPORTS = {
 
 function asExports(instance: WasmInstance): KernelsExports {
   const e = instance.exports;
-  const functions = ["gemm", "reserve", "recurrentForward", "recurrentBackward"];
+  const functions = ["gemm", "reserve", "recurrentForward", "recurrentBackward", "setWorkers", "readyWorkers", "workerJobs"];
   if (functions.some((name) => typeof e[name] !== "function") || typeof e.memory !== "object") {
     throw new Error(`the WebAssembly kernels module lacks some of its exports (${functions.join(", ")}, memory): a stale build? run \`pnpm run wasm\``);
   }
@@ -142,4 +149,98 @@ export function kernelsInstance(): Promise<KernelsExports> {
     throw error;
   });
   return pending;
+}
+
+/** The most threads the threaded module has scratch space for (MAX_THREADS in assembly/scratch.ts). */
+export const MAX_WASM_THREADS = 8;
+
+interface NodeWorkerThreads {
+  readonly Worker: new (source: string, options: { eval: true; workerData: unknown; name?: string }) => {
+    unref(): void;
+  };
+}
+interface NodeOs {
+  availableParallelism(): number;
+}
+interface NodeProcess {
+  getBuiltinModule?(name: string): unknown;
+}
+
+/** Node's built-in module `name`, loaded synchronously without a static import (this package also runs in browsers). */
+function nodeBuiltin<T>(name: string): T | undefined {
+  const process = (globalThis as unknown as { process?: NodeProcess }).process;
+  return process?.getBuiltinModule?.(name) as T | undefined;
+}
+
+/** Whether `threads > 1` can work here: Node (worker threads), shared WebAssembly memory and SIMD. */
+export function wasmThreadsSupported(): boolean {
+  if (!wasmSupported() || typeof SharedArrayBuffer === "undefined") return false;
+  return nodeBuiltin<NodeWorkerThreads>("node:worker_threads") !== undefined;
+}
+
+/** A good thread count for the WebAssembly kernels here: Node's available parallelism (at most 8), else 1. */
+export function defaultWasmThreads(): number {
+  if (!wasmThreadsSupported()) return 1;
+  const os = nodeBuiltin<NodeOs>("node:os");
+  return Math.max(1, Math.min(MAX_WASM_THREADS, os?.availableParallelism() ?? 1));
+}
+
+// Each worker instantiates the same compiled module on the same shared memory and parks in
+// `workerLoop` (assembly/parallel.ts) for the rest of the process; unref'd, it never keeps Node alive.
+const WORKER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const { module, memory, thread } = workerData;
+const instance = new WebAssembly.Instance(module, {
+  env: { memory, abort() { throw new Error("the WebAssembly kernels module aborted (worker " + thread + ")"); } },
+});
+instance.exports.workerLoop(thread);
+`;
+
+const threadedInstances = new Map<number, KernelsExports>();
+
+/**
+ * A kernels instance whose matrix products are split over `threads` threads: this one and
+ * `threads - 1` Node worker threads sharing its memory. Workers start in the background; products
+ * run on this thread alone until they are ready. Node only (browsers would need cross-origin
+ * isolation and a worker script URL).
+ */
+export function threadedKernelsInstanceSync(threads: number): KernelsExports {
+  if (!Number.isInteger(threads) || threads < 2 || threads > MAX_WASM_THREADS) {
+    throw new RangeError(`threads must be an integer from 2 to ${MAX_WASM_THREADS}, got ${threads} (1 thread: the default kernels)`);
+  }
+  const existing = threadedInstances.get(threads);
+  if (existing) return existing;
+  const api = requireApi();
+  const workerThreads = nodeBuiltin<NodeWorkerThreads>("node:worker_threads");
+  if (workerThreads === undefined || typeof SharedArrayBuffer === "undefined") {
+    throw new Error("threaded WebAssembly kernels need Node's worker_threads and SharedArrayBuffer; use threads: 1 here");
+  }
+  const module = new api.Module(decodeBase64(threadedKernelsWasmBase64));
+  const memory = new api.Memory({ initial: 1, maximum: 65536, shared: true });
+  const created = asExports(new api.Instance(module, { env: { ...IMPORTS.env, memory } }));
+  created.reserve(0); // grows memory over every thread's scratch and control slot before a worker touches them
+  for (let thread = 1; thread < threads; thread++) {
+    const worker = new workerThreads.Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { module, memory, thread },
+      name: `unroll-kernels-${thread}`,
+    });
+    worker.unref();
+  }
+  created.setWorkers(threads - 1);
+  threadedInstances.set(threads, created);
+  return created;
+}
+
+// Typed here: the package compiles without the DOM library or Node's types.
+const timers = globalThis as unknown as { setTimeout(callback: (value: unknown) => void, ms: number): unknown };
+
+/** Resolves once `threads - 1` workers of a threaded instance take jobs, or after `timeoutMs` (products then use fewer threads). */
+export async function workersReady(wasm: KernelsExports, threads: number, timeoutMs = 10_000): Promise<boolean> {
+  const start = Date.now();
+  while (wasm.readyWorkers() < threads - 1) {
+    if (Date.now() - start > timeoutMs) return false;
+    await new Promise((resolve) => timers.setTimeout(resolve, 2));
+  }
+  return true;
 }
