@@ -1,0 +1,258 @@
+// The workloads written with unroll's public APIs: @unroll/tensor ops and autodiff, @unroll/cells
+// layers, @unroll/train's Adam and clipping. The same models as tfjs-models.ts and ../../torch/workloads.py.
+import {
+  add,
+  concat,
+  expandDims,
+  fromArray,
+  gather,
+  getKernels,
+  type Kernels,
+  matmul,
+  mul,
+  noGrad,
+  reshape,
+  softmax,
+  softmaxCrossEntropy,
+  split,
+  stack,
+  sum,
+  tanh,
+  type Tensor,
+  valueAndGrad,
+  withKernels,
+} from "@unroll/tensor";
+import { LSTM, Linear, type RecurrentState } from "@unroll/cells";
+import { adam, clipGradNorm } from "@unroll/train";
+import type { GenShape, LmShape, Seq2SeqShape, TrainSettings, WorkloadSpec } from "../config.js";
+import { DataRng, sampleIndex } from "../data.js";
+import { draw, type Drawn, samplerSeed } from "../weights.js";
+import type { Runnable } from "./harness.js";
+
+const ints = (values: Int32Array, shape: number[]): Tensor => fromArray(values, { shape, dtype: "int32" });
+
+/** The drawn weights as tensors, by name (see ../weights.ts). */
+function tensors(drawn: Drawn): (name: string) => Tensor {
+  return (name) => {
+    const w = drawn.weights.get(name);
+    if (!w) throw new Error(`no weight ${name}`);
+    return fromArray(w.values, { shape: [...w.shape] });
+  };
+}
+
+/** An LSTM layer's parameters under PyTorch's names, from `prefix.weight_ih_l0`, ... */
+function lstmParams(get: (name: string) => Tensor, prefix: string, lstm: LSTM): Record<string, Tensor> {
+  return Object.fromEntries(Object.keys(lstm.parameterShapes()).map((k) => [k, get(`${prefix}.${k}`)]));
+}
+
+/** The character language model of W1-W3: embedding -> stacked LSTM -> linear. */
+function lmModel(s: { vocab: number; embedding: number; hidden: number; layers: number }, drawn: Drawn) {
+  const get = tensors(drawn);
+  const lstm = new LSTM({ inputSize: s.embedding, hiddenSize: s.hidden, numLayers: s.layers });
+  const head = new Linear(s.hidden, s.vocab);
+  const params = { embedding: get("embedding"), lstm: lstmParams(get, "lstm", lstm), head: { weight: get("head.weight"), bias: get("head.bias") } };
+  return { lstm, head, params };
+}
+
+/** One Adam step after clipping, returning the loss. */
+function trainer<P>(loss: (p: P) => Tensor, params: P, train: TrainSettings): () => number {
+  const step = valueAndGrad(loss);
+  const opt = adam({ lr: train.lr, betas: [0.9, 0.999], eps: 1e-8 });
+  return () => {
+    const { value, grads } = step(params);
+    const g = train.clipNorm === null ? grads : clipGradNorm(grads, train.clipNorm).grads;
+    opt.step(params, g);
+    return value.item();
+  };
+}
+
+/** W1, W2: embedding -> LSTM over all steps (`LSTM.forward`) -> linear -> mean cross-entropy over B·T, full BPTT. */
+export function lmTrain(s: LmShape, train: TrainSettings, drawn: Drawn): Runnable {
+  const { lstm, head, params } = lmModel(s, drawn);
+  const tokens = ints(drawn.data.get("tokens")!, [s.steps, s.batch]); // (T, B)
+  const targets = ints(drawn.data.get("targets")!, [s.steps * s.batch]); // (T·B)
+  const loss = (p: typeof params): Tensor => {
+    const x = gather(p.embedding, tokens); // (T, B, E)
+    const { output } = lstm.forward(p.lstm, x); // (T, B, H)
+    const logits = head.forward(p.head, reshape(output, [s.steps * s.batch, s.hidden])); // (T·B, V)
+    return softmaxCrossEntropy(logits, targets);
+  };
+  return { run: trainer(loss, params, train) };
+}
+
+/** W3: batch 1, one character at a time through `LSTM.step`, sampled from the softmax and fed back. */
+export function lmGenerate(s: GenShape, drawn: Drawn, seed: number): Runnable {
+  const { lstm, head, params } = lmModel(s, drawn);
+  const sampled: number[] = [];
+  return {
+    run: () => {
+      const sampler = new DataRng(samplerSeed(seed));
+      sampled.length = 0;
+      noGrad(() => {
+        let state: RecurrentState = lstm.initialState(1);
+        let ch = 0;
+        for (let i = 0; i < s.chars; i++) {
+          const x = gather(params.embedding, ints(Int32Array.of(ch), [1])); // (1, E)
+          const r = lstm.step(params.lstm, state, x);
+          state = r.state;
+          const probs = softmax(head.forward(params.head, r.output)); // (1, V)
+          ch = sampleIndex(probs.data, sampler.next());
+          sampled.push(ch);
+        }
+      });
+      return undefined;
+    },
+    sample: () => sampled,
+  };
+}
+
+/**
+ * W4: encoder LSTM over the source (`LSTM.forward`); decoder LSTM stepped per target position
+ * (`LSTM.step`) from the encoder's final state, its input the previous target token's embedding
+ * (teacher forcing) concatenated with the attention context computed from the previous decoder
+ * state (Bahdanau): e_s = vᵀ tanh(W_q h_{t-1} + W_k h^enc_s), α = softmax_s(e), ctx = Σ_s α_s h^enc_s.
+ * Logits from the decoder output, mean cross-entropy over B·T target tokens, Adam.
+ */
+export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn): Runnable {
+  const get = tensors(drawn);
+  const { batch: B, srcLength: S, tgtLength: T, hidden: H, attention: A, embedding: E } = s;
+  const encoder = new LSTM({ inputSize: E, hiddenSize: H });
+  const decoder = new LSTM({ inputSize: E + H, hiddenSize: H });
+  const out = new Linear(H, s.tgtVocab);
+  const params = {
+    srcEmbedding: get("src_embedding"),
+    tgtEmbedding: get("tgt_embedding"),
+    encoder: lstmParams(get, "encoder", encoder),
+    decoder: lstmParams(get, "decoder", decoder),
+    attention: { query: get("attention.query"), key: get("attention.key"), v: get("attention.v") }, // W_q, W_k (A, H); v (A, 1)
+    out: { weight: get("out.weight"), bias: get("out.bias") },
+  };
+  const src = ints(drawn.data.get("src")!, [S, B]);
+  const tgtIn = ints(drawn.data.get("tgt_in")!, [T, B]); // BOS + target[:-1] in a real task
+  const tgtOut = ints(drawn.data.get("tgt_out")!, [T * B]);
+  const loss = (p: typeof params): Tensor => {
+    const enc = encoder.forward(p.encoder, gather(p.srcEmbedding, src)); // output (S, B, H), h, c (1, B, H)
+    const keys = reshape(matmul(reshape(enc.output, [S * B, H]), p.attention.key, { transB: true }), [S, B, A]); // W_k h_enc, once
+    const ys = split(gather(p.tgtEmbedding, tgtIn), T, 0); // T × (1, B, E)
+    let state: RecurrentState = { h: enc.h, c: enc.c! };
+    const outputs: Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      const q = matmul(reshape(state.h, [B, H]), p.attention.query, { transB: true }); // (B, A)
+      const e = tanh(add(keys, q)); // (S, B, A)
+      const scores = reshape(matmul(reshape(e, [S * B, A]), p.attention.v), [S, B]);
+      const alpha = softmax(scores, 0); // over the source positions
+      const context = sum(mul(expandDims(alpha, 2), enc.output), 0); // (B, H)
+      const x = concat([reshape(ys[t]!, [B, E]), context], 1); // (B, E + H)
+      const r = decoder.step(p.decoder, state, x);
+      state = r.state;
+      outputs.push(r.output);
+    }
+    const logits = out.forward(p.out, reshape(stack(outputs), [T * B, H])); // (T·B, V)
+    return softmaxCrossEntropy(logits, tgtOut);
+  };
+  return { run: trainer(loss, params, train) };
+}
+
+/** C = A·B for n×n float32 matrices. */
+export function matmulRun(drawn: Drawn): Runnable {
+  const get = tensors(drawn);
+  const a = get("a");
+  const b = get("b");
+  return {
+    run: () => {
+      matmul(a, b);
+      return undefined;
+    },
+  };
+}
+
+export function buildUnroll(spec: WorkloadSpec, seed: number): Runnable {
+  const drawn = draw(spec, seed);
+  switch (spec.kind) {
+    case "lm-train":
+      return lmTrain(spec.shape, spec.train, drawn);
+    case "lm-generate":
+      return lmGenerate(spec.shape, drawn, seed);
+    case "seq2seq-train":
+      return seq2seqTrain(spec.shape, spec.train, drawn);
+    case "matmul":
+      return matmulRun(drawn);
+  }
+}
+
+/**
+ * Peak live memory of W1 training: heapUsed + arrayBuffers after a full garbage collection
+ * (node --expose-gc), sampled at the end of every forward pass, after every backward pass and,
+ * through a wrapper around the active kernel table, before every `kernelStride`-th kernel call, so
+ * that the transient buffers of the backward pass are seen too. Several steps, so that Adam's
+ * moments exist. (One gc() call can return before V8 has released the freed ArrayBuffers'
+ * memory; three in a row do.)
+ */
+export function lmTrainMemory(
+  s: LmShape,
+  train: TrainSettings,
+  seed: number,
+  { steps = 3, kernelStride = 1 } = {},
+): { baselineMB: number; peakMB: number; peakAt: string; baselineRssMB: number; peakRssMB: number; samples: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("memory measurement needs node --expose-gc");
+  const MIB = 2 ** 20;
+  let peakRssMB = 0;
+  let samples = 0;
+  const sample = (): number => {
+    gc();
+    gc();
+    gc();
+    samples++;
+    const m = process.memoryUsage();
+    peakRssMB = Math.max(peakRssMB, m.rss / MIB);
+    return (m.heapUsed + m.arrayBuffers) / MIB;
+  };
+  const baselineMB = sample();
+  const baselineRssMB = peakRssMB;
+  // Built in a function so that the drawn arrays are garbage once the tensors hold copies.
+  const build = () => {
+    const drawn = draw({ id: "W1", kind: "lm-train", shape: s, train }, seed);
+    const tokens = ints(drawn.data.get("tokens")!, [s.steps, s.batch]);
+    const targets = ints(drawn.data.get("targets")!, [s.steps * s.batch]);
+    return { ...lmModel(s, drawn), tokens, targets };
+  };
+  const { lstm, head, params, tokens, targets } = build();
+  let peakMB = baselineMB;
+  let peakAt = "baseline";
+  let phase = "forward";
+  const note = (mb: number, at: string): void => {
+    if (mb > peakMB) [peakMB, peakAt] = [mb, at];
+  };
+  const inner = getKernels();
+  let calls = 0;
+  const watched = Object.fromEntries(
+    Object.entries(inner).map(([k, f]) => [
+      k,
+      typeof f === "function"
+        ? (...args: unknown[]) => {
+            if (++calls % kernelStride === 0) note(sample(), `during ${phase} (before a ${k} kernel)`);
+            return (f as (...a: unknown[]) => unknown).apply(inner, args);
+          }
+        : f,
+    ]),
+  ) as unknown as Kernels;
+  const step = valueAndGrad((p: typeof params): Tensor => {
+    phase = "forward";
+    const { output } = lstm.forward(p.lstm, gather(p.embedding, tokens));
+    const l = softmaxCrossEntropy(head.forward(p.head, reshape(output, [s.steps * s.batch, s.hidden])), targets);
+    note(sample(), "end of forward");
+    phase = "backward";
+    return l;
+  });
+  const opt = adam({ lr: train.lr });
+  withKernels(watched, () => {
+    for (let i = 0; i < steps; i++) {
+      const { grads } = step(params);
+      note(sample(), "after backward");
+      phase = "clipping and the update";
+      opt.step(params, train.clipNorm === null ? grads : clipGradNorm(grads, train.clipNorm).grads);
+    }
+  });
+  return { baselineMB, peakMB, peakAt, baselineRssMB, peakRssMB, samples };
+}
