@@ -11,7 +11,7 @@ import { treeLeaves, treeMap } from "./tree.js";
  * primitive's vjp and summing cotangents where a tensor fanned out. Returns the cotangent of
  * each `wrt` tensor (zeros where `root` does not depend on it), each in its own buffer. The vjps
  * run as ordinary primitive calls, so any tape still active (an outer trace) records the backward
- * pass too.
+ * pass too. Consumes the tape (it is empty afterwards): record again to differentiate again.
  */
 export function backward(tape: Tape, root: Tensor, wrt: readonly Tensor[], seed: Tensor = onesLike(root)): Tensor[] {
   if (!shapesEqual(seed.shape, root.shape)) {
@@ -19,8 +19,10 @@ export function backward(tape: Tape, root: Tensor, wrt: readonly Tensor[], seed:
   }
   const keep = new Set(wrt);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
-  for (let n = tape.nodes.length - 1; n >= 0; n--) {
-    const node = tape.nodes[n]!;
+  // The tape is consumed: each node is dropped once its vjp has run (its outputs feed only nodes
+  // already processed), so the forward pass's intermediates are freed as backward proceeds
+  // instead of all living until it ends.
+  for (let node = tape.nodes.pop(); node !== undefined; tape.forget(node.outputs), node = tape.nodes.pop()) {
     const cotangents = node.outputs.map((o) => grads.get(o) ?? null);
     if (cotangents.every((c) => c === null)) continue;
     const needed = node.inputs.map((x) => tape.tracks(x));

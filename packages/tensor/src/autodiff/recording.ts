@@ -39,6 +39,11 @@ export class Tape {
     return this.tracked.has(t);
   }
 
+  /** Stops tracking `tensors` (backward does this for each node it has finished with). */
+  forget(tensors: readonly Tensor[]): void {
+    for (const t of tensors) this.tracked.delete(t);
+  }
+
   /** Records `node` if it depends on a watched tensor; returns whether it did. */
   offer(node: RecordedNode): boolean {
     if (this.mode === "grad" && node.primitive.vjp === undefined) return false;
