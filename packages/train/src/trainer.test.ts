@@ -247,6 +247,29 @@ describe("Trainer", () => {
     expect(await make().run({ timeBudgetMs: 30 })).toBe("time");
   });
 
+  it("estimates the time left from the step target, the time budget, or the earlier of the two", async () => {
+    const etas = async (limits: { steps?: number; timeBudgetMs?: number }): Promise<(number | null)[]> => {
+      const trainer = makeTrainer(1);
+      const seen: (number | null)[] = [];
+      trainer.events.on("step", (e) => {
+        seen.push(e.etaMs);
+        if (e.step === 5) trainer.stop();
+      });
+      await trainer.run(limits);
+      return seen;
+    };
+    const budget = 600_000;
+    const byBudget = await etas({ timeBudgetMs: budget });
+    expect(byBudget.every((e) => e !== null && e > budget - 60_000 && e <= budget)).toBe(true);
+    expect(byBudget[4]!).toBeLessThan(byBudget[0]!);
+    const bySteps = await etas({ steps: 1_000 });
+    expect(bySteps.every((e) => e !== null && e > 0 && e < budget)).toBe(true);
+    // A step target that takes far less than the budget: its estimate wins.
+    const both = await etas({ steps: 6, timeBudgetMs: budget });
+    expect(both.every((e) => e !== null && e < budget / 10)).toBe(true);
+    expect(await etas({})).toEqual([null, null, null, null, null]);
+  });
+
   it("restore refuses parameters of another model and changes nothing", async () => {
     const a = makeTrainer(1);
     await a.run({ steps: 2 });

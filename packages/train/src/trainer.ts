@@ -88,7 +88,7 @@ export interface StepEvent {
   readonly tokens: number;
   readonly tokensPerSecond: number;
   readonly elapsedMs: number;
-  /** Estimated time to `run`'s step target, when it has one. */
+  /** Estimated time until `run` stops: at its step target or at the end of its time budget, whichever comes first; null with neither. */
   readonly etaMs: number | null;
 }
 
@@ -308,7 +308,7 @@ export class Trainer<P, B, C = unknown> {
         tokens,
         tokensPerSecond: throughput,
         elapsedMs: now - start,
-        etaMs: Number.isFinite(steps) ? (steps - this.stepCount) * stepTimeMs : null,
+        etaMs: eta(Number.isFinite(steps) ? (steps - this.stepCount) * stepTimeMs : null, Number.isFinite(timeBudgetMs) ? timeBudgetMs - (now - start) : null),
       };
       this.events.emit("step", stepEvent);
 
@@ -417,4 +417,10 @@ export class Trainer<P, B, C = unknown> {
 
 function copy(t: Tensor): Tensor {
   return noGrad(() => detach(t));
+}
+
+/** The earlier of the time to the step target and the time left in the budget (either may be absent). */
+function eta(toSteps: number | null, toBudget: number | null): number | null {
+  if (toSteps === null) return toBudget === null ? null : Math.max(0, toBudget);
+  return toBudget === null ? toSteps : Math.max(0, Math.min(toSteps, toBudget));
 }
