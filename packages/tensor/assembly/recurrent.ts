@@ -184,7 +184,9 @@ export function recurrentForward(
  * Backward scan. In: W (GH,H), h0, c0, lengths, states, cells, gates (as forward wrote them),
  * dhs (T,B,H, input time order), dhT, dcT (B,H). Out: dx (T,B,GH, the cotangent of xProj in input
  * time order), dW (GH,H), db (GH), dh0, dc0 (B,H). Scratch: dhp (T,B,GH, scan order), gh, gc,
- * dprev, extra (B,H), hPrevAll (T,B,H).
+ * dprev, extra (B,H), hPrevAll (T,B,H). The host may pass dhp = dx when the two coincide (a forward
+ * scan of any cell but the GRU), and hPrevAll = h0 when h0 lies right before states (then the copies
+ * into hPrevAll below copy each value onto itself).
  */
 export function recurrentBackward(
   cell: i32, T: i32, B: i32, H: i32, reverse: bool,

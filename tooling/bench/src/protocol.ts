@@ -33,9 +33,9 @@ export interface WorkloadResult {
 export interface MemoryReport {
   /** What was measured and how. */
   readonly method: string;
-  /** heapUsed + arrayBuffers after a full GC before the model existed, MB (2^20 bytes). */
+  /** heapUsed + arrayBuffers + the WebAssembly memory after a full GC before the model existed, MB (2^20 bytes). */
   readonly baselineMB: number;
-  /** The largest heapUsed + arrayBuffers seen after a full GC during training steps, MB. */
+  /** The largest heapUsed + arrayBuffers + WebAssembly memory seen after a full GC during training steps, MB. */
   readonly peakMB: number;
   /** peak - baseline. */
   readonly peakAboveBaselineMB: number;

@@ -147,4 +147,9 @@ export interface Kernels {
    * generation), until the returned function is called. Their data must not change meanwhile.
    */
   pin?(tensors: readonly KernelTensor[]): () => void;
+  /**
+   * Optional: bytes the backend holds outside JavaScript's heap and ArrayBuffers (a WebAssembly
+   * memory, which never shrinks), which `process.memoryUsage()` leaves out of `arrayBuffers`.
+   */
+  memoryBytes?(): number;
 }

@@ -182,7 +182,7 @@ export function buildUnroll(spec: WorkloadSpec, seed: number): Runnable {
 
 /**
  * Peak live memory of W1 training: heapUsed + arrayBuffers after a full garbage collection
- * (node --expose-gc), sampled at the end of every forward pass, after every backward pass and,
+ * (node --expose-gc), plus the kernel table's WebAssembly memory (`memoryBytes`), sampled at the end of every forward pass, after every backward pass and,
  * through a wrapper around the active kernel table, before every `kernelStride`-th kernel call, so
  * that the transient buffers of the backward pass are seen too. Several steps, so that Adam's
  * moments exist. (One gc() call can return before V8 has released the freed ArrayBuffers'
@@ -206,7 +206,8 @@ export function lmTrainMemory(
     samples++;
     const m = process.memoryUsage();
     peakRssMB = Math.max(peakRssMB, m.rss / MIB);
-    return (m.heapUsed + m.arrayBuffers) / MIB;
+    // A WebAssembly memory is not in arrayBuffers: the kernel table reports its size.
+    return (m.heapUsed + m.arrayBuffers + (getKernels().memoryBytes?.() ?? 0)) / MIB;
   };
   const baselineMB = sample();
   const baselineRssMB = peakRssMB;
@@ -229,7 +230,7 @@ export function lmTrainMemory(
   const watched = Object.fromEntries(
     Object.entries(inner).map(([k, f]) => [
       k,
-      typeof f === "function"
+      typeof f === "function" && k !== "memoryBytes"
         ? (...args: unknown[]) => {
             if (++calls % kernelStride === 0) note(sample(), `during ${phase} (before a ${k} kernel)`);
             return (f as (...a: unknown[]) => unknown).apply(inner, args);

@@ -59,7 +59,7 @@ export async function runUnroll(job: Job): Promise<EngineResult> {
       const train: TrainSettings = w1.spec.train;
       const m = lmTrainMemory(shape, train, job.seed, { kernelStride: job.memory.kernelStride });
       memory = {
-        method: `node --expose-gc; full GC, then process.memoryUsage() heapUsed + arrayBuffers, sampled ${m.samples} times over 3 W1 training steps (${job.memory.kernelStride === 1 ? "before every kernel call, " : ""}at the end of each forward pass, after each backward)`,
+        method: `node --expose-gc; full GC, then process.memoryUsage() heapUsed + arrayBuffers + the kernels' WebAssembly memory, sampled ${m.samples} times over 3 W1 training steps (${job.memory.kernelStride === 1 ? "before every kernel call, " : ""}at the end of each forward pass, after each backward)`,
         baselineMB: m.baselineMB,
         peakMB: m.peakMB,
         peakAboveBaselineMB: m.peakMB - m.baselineMB,

@@ -107,6 +107,7 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
     recurrentForward: (args, out) => wasmRecurrentForward(wasm, r, args, out),
     recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, r, args, out),
     pin: (tensors) => r.pin(tensors),
+    memoryBytes: () => wasm.memory.buffer.byteLength,
   });
 }
 

@@ -102,6 +102,12 @@ describe.each(["rnn_tanh", "rnn_relu", "lstm", "gru"] as const)("WebAssembly rec
     compare(cell, 6, 4, 12, 11, [2, 6, 5, 0]);
   });
 
+  it("aligned sizes, where the backward scan shares dx with dhp and h0 with the previous states", () => {
+    compare(cell, 9, 4, 16, 12, null);
+    compare(cell, 9, 4, 16, 13, null, true);
+    compare(cell, 5, 8, 8, 14, [5, 2, 0, 4, 5, 1, 3, 5]);
+  });
+
   it("an empty sequence and a single step", () => {
     compare(cell, 0, 2, 3, 5, null);
     compare(cell, 1, 2, 3, 6, null);

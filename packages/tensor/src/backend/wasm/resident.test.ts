@@ -75,3 +75,16 @@ describe("pinned weights", () => {
     expect(() => release()).not.toThrow();
   });
 });
+
+describe("memoryBytes", () => {
+  it("reports the module's memory, which process.memoryUsage() leaves out, and grows with the operands", () => {
+    const before = wasm.memoryBytes!();
+    expect(before).toBeGreaterThan(0);
+    expect(before % 65536).toBe(0); // whole WebAssembly pages
+    const rng = new Rng(2);
+    const a = rng.normal([1024, 1024]);
+    withKernels(wasm, () => matmul(a, a)); // three 4 MiB operands laid out in the module
+    expect(wasm.memoryBytes!()).toBeGreaterThanOrEqual(Math.max(before, 3 * 4 * 2 ** 20));
+    expect(referenceKernels.memoryBytes).toBeUndefined();
+  });
+});
