@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,6 +71,19 @@ describe("unroll train lm / sample / eval", () => {
     const result = JSON.parse(score.stdout) as { loss: number; bitsPerToken: number; perplexity: number; step: number };
     expect(result.step).toBe(9);
     expect(result.bitsPerToken).toBeCloseTo(result.loss / Math.LN2, 10);
+  });
+
+  it("stops quietly when the reader of its output goes away (unroll sample ... | head)", async () => {
+    const out = join(work, "piped");
+    const trained = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "2", "--sample", "0", ...tiny);
+    expect(trained.code, trained.stderr).toBe(0);
+    const child = spawn(process.execPath, [bin, "sample", out, "--prime", "the", "--length", "20000", "--seed", "3"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once("data", () => child.stdout.destroy()); // the first text has come: close the pipe
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(code, stderr).toBe(0);
   });
 
   it("takes its settings from a YAML config file, flags overriding it", async () => {
