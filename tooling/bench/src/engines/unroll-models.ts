@@ -11,6 +11,7 @@ import {
   matmul,
   mul,
   noGrad,
+  pinTensors,
   reshape,
   softmax,
   softmaxCrossEntropy,
@@ -19,6 +20,7 @@ import {
   sum,
   tanh,
   type Tensor,
+  treeLeaves,
   valueAndGrad,
   withKernels,
 } from "@unroll/tensor";
@@ -80,7 +82,11 @@ export function lmTrain(s: LmShape, train: TrainSettings, drawn: Drawn): Runnabl
   return { run: trainer(loss, params, train) };
 }
 
-/** W3: batch 1, one character at a time through `LSTM.step`, sampled from the softmax and fed back. */
+/**
+ * W3: batch 1, one character at a time through `LSTM.step`, sampled from the softmax and fed back.
+ * The weights are pinned for the run (`pinTensors`: kept in the WebAssembly memory instead of
+ * copied in for every product), as `unroll sample` does; the pinning's copy is part of the run.
+ */
 export function lmGenerate(s: GenShape, drawn: Drawn, seed: number): Runnable {
   const { lstm, head, params } = lmModel(s, drawn);
   const sampled: number[] = [];
@@ -88,18 +94,23 @@ export function lmGenerate(s: GenShape, drawn: Drawn, seed: number): Runnable {
     run: () => {
       const sampler = new DataRng(samplerSeed(seed));
       sampled.length = 0;
-      noGrad(() => {
-        let state: RecurrentState = lstm.initialState(1);
-        let ch = 0;
-        for (let i = 0; i < s.chars; i++) {
-          const x = gather(params.embedding, ints(Int32Array.of(ch), [1])); // (1, E)
-          const r = lstm.step(params.lstm, state, x);
-          state = r.state;
-          const probs = softmax(head.forward(params.head, r.output)); // (1, V)
-          ch = sampleIndex(probs.data, sampler.next());
-          sampled.push(ch);
-        }
-      });
+      const release = pinTensors(treeLeaves(params));
+      try {
+        noGrad(() => {
+          let state: RecurrentState = lstm.initialState(1);
+          let ch = 0;
+          for (let i = 0; i < s.chars; i++) {
+            const x = gather(params.embedding, ints(Int32Array.of(ch), [1])); // (1, E)
+            const r = lstm.step(params.lstm, state, x);
+            state = r.state;
+            const probs = softmax(head.forward(params.head, r.output)); // (1, V)
+            ch = sampleIndex(probs.data, sampler.next());
+            sampled.push(ch);
+          }
+        });
+      } finally {
+        release();
+      }
       return undefined;
     },
     sample: () => sampled,
