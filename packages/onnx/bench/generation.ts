@@ -1,6 +1,7 @@
 // Generation latency, batch 1: characters per second for 500 characters from a 2-layer LSTM
 // language model (hidden 512, embedding 64, vocabulary 84, random weights) through
-//   - the library's own engine with its WebAssembly kernels (nlp's modelStep),
+//   - the library's own engine with its WebAssembly kernels (nlp's modelStep), on one thread and
+//     on all cores, the weights pinned in the WebAssembly memory as `unroll sample` pins them,
 //   - onnxruntime-node on the exported step graph (ONNX LSTM operators, and the unrolled lowering),
 //   - onnxruntime-node on PyTorch's own export of the same architecture (torch.onnx.export of
 //     nn.LSTM), when bench/fixtures/torch-lstm-step.onnx exists (`pnpm torch-fixture` makes it).
@@ -10,7 +11,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { CharTokenizer, collect, generateText, LanguageModel, modelStep, type StepFunction } from "@unroll/nlp";
-import { loadWasmKernelsSync, Rng, setKernels } from "@unroll/tensor";
+import { defaultWasmThreads, type Kernels, loadWasmKernels, loadWasmKernelsSync, pinTensors, Rng, setKernels, treeLeaves, withKernels } from "@unroll/tensor";
 import { exportLanguageModel, OnnxSession, onnxStepFunction } from "../src/index.js";
 
 const CHARS = 500;
@@ -32,6 +33,8 @@ interface Engine {
   readonly name: string;
   readonly step: StepFunction<unknown>;
   readonly note?: string;
+  /** The kernel table the engine runs on (the library's engines); the single-threaded one otherwise. */
+  readonly kernels?: Kernels;
   text?: string;
   readonly rates: number[];
 }
@@ -42,8 +45,16 @@ const generate = (step: StepFunction<unknown>): Promise<string> =>
 const engines: Engine[] = [];
 const skipped: [string, string][] = [];
 
-setKernels(loadWasmKernelsSync());
-engines.push({ name: "library engine (wasm-simd kernels)", step: modelStep(model, params) as StepFunction<unknown>, rates: [] });
+const single = loadWasmKernelsSync();
+const threads = defaultWasmThreads();
+const releases = [withKernels(single, () => pinTensors(treeLeaves(params)))];
+engines.push({ name: "library engine (wasm-simd kernels)", step: modelStep(model, params) as StepFunction<unknown>, kernels: single, rates: [] });
+if (threads > 1) {
+  const threaded = await loadWasmKernels({ threads });
+  releases.push(withKernels(threaded, () => pinTensors(treeLeaves(params))));
+  engines.push({ name: `library engine (wasm-simd kernels, ${threads} threads)`, step: modelStep(model, params) as StepFunction<unknown>, kernels: threaded, rates: [] });
+}
+setKernels(single);
 const sessions: OnnxSession[] = [];
 // onnxruntime's default thread pool (all cores), and one thread: at batch 1 the ops are small and
 // a loaded machine makes the pool's hand-offs costly, so both are shown.
@@ -74,14 +85,18 @@ for (const [label, sessionOptions] of settings) {
 }
 
 console.log(`generation, batch 1, ${CHARS} characters, 2-layer LSTM hidden 512; median of ${RUNS} runs, engines interleaved; ${availableParallelism()} CPUs\n`);
-for (const e of engines) e.text = await generate(e.step); // warm-up, and the text to compare
+const run = (e: Engine): Promise<string> => {
+  setKernels(e.kernels ?? single);
+  return generate(e.step);
+};
+for (const e of engines) e.text = await run(e); // warm-up, and the text to compare
 for (let r = 0; r < RUNS; r++) {
   for (const e of engines) {
     // A pause first: the previous engine's onnxruntime pool threads spin for a while after their last
     // run, and would otherwise slow down whichever engine comes next.
     await new Promise((resolve) => setTimeout(resolve, 250));
     const t0 = performance.now();
-    await generate(e.step);
+    await run(e);
     e.rates.push(CHARS / ((performance.now() - t0) / 1000));
   }
 }
@@ -92,3 +107,4 @@ for (const e of engines) {
 }
 for (const [name, why] of skipped) console.log(`${name.padEnd(58)} ${why}`);
 for (const s of sessions) await s.release();
+for (const release of releases) release();
