@@ -186,7 +186,8 @@ export function recurrentForward(
  * time order), dW (GH,H), db (GH), dh0, dc0 (B,H). Scratch: dhp (T,B,GH, scan order), gh, gc,
  * dprev, extra (B,H), hPrevAll (T,B,H). The host may pass dhp = dx when the two coincide (a forward
  * scan of any cell but the GRU), and hPrevAll = h0 when h0 lies right before states (then the copies
- * into hPrevAll below copy each value onto itself).
+ * into hPrevAll below copy each value onto itself). With `accumulate`, dW and db are added to
+ * (a sequence scanned in chunks of time steps, the last chunk first), not overwritten.
  */
 export function recurrentBackward(
   cell: i32, T: i32, B: i32, H: i32, reverse: bool,
@@ -194,6 +195,7 @@ export function recurrentBackward(
   dhs: usize, dhT: usize, dcT: usize,
   dx: usize, dW: usize, db: usize, dh0: usize, dc0: usize,
   dhp: usize, gh: usize, gc: usize, dprev: usize, extra: usize, hPrevAll: usize,
+  accumulate: bool,
 ): void {
   const GH = gatesOf(cell) * H;
   const S = cell == LSTM || cell == GRU ? 4 * H : 0;
@@ -304,15 +306,17 @@ export function recurrentBackward(
   memory.copy(dh0, gh, <usize>BH << 2);
   if (cell == LSTM) memory.copy(dc0, gc, <usize>BH << 2);
   if (T == 0) {
-    memory.fill(dW, 0, <usize>(GH * H) << 2);
-    memory.fill(db, 0, <usize>GH << 2);
+    if (!accumulate) {
+      memory.fill(dW, 0, <usize>(GH * H) << 2);
+      memory.fill(db, 0, <usize>GH << 2);
+    }
     return;
   }
   // dW_hh = dhpᵀ · H_prev over all steps: (GH, T*B) · (T*B, H)
   memory.copy(hPrevAll, h0, <usize>BH << 2);
   memory.copy(hPrevAll + (<usize>BH << 2), states, <usize>((T - 1) * BH) << 2);
-  gemm(true, false, GH, H, T * B, dhp, GH, hPrevAll, H, dW, H, false);
-  memory.fill(db, 0, <usize>GH << 2);
+  gemm(true, false, GH, H, T * B, dhp, GH, hPrevAll, H, dW, H, accumulate);
+  if (!accumulate) memory.fill(db, 0, <usize>GH << 2);
   for (let r = 0; r < T * B; r++) {
     for (let k = 0; k < GH; k++) put(db, k, f(db, k) + f(dhp, r * GH + k));
   }

@@ -26,6 +26,7 @@ export interface KernelsExports {
     dhs: number, dhT: number, dcT: number,
     dx: number, dW: number, db: number, dh0: number, dc0: number,
     dhp: number, gh: number, gc: number, dprev: number, extra: number, hPrevAll: number,
+    accumulate: boolean,
   ): void;
   /** Threaded build only: how many workers (already started, see `threadedKernelsInstanceSync`) products may use. */
   setWorkers(count: number): void;

@@ -5,6 +5,7 @@ import { Tensor } from "../../tensor.js";
 import type { RecurrentCell } from "../kernels.js";
 import { referenceKernels } from "../reference/index.js";
 import { loadWasmKernelsSync } from "./index.js";
+import { setScanChunkBytes } from "./recurrent.js";
 
 const wasm = loadWasmKernelsSync();
 const G: Record<RecurrentCell, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
@@ -111,6 +112,21 @@ describe.each(["rnn_tanh", "rnn_relu", "lstm", "gru"] as const)("WebAssembly rec
   it("an empty sequence and a single step", () => {
     compare(cell, 0, 2, 3, 5, null);
     compare(cell, 1, 2, 3, 6, null);
+  });
+
+  it("in chunks of time steps (the state and its gradient carried between calls): the same results", () => {
+    for (const bytes of [1, 3000]) {
+      // 1 byte: one step per call; 3000 bytes: a few steps per call, the last chunk shorter.
+      const previous = setScanChunkBytes(bytes);
+      try {
+        compare(cell, 7, 3, 5, 21, null);
+        compare(cell, 9, 4, 16, 22, null);
+        compare(cell, 8, 4, 8, 23, [8, 1, 0, 5]);
+        compare(cell, 6, 4, 7, 24, [6, 1, 0, 3], true); // reversed scans stay in one call
+      } finally {
+        setScanChunkBytes(previous);
+      }
+    }
   });
 
   it("the W1 shape (64 steps, batch 32, hidden 256)", () => {

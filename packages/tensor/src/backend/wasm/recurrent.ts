@@ -35,17 +35,44 @@ class Layout {
   }
 }
 
+/**
+ * Bytes of operands one scan call lays out in the module, about: longer sequences run as several
+ * calls over consecutive time chunks with the state carried between them. The module's memory
+ * never shrinks, so a whole sequence's layout would stay allocated after the call (in a W1
+ * training step, 23 MiB instead of 4), and wasm32 caps it at 4 GiB.
+ */
+let chunkBytes = 4 * 2 ** 20;
+
+/** Sets the bytes per scan call (tests make chunks of a step or two); returns the previous value. */
+export function setScanChunkBytes(bytes: number): number {
+  const previous = chunkBytes;
+  chunkBytes = bytes;
+  return previous;
+}
+
+/** Steps per call: one call for reversed scans (their time index depends on each length). */
+function chunkSteps(T: number, reverse: boolean, bytesPerStep: number): number {
+  if (reverse || T === 0) return Math.max(T, 1);
+  return Math.max(1, Math.min(T, Math.floor(chunkBytes / bytesPerStep)));
+}
+
 function f32(t: KernelTensor | null): t is KernelTensor & { data: Float32Array } {
   return t === null || t.data instanceof Float32Array;
 }
 
-function copyIn(wasm: KernelsExports, at: number, t: KernelTensor): void {
-  if (t.data instanceof Int32Array) new Int32Array(wasm.memory.buffer, at, t.data.length).set(t.data);
-  else new Float32Array(wasm.memory.buffer, at, t.data.length).set(t.data);
+function copyIn(wasm: KernelsExports, at: number, data: Float32Array | Int32Array): void {
+  if (data instanceof Int32Array) new Int32Array(wasm.memory.buffer, at, data.length).set(data);
+  else new Float32Array(wasm.memory.buffer, at, data.length).set(data);
 }
 
-function copyOut(wasm: KernelsExports, at: number, t: KernelTensor): void {
-  t.data.set(new Float32Array(wasm.memory.buffer, at, t.data.length));
+function copyOut(wasm: KernelsExports, at: number, into: KernelTensor["data"], offset = 0, length = into.length - offset): void {
+  into.set(new Float32Array(wasm.memory.buffer, at, length), offset);
+}
+
+/** Lengths seen from step `t0` on: an example of length L has max(0, L - t0) real steps left. */
+function lengthsFrom(lengths: KernelTensor | null, t0: number): Int32Array | null {
+  if (!lengths) return null;
+  return t0 === 0 ? (lengths.data as Int32Array) : Int32Array.from(lengths.data, (L) => Math.max(0, L - t0));
 }
 
 export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency, args: RecurrentForwardArgs, out: RecurrentForwardOut): void {
@@ -57,20 +84,22 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
   const [T, B, I] = x.shape as [number, number, number];
   const GH = weightHH.shape[0]!;
   const H = h0.shape[1]!;
+  const S = T * B > 0 ? out.gates.data.length / (T * B) : 0;
+  const Tc = chunkSteps(T, reverse, 4 * B * (I + GH + 3 * H + S));
   const L = new Layout();
-  L.add("x", T * B * I);
+  L.add("x", Tc * B * I);
   L.add("Wih", GH * I, residency.addressOf(weightIH.data));
   L.add("bih", GH, residency.addressOf(biasIH.data));
-  L.add("xProj", T * B * GH);
+  L.add("xProj", Tc * B * GH);
   L.add("W", GH * H, residency.addressOf(weightHH.data));
   L.add("bias", GH, residency.addressOf(biasHH.data));
   L.add("h0", B * H);
   L.add("c0", B * H);
   L.add("lengths", B);
-  L.add("hs", T * B * H);
-  L.add("states", T * B * H);
-  L.add("cells", T * B * H);
-  L.add("gates", out.gates.data.length);
+  L.add("hs", Tc * B * H);
+  L.add("states", Tc * B * H);
+  L.add("cells", Tc * B * H);
+  L.add("gates", Tc * B * S);
   L.add("hT", B * H);
   L.add("cT", B * H);
   L.add("hp", B * GH);
@@ -80,24 +109,33 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
     return;
   }
   const a = (name: string): number => L.pinned[name] ?? base + L.at[name]!;
-  copyIn(wasm, a("x"), x);
+  // The weights once: the chunks' calls share the layout and never write them.
   for (const [name, t] of [["Wih", weightIH], ["bih", biasIH], ["W", weightHH], ["bias", biasHH]] as const) {
-    if (L.pinned[name] === undefined) copyIn(wasm, a(name), t);
+    if (L.pinned[name] === undefined) copyIn(wasm, a(name), t.data as Float32Array);
   }
-  copyIn(wasm, a("h0"), h0);
-  if (c0) copyIn(wasm, a("c0"), c0);
-  if (lengths) copyIn(wasm, a("lengths"), lengths);
-  wasm.recurrentForward(
-    CELL_CODE[cell], T, B, I, H, reverse,
-    a("x"), a("Wih"), a("bih"), a("W"), a("bias"), a("h0"), a("c0"), lengths ? a("lengths") : 0,
-    a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("xProj"), a("hp"),
-  );
-  copyOut(wasm, a("hs"), out.hs);
-  copyOut(wasm, a("states"), out.states);
-  copyOut(wasm, a("gates"), out.gates);
-  copyOut(wasm, a("hT"), out.hT);
-  if (out.cells) copyOut(wasm, a("cells"), out.cells);
-  if (out.cT) copyOut(wasm, a("cT"), out.cT);
+  let hStart = h0.data as Float32Array;
+  let cStart = c0 ? (c0.data as Float32Array) : null;
+  for (let t0 = 0; t0 < Math.max(T, 1); t0 += Tc) {
+    const n = Math.min(Tc, T - t0); // steps in this call (0 for an empty sequence)
+    copyIn(wasm, a("x"), (x.data as Float32Array).subarray(t0 * B * I, (t0 + n) * B * I));
+    copyIn(wasm, a("h0"), hStart);
+    if (cStart) copyIn(wasm, a("c0"), cStart);
+    const ls = lengthsFrom(lengths, t0);
+    if (ls) copyIn(wasm, a("lengths"), ls);
+    wasm.recurrentForward(
+      CELL_CODE[cell], n, B, I, H, reverse,
+      a("x"), a("Wih"), a("bih"), a("W"), a("bias"), a("h0"), a("c0"), ls ? a("lengths") : 0,
+      a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("xProj"), a("hp"),
+    );
+    copyOut(wasm, a("hs"), out.hs.data, t0 * B * H, n * B * H);
+    copyOut(wasm, a("states"), out.states.data, t0 * B * H, n * B * H);
+    copyOut(wasm, a("gates"), out.gates.data, t0 * B * S, n * B * S);
+    if (out.cells) copyOut(wasm, a("cells"), out.cells.data, t0 * B * H, n * B * H);
+    copyOut(wasm, a("hT"), out.hT.data);
+    if (out.cT) copyOut(wasm, a("cT"), out.cT.data);
+    hStart = out.hT.data as Float32Array;
+    cStart = out.cT ? (out.cT.data as Float32Array) : null;
+  }
 }
 
 export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency, args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
@@ -108,61 +146,79 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
   }
   const [T, B, H] = states.shape as [number, number, number];
   const GH = weightHH.shape[0]!;
-  // Two scratch buffers the scan can do without, which keeps the module's memory (it never
-  // shrinks) 10 MiB smaller in a W1 training step: when the scan runs forwards and the cell is not a
+  const S = T * B > 0 ? gates.data.length / (T * B) : 0;
+  // Two scratch buffers the scan can do without: when the scan runs forwards and the cell is not a
   // GRU, the cotangent of the recurrent product (dhp, scan order) equals dx (input time order)
   // value for value, so both names point at one buffer; and h0 laid out right before the states
   // is already the matrix of previous hidden states (hPrevAll) that dW_hh needs.
   const dhpIsDx = !reverse && cell !== "gru";
   const hPrevInPlace = (B * H * 4) % 64 === 0;
+  const Tc = chunkSteps(T, reverse, 4 * B * (3 * H + S + GH * (dhpIsDx ? 1 : 2) + (hPrevInPlace ? 0 : H)));
   const L = new Layout();
   L.add("W", GH * H, residency.addressOf(weightHH.data));
   L.add("c0", B * H);
   L.add("lengths", B);
   L.add("h0", B * H);
-  L.add("states", T * B * H);
-  L.add("cells", T * B * H);
-  L.add("gates", gates.data.length);
-  L.add("dhs", T * B * H);
+  L.add("states", Tc * B * H);
+  L.add("cells", Tc * B * H);
+  L.add("gates", Tc * B * S);
+  L.add("dhs", Tc * B * H);
   L.add("dhT", B * H);
   L.add("dcT", B * H);
-  L.add("dx", T * B * GH);
+  L.add("dx", Tc * B * GH);
   L.add("dW", GH * H);
   L.add("db", GH);
   L.add("dh0", B * H);
   L.add("dc0", B * H);
-  if (!dhpIsDx) L.add("dhp", T * B * GH);
+  if (!dhpIsDx) L.add("dhp", Tc * B * GH);
   L.add("gh", B * H);
   L.add("gc", B * H);
   L.add("dprev", B * H);
   L.add("extra", B * H);
-  if (!hPrevInPlace) L.add("hPrevAll", T * B * H);
+  if (!hPrevInPlace) L.add("hPrevAll", Tc * B * H);
   const base = residency.callRegion(L.size);
   if (base === 0) {
     referenceKernels.recurrentBackward(args, out);
     return;
   }
   const a = (name: string): number => L.pinned[name] ?? base + L.at[name]!;
-  if (L.pinned.W === undefined) copyIn(wasm, a("W"), weightHH);
-  copyIn(wasm, a("h0"), h0);
-  if (c0) copyIn(wasm, a("c0"), c0);
-  if (lengths) copyIn(wasm, a("lengths"), lengths);
-  copyIn(wasm, a("states"), states);
-  if (cells) copyIn(wasm, a("cells"), cells);
-  copyIn(wasm, a("gates"), gates);
-  copyIn(wasm, a("dhs"), dhs);
-  copyIn(wasm, a("dhT"), dhT);
-  if (dcT) copyIn(wasm, a("dcT"), dcT);
-  wasm.recurrentBackward(
-    CELL_CODE[cell], T, B, H, reverse,
-    a("W"), a("h0"), a("c0"), lengths ? a("lengths") : 0, a("states"), a("cells"), a("gates"),
-    a("dhs"), a("dhT"), dcT ? a("dcT") : 0,
-    a("dx"), a("dW"), a("db"), a("dh0"), a("dc0"),
-    a(dhpIsDx ? "dx" : "dhp"), a("gh"), a("gc"), a("dprev"), a("extra"), a(hPrevInPlace ? "h0" : "hPrevAll"),
-  );
-  copyOut(wasm, a("dx"), out.dxProj);
-  copyOut(wasm, a("dW"), out.dWeightHH);
-  copyOut(wasm, a("db"), out.dBiasHH);
-  copyOut(wasm, a("dh0"), out.dh0);
-  if (out.dc0) copyOut(wasm, a("dc0"), out.dc0);
+  const BH = B * H;
+  const sData = states.data as Float32Array;
+  const cData = cells ? (cells.data as Float32Array) : null;
+  let dhCarry = dhT.data as Float32Array;
+  let dcCarry = dcT ? (dcT.data as Float32Array) : null;
+  // Chunks from the last to the first: the gradient flows backwards through time.
+  const starts: number[] = [];
+  for (let t0 = 0; t0 < Math.max(T, 1); t0 += Tc) starts.push(t0);
+  if (L.pinned.W === undefined) copyIn(wasm, a("W"), weightHH.data as Float32Array); // once for all chunks
+  starts.reverse().forEach((t0, k) => {
+    const n = Math.min(Tc, T - t0);
+    copyIn(wasm, a("h0"), t0 === 0 ? (h0.data as Float32Array) : sData.subarray((t0 - 1) * BH, t0 * BH));
+    if (c0) copyIn(wasm, a("c0"), t0 === 0 ? (c0.data as Float32Array) : cData!.subarray((t0 - 1) * BH, t0 * BH));
+    const ls = lengthsFrom(lengths, t0);
+    if (ls) copyIn(wasm, a("lengths"), ls);
+    copyIn(wasm, a("states"), sData.subarray(t0 * BH, (t0 + n) * BH));
+    if (cData) copyIn(wasm, a("cells"), cData.subarray(t0 * BH, (t0 + n) * BH));
+    copyIn(wasm, a("gates"), (gates.data as Float32Array).subarray(t0 * B * S, (t0 + n) * B * S));
+    copyIn(wasm, a("dhs"), (dhs.data as Float32Array).subarray(t0 * BH, (t0 + n) * BH));
+    copyIn(wasm, a("dhT"), dhCarry);
+    if (dcCarry) copyIn(wasm, a("dcT"), dcCarry);
+    wasm.recurrentBackward(
+      CELL_CODE[cell], n, B, H, reverse,
+      a("W"), a("h0"), a("c0"), ls ? a("lengths") : 0, a("states"), a("cells"), a("gates"),
+      a("dhs"), a("dhT"), dcCarry ? a("dcT") : 0,
+      a("dx"), a("dW"), a("db"), a("dh0"), a("dc0"),
+      a(dhpIsDx ? "dx" : "dhp"), a("gh"), a("gc"), a("dprev"), a("extra"), a(hPrevInPlace ? "h0" : "hPrevAll"),
+      k > 0, // the weight gradients sum over all steps: later chunks add their share in place
+    );
+    copyOut(wasm, a("dx"), out.dxProj.data, t0 * B * GH, n * B * GH);
+    copyOut(wasm, a("dh0"), out.dh0.data);
+    dhCarry = out.dh0.data as Float32Array;
+    if (out.dc0) {
+      copyOut(wasm, a("dc0"), out.dc0.data);
+      dcCarry = out.dc0.data as Float32Array;
+    }
+  });
+  copyOut(wasm, a("dW"), out.dWeightHH.data);
+  copyOut(wasm, a("db"), out.dBiasHH.data);
 }
