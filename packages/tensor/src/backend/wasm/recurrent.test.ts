@@ -122,7 +122,9 @@ describe.each(["rnn_tanh", "rnn_relu", "lstm", "gru"] as const)("WebAssembly rec
         compare(cell, 7, 3, 5, 21, null);
         compare(cell, 9, 4, 16, 22, null);
         compare(cell, 8, 4, 8, 23, [8, 1, 0, 5]);
-        compare(cell, 6, 4, 7, 24, [6, 1, 0, 3], true); // reversed scans stay in one call
+        compare(cell, 7, 3, 5, 25, null, true); // reversed: the chunks read the input from its end
+        compare(cell, 9, 4, 16, 26, null, true);
+        compare(cell, 6, 4, 7, 24, [6, 1, 0, 3], true); // padded and reversed: one call
       } finally {
         setScanChunkBytes(previous);
       }

@@ -37,7 +37,7 @@ class Layout {
 
 /**
  * Bytes of operands one scan call lays out in the module, about: longer sequences run as several
- * calls over consecutive time chunks with the state carried between them. The module's memory
+ * calls over consecutive chunks of scan steps with the state carried between them. The module's memory
  * never shrinks, so a whole sequence's layout would stay allocated after the call (in a W1
  * training step, 23 MiB instead of 4), and wasm32 caps it at 4 GiB.
  */
@@ -50,10 +50,21 @@ export function setScanChunkBytes(bytes: number): number {
   return previous;
 }
 
-/** Steps per call: one call for reversed scans (their time index depends on each length). */
-function chunkSteps(T: number, reverse: boolean, bytesPerStep: number): number {
-  if (reverse || T === 0) return Math.max(T, 1);
+/**
+ * Steps per call. Padded reversed scans stay in one call: each example's time index runs back from
+ * its own length, so a chunk of scan steps is no contiguous range of input times.
+ */
+function chunkSteps(T: number, reverse: boolean, padded: boolean, bytesPerStep: number): number {
+  if ((reverse && padded) || T === 0) return Math.max(T, 1);
   return Math.max(1, Math.min(T, Math.floor(chunkBytes / bytesPerStep)));
+}
+
+/**
+ * First input time of the chunk of scan steps [t0, t0 + n): the same for a forward scan; for a
+ * reversed one (unpadded), scan step t reads time T - 1 - t, so the chunk reads [T - t0 - n, T - t0).
+ */
+function inputStart(reverse: boolean, T: number, t0: number, n: number): number {
+  return reverse ? T - t0 - n : t0;
 }
 
 function f32(t: KernelTensor | null): t is KernelTensor & { data: Float32Array } {
@@ -85,7 +96,7 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
   const GH = weightHH.shape[0]!;
   const H = h0.shape[1]!;
   const S = T * B > 0 ? out.gates.data.length / (T * B) : 0;
-  const Tc = chunkSteps(T, reverse, 4 * B * (I + GH + 3 * H + S));
+  const Tc = chunkSteps(T, reverse, lengths !== null, 4 * B * (I + GH + 3 * H + S));
   const L = new Layout();
   L.add("x", Tc * B * I);
   L.add("Wih", GH * I, residency.addressOf(weightIH.data));
@@ -117,7 +128,8 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
   let cStart = c0 ? (c0.data as Float32Array) : null;
   for (let t0 = 0; t0 < Math.max(T, 1); t0 += Tc) {
     const n = Math.min(Tc, T - t0); // steps in this call (0 for an empty sequence)
-    copyIn(wasm, a("x"), (x.data as Float32Array).subarray(t0 * B * I, (t0 + n) * B * I));
+    const u0 = inputStart(reverse, T, t0, n);
+    copyIn(wasm, a("x"), (x.data as Float32Array).subarray(u0 * B * I, (u0 + n) * B * I));
     copyIn(wasm, a("h0"), hStart);
     if (cStart) copyIn(wasm, a("c0"), cStart);
     const ls = lengthsFrom(lengths, t0);
@@ -127,7 +139,7 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
       a("x"), a("Wih"), a("bih"), a("W"), a("bias"), a("h0"), a("c0"), ls ? a("lengths") : 0,
       a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("xProj"), a("hp"),
     );
-    copyOut(wasm, a("hs"), out.hs.data, t0 * B * H, n * B * H);
+    copyOut(wasm, a("hs"), out.hs.data, u0 * B * H, n * B * H);
     copyOut(wasm, a("states"), out.states.data, t0 * B * H, n * B * H);
     copyOut(wasm, a("gates"), out.gates.data, t0 * B * S, n * B * S);
     if (out.cells) copyOut(wasm, a("cells"), out.cells.data, t0 * B * H, n * B * H);
@@ -153,7 +165,7 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
   // is already the matrix of previous hidden states (hPrevAll) that dW_hh needs.
   const dhpIsDx = !reverse && cell !== "gru";
   const hPrevInPlace = (B * H * 4) % 64 === 0;
-  const Tc = chunkSteps(T, reverse, 4 * B * (3 * H + S + GH * (dhpIsDx ? 1 : 2) + (hPrevInPlace ? 0 : H)));
+  const Tc = chunkSteps(T, reverse, lengths !== null, 4 * B * (3 * H + S + GH * (dhpIsDx ? 1 : 2) + (hPrevInPlace ? 0 : H)));
   const L = new Layout();
   L.add("W", GH * H, residency.addressOf(weightHH.data));
   L.add("c0", B * H);
@@ -200,7 +212,8 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
     copyIn(wasm, a("states"), sData.subarray(t0 * BH, (t0 + n) * BH));
     if (cData) copyIn(wasm, a("cells"), cData.subarray(t0 * BH, (t0 + n) * BH));
     copyIn(wasm, a("gates"), (gates.data as Float32Array).subarray(t0 * B * S, (t0 + n) * B * S));
-    copyIn(wasm, a("dhs"), (dhs.data as Float32Array).subarray(t0 * BH, (t0 + n) * BH));
+    const u0 = inputStart(reverse, T, t0, n);
+    copyIn(wasm, a("dhs"), (dhs.data as Float32Array).subarray(u0 * BH, (u0 + n) * BH));
     copyIn(wasm, a("dhT"), dhCarry);
     if (dcCarry) copyIn(wasm, a("dcT"), dcCarry);
     wasm.recurrentBackward(
@@ -211,7 +224,7 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
       a(dhpIsDx ? "dx" : "dhp"), a("gh"), a("gc"), a("dprev"), a("extra"), a(hPrevInPlace ? "h0" : "hPrevAll"),
       k > 0, // the weight gradients sum over all steps: later chunks add their share in place
     );
-    copyOut(wasm, a("dx"), out.dxProj.data, t0 * B * GH, n * B * GH);
+    copyOut(wasm, a("dx"), out.dxProj.data, u0 * B * GH, n * B * GH);
     copyOut(wasm, a("dh0"), out.dh0.data);
     dhCarry = out.dh0.data as Float32Array;
     if (out.dc0) {
