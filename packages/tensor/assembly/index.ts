@@ -5,3 +5,13 @@
 export { reserve, useScratch } from "./scratch";
 export { gemm, readyWorkers, setWorkers, workerJobs, workerLoop } from "./parallel";
 export { recurrentForward, recurrentBackward } from "./recurrent";
+export {
+  binaryF32,
+  reduceAllF32,
+  reduceColumnsF32,
+  reduceRowsF32,
+  softmaxCrossEntropyBackwardF32,
+  softmaxCrossEntropyF32,
+  softmaxRowsF32,
+  unaryF32,
+} from "./elementwise";

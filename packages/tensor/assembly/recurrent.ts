@@ -6,6 +6,7 @@
 // byte addresses of row-major f32 arrays in this module's memory (`lengths`: i32, 0 = no padding).
 
 import { gemm } from "./parallel";
+import { vsigmoid, vtanh } from "./vmath";
 
 const TANH: i32 = 0;
 const RELU: i32 = 1;
@@ -35,31 +36,6 @@ const GRU: i32 = 3;
   if (!reverse) return t;
   const n = lengths == 0 ? T : load<i32>(lengths + (<usize>b << 2));
   return t < n ? n - 1 - t : t;
-}
-
-// Vectorised exp (Cephes' expf: Cody-Waite reduction, degree-6 polynomial, 2^k from the exponent
-// bits), and the sigmoid and tanh built on it; relative error ~1e-7, about float32's resolution.
-@inline function vexp(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
-  const k = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
-  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const two = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
-  return f32x4.mul(y, two);
-}
-
-@inline function vsigmoid(x: v128): v128 {
-  return f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), vexp(f32x4.neg(x))));
-}
-
-@inline function vtanh(x: v128): v128 {
-  return f32x4.sub(f32x4.mul(f32x4.splat(2.0), vsigmoid(f32x4.mul(x, f32x4.splat(2.0)))), f32x4.splat(1.0));
 }
 
 @inline function vload(p: usize, i: i32): v128 {

@@ -49,7 +49,7 @@ export {
 } from "./ops/layout.js";
 export { gather, scatterAdd, oneHot, Gather, ScatterAdd, OneHot } from "./ops/indexing.js";
 export { softmax, logSoftmax, Softmax, LogSoftmax } from "./ops/softmax.js";
-export { softmaxCrossEntropy, SoftmaxCrossEntropy } from "./ops/loss.js";
+export { softmaxCrossEntropy, SoftmaxCrossEntropy, SoftmaxCrossEntropyGrad } from "./ops/loss.js";
 export type { CrossEntropyOptions } from "./ops/loss.js";
 export { dropout } from "./ops/dropout.js";
 export type { TensorLike } from "./ops/operand.js";

@@ -138,6 +138,17 @@ export interface Kernels {
    * targets `[N]`; rows whose target equals `ignoreIndex` get 0.
    */
   softmaxCrossEntropy(logits: KernelTensor, targets: KernelTensor, ignoreIndex: number, out: KernelTensor): void;
+  /**
+   * Its gradient with respect to the logits for per-row cotangents `grad` `[N]`:
+   * `(softmax(logits[i]) - onehot(targets[i])) * grad[i]`, a zero row where the target is `ignoreIndex`.
+   */
+  softmaxCrossEntropyBackward(
+    logits: KernelTensor,
+    targets: KernelTensor,
+    grad: KernelTensor,
+    ignoreIndex: number,
+    out: KernelTensor,
+  ): void;
   /** A fused recurrent scan (see `RecurrentForwardArgs`); the composed primitives are its oracle. */
   recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void;
   /** Backpropagation through time of `recurrentForward`, with the weight gradients as one product over all steps. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  apply, DTypeError, fromArray, grad, mul, ShapeError, SoftmaxCrossEntropy, softmaxCrossEntropy, sum, type Tensor,
+  apply, cast, DTypeError, fromArray, grad, mul, ShapeError, SoftmaxCrossEntropy, softmaxCrossEntropy, SoftmaxCrossEntropyGrad, sum, type Tensor,
   ValueRangeError, valueAndGrad,
 } from "../index.js";
 import { expectClose, expectError, expectGradOk, f64, i32, randomTensor } from "../test-utils.js";
@@ -111,6 +111,38 @@ describe("SoftmaxCrossEntropy fused vs decomposed", () => {
 
   it("the decomposition is itself differentiable (gradcheck)", () => {
     expectGradOk((a, t) => decompose([a, t!], { ignoreIndex: 1 })[0], [randomTensor([3, 4], 21), i32([1, 3, 0])]);
+  });
+});
+
+describe("SoftmaxCrossEntropyGrad (the fused backward)", () => {
+  const targets = i32([2, -100, 0, 1]);
+  const attrs = { ignoreIndex: -100 };
+  const g = f64([0.5, 2, -1.5, 0.25], [4]);
+
+  it("is what the forward's vjp records, and agrees with its decomposition", () => {
+    const x = randomTensor([4, 3], 30, { low: -2, high: 2 });
+    const fused = apply(SoftmaxCrossEntropyGrad, [x, targets, g], attrs)[0];
+    const composed = SoftmaxCrossEntropyGrad.decompose!([x, targets, g], attrs)[0];
+    expectClose(fused, { shape: [4, 3], data: composed.data }, 1e-15, 1e-14);
+    expect(Array.from(fused.data.subarray(3, 6))).toEqual([0, 0, 0]); // ignored row
+  });
+
+  it("second derivatives: gradcheck of the fused backward in the logits and the cotangents", () => {
+    const x = randomTensor([4, 3], 31, { low: -2, high: 2 });
+    const w = randomTensor([4, 3], 32);
+    // (gradcheck also runs the function in float32: the weights follow the input's dtype)
+    expectGradOk((a, c) => sum(mul(apply(SoftmaxCrossEntropyGrad, [a, targets, c!], attrs)[0], cast(w, a.dtype))), [x, g]);
+    // and through the public API: the gradient of a gradient
+    const gradOfLoss = (a: Tensor) => sum(mul(grad((p: Tensor) => softmaxCrossEntropy(p, targets))(a), cast(w, a.dtype)));
+    expectGradOk(gradOfLoss, [x]);
+  });
+
+  it("mismatched cotangents name all three shapes", () => {
+    expectError(
+      () => apply(SoftmaxCrossEntropyGrad, [randomTensor([4, 3], 1), targets, f64([1, 2], [2])], attrs),
+      ShapeError,
+      ["SoftmaxCrossEntropyGrad", "[4,3]", "[4]", "[2]"],
+    );
   });
 });
 

@@ -47,18 +47,53 @@ export const SoftmaxCrossEntropy = definePrimitive<readonly [Tensor, Tensor], re
   },
   kernel: (k, [logits, targets], [out], { ignoreIndex }) => k.softmaxCrossEntropy(logits, targets, ignoreIndex, out),
   // loss_i = logsumexp(x_i) - x_i[t_i]: d loss_i / d x_i = softmax(x_i) - onehot(t_i), zero if ignored.
-  vjp: ({ inputs: [logits, targets], attrs: { ignoreIndex } }, [g]) => {
-    const [N, C] = logits.shape as [number, number];
-    const valid = notEqual(targets, ignoreIndex, { dtype: logits.dtype as "float32" | "float64" }); // (N)
-    const scale = reshape(mul(g!, valid), [N, 1]); // (N, 1)
-    const onehot = oneHot(targets, C, logits.dtype as "float32" | "float64"); // (N, C)
-    return [mul(sub(softmax(logits, -1), onehot), scale), null];
-  },
+  vjp: ({ inputs: [logits, targets], attrs }, [g]) => [apply(SoftmaxCrossEntropyGrad, [logits, targets, g!], attrs)[0], null],
   decompose: ([logits, targets], { ignoreIndex }) => {
     const [, C] = logits.shape as [number, number];
     const dtype = logits.dtype as "float32" | "float64";
     const picked = sum(mul(logSoftmax(logits, -1), oneHot(targets, C, dtype)), -1); // (N)
     return [neg(mul(picked, notEqual(targets, ignoreIndex, { dtype })))];
+  },
+});
+
+/**
+ * The gradient of `SoftmaxCrossEntropy` with respect to the logits, fused: logits `[N, C]`, targets
+ * `[N]`, per-row cotangents `[N]` -> `(softmax(logits) - onehot(targets)) * g` `[N, C]`, zero rows
+ * where the target is `ignoreIndex`. One pass instead of the five primitives of `decompose`.
+ */
+export const SoftmaxCrossEntropyGrad = definePrimitive<readonly [Tensor, Tensor, Tensor], readonly [Tensor], CrossEntropyAttrs>({
+  name: "SoftmaxCrossEntropyGrad",
+  infer: ([logits, targets, g]) => {
+    requireFloat("SoftmaxCrossEntropyGrad", logits, "logits");
+    assertDType("SoftmaxCrossEntropyGrad", "targets", targets.dtype, ["int32"]);
+    const [N] = logits.shape as [number, number];
+    if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== N || !shapesEqual(g.shape, [N]) || g.dtype !== logits.dtype) {
+      throw new ShapeError(
+        "SoftmaxCrossEntropyGrad",
+        `logits ${formatShape(logits.shape)}, targets ${formatShape(targets.shape)} and cotangents ${formatShape(g.shape)} (${g.dtype}) do not match; expected [N,C], [N] and [N] of the logits' dtype`,
+      );
+    }
+    return [{ shape: logits.shape, dtype: logits.dtype }];
+  },
+  kernel: (k, [logits, targets, g], [out], { ignoreIndex }) => k.softmaxCrossEntropyBackward(logits, targets, g, ignoreIndex, out),
+  // y = (p - onehot)·g with p = softmax(x): dg_i = Σ_c (p - onehot)_ic dy_ic;
+  // dx_i = g_i (p ⊙ dy_i - p_i Σ_c p_ic dy_ic), zero on ignored rows (their g term is masked).
+  vjp: ({ inputs: [logits, targets, g], attrs: { ignoreIndex } }, [dy], needed) => {
+    const [N, C] = logits.shape as [number, number];
+    const dtype = logits.dtype as "float32" | "float64";
+    const valid = reshape(notEqual(targets, ignoreIndex, { dtype }), [N, 1]);
+    const p = softmax(logits, -1);
+    const dyValid = mul(dy!, valid);
+    const pdy = mul(p, dyValid);
+    const dx = needed[0] ? mul(sub(pdy, mul(p, sum(pdy, -1, true))), reshape(g, [N, 1])) : null;
+    const dg = needed[2] ? sum(mul(sub(p, oneHot(targets, C, dtype)), dyValid), -1) : null;
+    return [dx, null, dg];
+  },
+  decompose: ([logits, targets, g], { ignoreIndex }) => {
+    const [N, C] = logits.shape as [number, number];
+    const dtype = logits.dtype as "float32" | "float64";
+    const scale = reshape(mul(g, notEqual(targets, ignoreIndex, { dtype })), [N, 1]);
+    return [mul(sub(softmax(logits, -1), oneHot(targets, C, dtype)), scale)];
   },
 });
 

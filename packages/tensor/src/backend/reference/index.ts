@@ -5,7 +5,7 @@ import { broadcastTo, concat, pad, slice, transpose } from "./layout.js";
 import { matmul } from "./matmul.js";
 import { argmax, reduce } from "./reduce.js";
 import { recurrentBackward, recurrentForward } from "./recurrent.js";
-import { logSoftmax, softmax, softmaxCrossEntropy } from "./softmax.js";
+import { logSoftmax, softmax, softmaxCrossEntropy, softmaxCrossEntropyBackward } from "./softmax.js";
 
 /**
  * The reference kernels: plain TypeScript over typed arrays, for every dtype. They are the oracle
@@ -32,6 +32,7 @@ export const referenceKernels: Kernels = Object.freeze({
   softmax,
   logSoftmax,
   softmaxCrossEntropy,
+  softmaxCrossEntropyBackward,
   recurrentForward,
   recurrentBackward,
 });

@@ -5,7 +5,7 @@ import type { KernelTensor, ReduceOp } from "../kernels.js";
  * Views `shape` as alternating kept/reduced blocks after merging neighbours of the same kind:
  * `[outer kept][reduced][inner kept]...`. Returns the merged sizes and which are reduced.
  */
-function mergeAxes(shape: readonly number[], axes: readonly number[]): { sizes: number[]; reduced: boolean[] } {
+export function mergeAxes(shape: readonly number[], axes: readonly number[]): { sizes: number[]; reduced: boolean[] } {
   const sizes: number[] = [];
   const reduced: boolean[] = [];
   for (let d = 0; d < shape.length; d++) {

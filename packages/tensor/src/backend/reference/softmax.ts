@@ -70,3 +70,32 @@ export function softmaxCrossEntropy(
     o[i] = max + Math.log(sum) - x[base + target]!;
   }
 }
+
+export function softmaxCrossEntropyBackward(
+  logits: KernelTensor,
+  targets: KernelTensor,
+  grad: KernelTensor,
+  ignoreIndex: number,
+  out: KernelTensor,
+): void {
+  const C = logits.shape[1]!;
+  const x = logits.data;
+  const t = targets.data;
+  const g = grad.data;
+  const o = out.data;
+  for (let i = 0; i < t.length; i++) {
+    const target = t[i]!;
+    if (target === ignoreIndex) continue; // out arrives zero-filled
+    const base = i * C;
+    let max = -Infinity;
+    for (let k = 0; k < C; k++) {
+      const v = x[base + k]!;
+      if (v > max || v !== v) max = v;
+    }
+    if (max === -Infinity) max = 0;
+    let sum = 0;
+    for (let k = 0; k < C; k++) sum += Math.exp(x[base + k]! - max);
+    const gi = g[i]!;
+    for (let k = 0; k < C; k++) o[base + k] = (Math.exp(x[base + k]! - max) / sum - (k === target ? 1 : 0)) * gi;
+  }
+}

@@ -1,5 +1,6 @@
-// The WebAssembly SIMD backend: the reference table with its hot kernels replaced by the ones in
-// packages/tensor/assembly (built into kernels.wasm.generated.ts). Float32 runs in WebAssembly;
+// The WebAssembly SIMD backend: the reference table with its hot kernels (matrix products,
+// recurrent scans, elementwise ops, reductions, softmax and its cross-entropy) replaced by the ones
+// in packages/tensor/assembly (built into kernels.wasm.generated.ts). Float32 runs in WebAssembly;
 // float64 and everything not overridden stay on the reference kernels, which remain the oracle.
 
 import { ShapeError, ValueRangeError } from "../../errors.js";
@@ -7,6 +8,14 @@ import type { Kernels, KernelTensor } from "../kernels.js";
 import { planBroadcast } from "../reference/broadcast-plan.js";
 import { referenceKernels } from "../reference/index.js";
 import { kernelsInstance, kernelsInstanceSync, type KernelsExports, MAX_WASM_THREADS, threadedKernelsInstanceSync, workersReady } from "./module.js";
+import {
+  wasmBinary,
+  wasmReduce,
+  wasmSoftmax,
+  wasmSoftmaxCrossEntropy,
+  wasmSoftmaxCrossEntropyBackward,
+  wasmUnary,
+} from "./elementwise.js";
 import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
 import { Residency } from "./resident.js";
 
@@ -104,6 +113,14 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
     name: threads === 1 ? "wasm-simd" : `wasm-simd (${threads} threads)`,
     matmul: (a: KernelTensor, b: KernelTensor, out: KernelTensor, transA: boolean, transB: boolean) =>
       wasmMatmul(wasm, r, a, b, out, transA, transB),
+    unary: (op, x, out) => wasmUnary(wasm, r, op, x, out),
+    binary: (op, a, b, out) => wasmBinary(wasm, r, op, a, b, out),
+    reduce: (op, x, axes, out) => wasmReduce(wasm, r, op, x, axes, out),
+    softmax: (x, axis, out) => wasmSoftmax(wasm, r, x, axis, out, false),
+    logSoftmax: (x, axis, out) => wasmSoftmax(wasm, r, x, axis, out, true),
+    softmaxCrossEntropy: (logits, targets, ignoreIndex, out) => wasmSoftmaxCrossEntropy(wasm, r, logits, targets, ignoreIndex, out),
+    softmaxCrossEntropyBackward: (logits, targets, grad, ignoreIndex, out) =>
+      wasmSoftmaxCrossEntropyBackward(wasm, r, logits, targets, grad, ignoreIndex, out),
     recurrentForward: (args, out) => wasmRecurrentForward(wasm, r, args, out),
     recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, r, args, out),
     pin: (tensors) => r.pin(tensors),
@@ -124,8 +141,10 @@ export interface WasmKernelsOptions {
 /**
  * The WebAssembly SIMD kernel table, compiled asynchronously (browsers' main threads refuse to
  * compile all but tiny modules synchronously): `setKernels(await loadWasmKernels())`. Float32
- * matmul and the recurrent scans run in WebAssembly; everything else delegates to
- * `referenceKernels`. Rejects where `wasmSupported()` is false. With `threads > 1` it resolves
+ * matmul, the recurrent scans, unary and binary elementwise ops (pow excepted), sum and max over
+ * leading or trailing axes, softmax and log-softmax over the last axis and softmax cross-entropy
+ * (with its backward) run in WebAssembly, for operands of at least 256 elements; everything else
+ * (layout ops, indexing, small operands, float64) delegates to `referenceKernels`. Rejects where `wasmSupported()` is false. With `threads > 1` it resolves
  * once the workers take jobs (`loadWasmKernelsSync` returns at once; its products use the
  * workers as they become ready, within milliseconds once the event loop turns).
  */

@@ -28,6 +28,15 @@ export interface KernelsExports {
     dhp: number, gh: number, gc: number, dprev: number, extra: number, hPrevAll: number,
     accumulate: boolean,
   ): void;
+  /** The elementwise kernels of assembly/elementwise.ts; see src/backend/wasm/elementwise.ts. */
+  unaryF32(op: number, x: number, out: number, n: number): void;
+  binaryF32(op: number, rows: number, len: number, a: number, offA: number, sa: number, b: number, offB: number, sb: number, out: number): void;
+  reduceAllF32(op: number, x: number, n: number): number;
+  reduceRowsF32(op: number, rows: number, len: number, x: number, out: number): void;
+  reduceColumnsF32(op: number, rows: number, len: number, x: number, out: number, accumulate: boolean): void;
+  softmaxRowsF32(rows: number, C: number, x: number, out: number, log: boolean): void;
+  softmaxCrossEntropyF32(rows: number, C: number, x: number, targets: number, ignore: number, out: number, scratch: number): void;
+  softmaxCrossEntropyBackwardF32(rows: number, C: number, x: number, targets: number, g: number, ignore: number, out: number): void;
   /** Threaded build only: how many workers (already started, see `threadedKernelsInstanceSync`) products may use. */
   setWorkers(count: number): void;
   /** Threaded build only: how many workers are in their loop, taking jobs. */
