@@ -15,3 +15,4 @@ export {
   softmaxRowsF32,
   unaryF32,
 } from "./elementwise";
+export { adamF32 } from "./optim";

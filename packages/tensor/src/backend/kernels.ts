@@ -90,6 +90,24 @@ export interface RecurrentBackwardOut {
 }
 
 /**
+ * The scalars of one Adam step, each already rounded to float32 as PyTorch rounds Python scalars
+ * (see `Kernels.adamUpdate`).
+ */
+export interface AdamScalars {
+  readonly beta1: number;
+  readonly oneMinusBeta1: number;
+  readonly beta2: number;
+  readonly oneMinusBeta2: number;
+  /** sqrt(1 - beta2^t) */
+  readonly bias2Sqrt: number;
+  /** -lr / (1 - beta1^t) */
+  readonly negStepSize: number;
+  readonly eps: number;
+  /** AdamW's decoupled decay 1 - lr·weightDecay; 1 for Adam. */
+  readonly shrink: number;
+}
+
+/**
  * The backend table: every computation of the tensor package goes through one of these
  * functions. Kernels write into `out`, which the caller allocated with the right shape and dtype
  * (zero-filled), so a backend never allocates results and buffer reuse can be added in one place.
@@ -153,6 +171,12 @@ export interface Kernels {
   recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void;
   /** Backpropagation through time of `recurrentForward`, with the weight gradients as one product over all steps. */
   recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void;
+  /**
+   * Optional: one Adam (AdamW) step of a float32 parameter in place, moments `m` and `v` updated
+   * too, fused into one pass: bitwise what @unroll/train's `adam` update loop (PyTorch 1.13's order
+   * of operations) computes, which stays the oracle and runs where this is absent.
+   */
+  adamUpdate?(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, scalars: AdamScalars): void;
   /**
    * Optional: keep these tensors' data inside the backend between calls (weights during
    * generation), until the returned function is called. Their data must not change meanwhile.

@@ -1,3 +1,4 @@
+import { getKernels } from "@unroll/tensor";
 import { checkSetting, effectiveGrad, type Optimizer, RuleOptimizer } from "./optimizer.js";
 
 export interface AdamOptions {
@@ -70,6 +71,14 @@ function adamFamily(name: "adam" | "adamw", decoupled: boolean, options: AdamOpt
         const bc2Sqrt = round(Math.sqrt(1 - beta2 ** step));
         const negStepSize = round(-(lr / (1 - beta1 ** step)));
         const epsR = round(eps);
+        // The kernel table's fused pass where it has one (WebAssembly): the same arithmetic in
+        // float32 lanes, bitwise equal to the loop below, which remains the oracle.
+        const fused = getKernels().adamUpdate;
+        if (fused && p instanceof Float32Array && vmax === undefined && !maximize && l2 === 0) {
+          const scalars = { beta1: b1, oneMinusBeta1: oneMinusB1, beta2: b2, oneMinusBeta2: oneMinusB2, bias2Sqrt: bc2Sqrt, negStepSize, eps: epsR, shrink };
+          fused(p, grad as Float32Array, m as Float32Array, v as Float32Array, scalars);
+          return;
+        }
         for (let i = 0; i < p.length; i++) {
           const g = effectiveGrad(grad[i]!, p[i]!, maximize, l2, round);
           // param.mul_(1 - lr * weight_decay)

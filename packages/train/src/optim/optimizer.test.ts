@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fromArray, Tensor, treeEntries, treeMap } from "@unroll/tensor";
+import { Buffer } from "node:buffer";
+import { fromArray, loadWasmKernels, Tensor, treeEntries, treeMap, withKernels } from "@unroll/tensor";
 import { adagrad, adam, adamw, type Optimizer, OptimizerError, type OptimizerState, rmsprop, sgd } from "./index.js";
 
 interface Params {
@@ -262,5 +263,58 @@ describe("settings", () => {
     const b = sgd({ lr: 0.1 });
     b.loadStateDict(fromJSON(toJSON(a.stateDict())));
     expect(b.stateDict()).toEqual(a.stateDict());
+  });
+});
+
+describe("Adam's fused kernel (the WebAssembly table's adamUpdate)", () => {
+  /** Parameters of odd sizes, one long enough to stream through the module in several chunks. */
+  function bigParams(): { a: Tensor; b: Tensor; c: Tensor } {
+    const vals = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed + 1.7 * i) * 0.5);
+    return {
+      a: new Tensor(vals(7, 1), [7]),
+      b: new Tensor(vals(33 * 65, 2), [33, 65]),
+      c: new Tensor(vals(700_001, 3), [700_001]),
+    };
+  }
+
+  for (const [name, make] of [
+    ["adam", () => adam({ lr: 2e-3 })],
+    ["adamw", () => adamw({ lr: 1e-2, weightDecay: 0.1, betas: [0.8, 0.99], eps: 1e-6 })],
+  ] as const) {
+    it(`${name}: bitwise the update loop's parameters and moments over several steps, through the kernel`, async () => {
+      const wasm = await loadWasmKernels();
+      let calls = 0;
+      const counting = { ...wasm, adamUpdate: (...args: Parameters<NonNullable<typeof wasm.adamUpdate>>) => (calls++, wasm.adamUpdate!(...args)) };
+      const reference = bigParams();
+      const fused = bigParams();
+      const optRef = make();
+      const optFused = make();
+      for (let k = 0; k < 4; k++) {
+        optRef.step(reference, gradsAt(reference, k));
+        withKernels(counting, () => optFused.step(fused, gradsAt(fused, k)));
+      }
+      expect(calls).toBe(4 * 3);
+      for (const key of ["a", "b", "c"] as const) {
+        expect(Buffer.from(fused[key].data.buffer).equals(Buffer.from(reference[key].data.buffer)), `param ${key}`).toBe(true);
+      }
+      const [sr, sf] = [optRef.stateDict(), optFused.stateDict()];
+      for (const [path, t] of treeEntries(sr.buffers, "buffers")) {
+        const other = treeEntries(sf.buffers, "buffers").find(([p]) => p === path)![1];
+        expect(Buffer.from(other.data.buffer).equals(Buffer.from(t.data.buffer)), `buffer ${path}`).toBe(true);
+      }
+    });
+  }
+
+  it("settings the kernel does not cover (amsgrad, maximize, L2 decay, float64) run the loop", async () => {
+    const wasm = await loadWasmKernels();
+    let calls = 0;
+    const counting = { ...wasm, adamUpdate: (...args: Parameters<NonNullable<typeof wasm.adamUpdate>>) => (calls++, wasm.adamUpdate!(...args)) };
+    for (const opt of [adam({ amsgrad: true }), adam({ maximize: true }), adam({ weightDecay: 0.1 })]) {
+      const p = makeParams();
+      withKernels(counting, () => opt.step(p, gradsAt(p, 0)));
+    }
+    const p64 = makeParams("float64");
+    withKernels(counting, () => adam().step(p64, gradsAt(p64, 0)));
+    expect(calls).toBe(0);
   });
 });

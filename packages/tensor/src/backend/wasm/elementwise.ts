@@ -4,7 +4,7 @@
 // kernels. Long operands stream through the module in chunks of rows, so a call never needs more
 // than about `CHUNK_ELEMENTS` floats per operand there (the module's memory never shrinks).
 
-import type { BinaryOp, KernelTensor, ReduceOp, UnaryOp } from "../kernels.js";
+import type { AdamScalars, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from "../kernels.js";
 import { planBroadcast } from "../reference/broadcast-plan.js";
 import { referenceKernels } from "../reference/index.js";
 import { mergeAxes } from "../reference/reduce.js";
@@ -264,5 +264,38 @@ export function wasmSoftmaxCrossEntropyBackward(
     f32View(wasm, gAt, count).set(grad.data.subarray(r0, r0 + count));
     wasm.softmaxCrossEntropyBackwardF32(count, C, xAt, tAt, gAt, ignoreIndex, outAt);
     out.data.set(f32View(wasm, outAt, count * C), r0 * C);
+  }
+}
+
+/**
+ * One fused Adam step (assembly/optim.ts) of float32 arrays, streamed through the module in
+ * chunks: parameter, gradient and moments copied in, parameter and moments copied back.
+ */
+export function wasmAdamUpdate(
+  wasm: KernelsExports,
+  residency: Residency,
+  param: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  s: AdamScalars,
+): void {
+  const n = param.length;
+  if (n === 0) return;
+  const chunk = Math.min(n, CHUNK_ELEMENTS);
+  const base = residency.callRegion(4 * padded(chunk));
+  if (base === 0) throw new Error(`adamUpdate: ${4 * chunk} floats do not fit in the WebAssembly memory`);
+  const [pAt, gAt, mAt, vAt] = [0, 1, 2, 3].map((k) => base + k * padded(chunk)) as [number, number, number, number];
+  for (let start = 0; start < n; start += chunk) {
+    const len = Math.min(chunk, n - start);
+    const end = start + len;
+    f32View(wasm, pAt, len).set(param.subarray(start, end));
+    f32View(wasm, gAt, len).set(grad.subarray(start, end));
+    f32View(wasm, mAt, len).set(m.subarray(start, end));
+    f32View(wasm, vAt, len).set(v.subarray(start, end));
+    wasm.adamF32(pAt, gAt, mAt, vAt, len, s.beta1, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.bias2Sqrt, s.negStepSize, s.eps, s.shrink);
+    param.set(f32View(wasm, pAt, len), start);
+    m.set(f32View(wasm, mAt, len), start);
+    v.set(f32View(wasm, vAt, len), start);
   }
 }

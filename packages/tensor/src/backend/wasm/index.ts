@@ -9,6 +9,7 @@ import { planBroadcast } from "../reference/broadcast-plan.js";
 import { referenceKernels } from "../reference/index.js";
 import { kernelsInstance, kernelsInstanceSync, type KernelsExports, MAX_WASM_THREADS, threadedKernelsInstanceSync, workersReady } from "./module.js";
 import {
+  wasmAdamUpdate,
   wasmBinary,
   wasmReduce,
   wasmSoftmax,
@@ -123,6 +124,7 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
       wasmSoftmaxCrossEntropyBackward(wasm, r, logits, targets, grad, ignoreIndex, out),
     recurrentForward: (args, out) => wasmRecurrentForward(wasm, r, args, out),
     recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, r, args, out),
+    adamUpdate: (param, grad, m, v, scalars) => wasmAdamUpdate(wasm, r, param, grad, m, v, scalars),
     pin: (tensors) => r.pin(tensors),
     memoryBytes: () => wasm.memory.buffer.byteLength,
   });

@@ -37,6 +37,11 @@ export interface KernelsExports {
   softmaxRowsF32(rows: number, C: number, x: number, out: number, log: boolean): void;
   softmaxCrossEntropyF32(rows: number, C: number, x: number, targets: number, ignore: number, out: number, scratch: number): void;
   softmaxCrossEntropyBackwardF32(rows: number, C: number, x: number, targets: number, g: number, ignore: number, out: number): void;
+  /** One fused Adam step; see assembly/optim.ts. */
+  adamF32(
+    p: number, g: number, m: number, v: number, n: number,
+    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, bias2Sqrt: number, negStepSize: number, eps: number, shrink: number,
+  ): void;
   /** Threaded build only: how many workers (already started, see `threadedKernelsInstanceSync`) products may use. */
   setWorkers(count: number): void;
   /** Threaded build only: how many workers are in their loop, taking jobs. */
