@@ -124,11 +124,11 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
     ];
     const [dxProj, dWeightHH, dBiasHH, dh0, dc0] = apply(RecurrentSequenceGrad, gradInputs, attrs) as Tensor[];
     // xProj = x W_ihᵀ + b_ih for all steps: dx = dxProj W_ih, dW_ih = dxProjᵀ x, db_ih = Σ dxProj.
+    // dxProj arrives as (T*B, GH): no reshaped copy of the largest gradient of the step.
     const [T, B, I] = x.shape as [number, number, number];
-    const GH = weightIH.shape[0]!;
-    const flat = reshape(dxProj!, [T * B, GH]); // (T*B, GH)
+    const flat = dxProj!;
     const grads: (Tensor | null)[] = [
-      needed[0] ? matmul(dxProj!, weightIH) : null, // (T, B, I)
+      needed[0] ? reshape(matmul(flat, weightIH), [T, B, I]) : null, // (T, B, I)
       needed[1] ? matmul(flat, reshape(x, [T * B, I]), { transA: true }) : null, // (GH, I)
       needed[2] ? sum(flat, 0) : null, // (GH)
       dWeightHH!,
@@ -153,7 +153,7 @@ export const RecurrentSequenceGrad = definePrimitive<readonly Tensor[], readonly
     const dhs = inputs[inputs.length - (cell === "lstm" ? 3 : 2)]!;
     const [T, B] = dhs.shape as [number, number];
     const outs = [
-      { shape: [T, B, GH], dtype },
+      { shape: [T * B, GH], dtype },
       { shape: weightHH.shape, dtype },
       { shape: [GH], dtype },
       { shape: h0.shape, dtype },

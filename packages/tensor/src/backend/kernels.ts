@@ -77,7 +77,7 @@ export interface RecurrentBackwardArgs {
 }
 
 /**
- * Gradients of the input projection `x W_ihᵀ + b_ih` (`dxProj`, in input time order: the
+ * Gradients of the input projection `x W_ihᵀ + b_ih` (`dxProj` `[T*B, GH]`, rows in input time order: the
  * gradients of `x`, `weightIH`, `biasIH` follow from it by products), `weightHH`, `biasHH`, `h0`,
  * `c0`; outputs arrive zero-filled.
  */

@@ -62,6 +62,11 @@ function wasmMatmul(
   if (cSize === 0) return;
   const pinnedA = residency.addressOf(a.data);
   const pinnedB = residency.addressOf(b.data);
+  const single = aSize === M * K && bSize === K * N;
+  if (single && pinnedA === null && padded(aSize) + padded(bSize) + padded(cSize) > matmulChunkBytes) {
+    if (!transA && M > SMALL_ROWS) return chunkedRowsMatmul(wasm, residency, a.data, b.data, out.data, M, N, K, transB, pinnedB);
+    if (transA && !transB && K > KC) return chunkedDepthMatmul(wasm, residency, a.data, b.data, out.data, M, N, K);
+  }
   const base = residency.callRegion((pinnedA === null ? padded(aSize) : 0) + (pinnedB === null ? padded(bSize) : 0) + padded(cSize));
   if (base === 0) {
     // Beyond the 4 GiB of wasm32 memory: the reference kernel has no such limit.
@@ -93,6 +98,79 @@ function wasmMatmul(
     }
   }
   out.data.set(new Float32Array(wasm.memory.buffer, cAt, cSize));
+}
+
+/**
+ * Bytes of operands above which a single product streams its large operand through the module
+ * in chunks instead of copying it in whole: the module's memory never shrinks, so one call with
+ * a training step's 8 MiB input-projection gradient would keep 8 MiB allocated for good.
+ */
+let matmulChunkBytes = 4 * 2 ** 20;
+
+/** Sets the chunking threshold (tests make it small); returns the previous value. */
+export function setMatmulChunkBytes(bytes: number): number {
+  const previous = matmulChunkBytes;
+  matmulChunkBytes = bytes;
+  return previous;
+}
+
+/** gemm's row-block height and depth-block size (assembly/gemm-params.ts MC, KC), and its matrix-vector row limit. */
+const MC = 128;
+const KC = 256;
+const SMALL_ROWS = 4;
+
+/**
+ * `out = a · op(b)` with rows of `a` and `out` in chunks of whole MC blocks (each row's sums are
+ * the same as in one call, so the result is bitwise the same); a tail the matrix-vector path
+ * would take is folded into the chunk before it.
+ */
+function chunkedRowsMatmul(
+  wasm: KernelsExports, residency: Residency, a: Float32Array, b: Float32Array, out: Float32Array,
+  M: number, N: number, K: number, transB: boolean, pinnedB: number | null,
+): void {
+  const rowBytes = 4 * (K + N);
+  const budget = matmulChunkBytes - (pinnedB === null ? padded(K * N) : 0);
+  const rowsPer = Math.max(MC, Math.floor(budget / rowBytes / MC) * MC);
+  const maxRows = Math.min(M, rowsPer + SMALL_ROWS);
+  const base = residency.callRegion((pinnedB === null ? padded(K * N) : 0) + padded(maxRows * K) + padded(maxRows * N));
+  if (base === 0) throw new ValueRangeError("matmul", `operands of ${M}x${K} and ${K}x${N} do not fit in WebAssembly memory (4 GiB)`);
+  const bAt = pinnedB ?? base;
+  if (pinnedB === null) copyIn(wasm, bAt, b.subarray(0, K * N));
+  const aAt = base + (pinnedB === null ? padded(K * N) : 0);
+  const cAt = aAt + padded(maxRows * K);
+  for (let m0 = 0; m0 < M; ) {
+    let rows = Math.min(rowsPer, M - m0);
+    if (M - m0 - rows <= SMALL_ROWS) rows = M - m0;
+    copyIn(wasm, aAt, a.subarray(m0 * K, (m0 + rows) * K));
+    wasm.gemm(false, transB, rows, N, K, aAt, K, bAt, transB ? K : N, cAt, N, false);
+    out.set(new Float32Array(wasm.memory.buffer, cAt, rows * N), m0 * N);
+    m0 += rows;
+  }
+}
+
+/**
+ * `out = aᵀ · b` (a stored K x M, b K x N) over chunks of the depth K in whole KC blocks,
+ * accumulated in the module: gemm adds each KC block's sums to C in turn, so the result is
+ * bitwise the same as one call's.
+ */
+function chunkedDepthMatmul(
+  wasm: KernelsExports, residency: Residency, a: Float32Array, b: Float32Array, out: Float32Array,
+  M: number, N: number, K: number,
+): void {
+  const depthPer = Math.max(KC, Math.floor((matmulChunkBytes - padded(M * N)) / (4 * (M + N)) / KC) * KC);
+  const depth = Math.min(K, depthPer);
+  const base = residency.callRegion(padded(M * N) + padded(depth * M) + padded(depth * N));
+  if (base === 0) throw new ValueRangeError("matmul", `operands of ${M}x${K} and ${K}x${N} do not fit in WebAssembly memory (4 GiB)`);
+  const cAt = base;
+  const aAt = cAt + padded(M * N);
+  const bAt = aAt + padded(depth * M);
+  for (let k0 = 0; k0 < K; k0 += depth) {
+    const d = Math.min(depth, K - k0);
+    copyIn(wasm, aAt, a.subarray(k0 * M, (k0 + d) * M));
+    copyIn(wasm, bAt, b.subarray(k0 * N, (k0 + d) * N));
+    wasm.gemm(true, false, M, N, d, aAt, M, bAt, N, cAt, N, k0 > 0);
+  }
+  out.set(new Float32Array(wasm.memory.buffer, cAt, M * N));
 }
 
 const residencies = new WeakMap<KernelsExports, Residency>();

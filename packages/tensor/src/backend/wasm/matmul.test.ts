@@ -1,6 +1,8 @@
+import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { fromArray, loadWasmKernelsSync, referenceKernels, type Tensor, zeros } from "../../index.js";
 import { type Dense, dense, naiveMatmul, randomValues, seededRandom, sizeOfShape } from "../../test-utils.js";
+import { setMatmulChunkBytes } from "./index.js";
 import { kernelsInstanceSync } from "./module.js";
 
 const wasm = loadWasmKernelsSync();
@@ -217,6 +219,38 @@ describe("WebAssembly SIMD matmul kernel vs a float64 triple loop", () => {
           }
         }
       }
+    }
+  });
+});
+
+describe("WebAssembly matmul: large operands streamed in chunks", () => {
+  it("row chunks (a·b, a·bᵀ) and depth chunks (aᵀ·b) give bitwise the one-call result", () => {
+    // [M, N, K, transA, transB]: tails of 1-4 rows (folded into the last chunk), a tail of a
+    // whole block, depth not a multiple of the 256-deep blocks.
+    const cases: [number, number, number, boolean, boolean][] = [
+      [1027, 33, 70, false, false],
+      [1030, 65, 40, false, true],
+      [900, 7, 300, false, false],
+      [70, 33, 1500, true, false],
+      [130, 9, 777, true, false],
+    ];
+    let seed = 900;
+    for (const [M, N, K, transA, transB] of cases) {
+      const a = operand(dims(transA, M, K), seed++);
+      const b = operand(dims(transB, K, N), seed++);
+      const whole = zeros([M, N]);
+      wasm.matmul(a, b, whole, transA, transB);
+      for (const bytes of [20_000, 70_000, 300_000]) {
+        const previous = setMatmulChunkBytes(bytes);
+        try {
+          const chunked = fromArray(new Array(M * N).fill(Number.NaN), { shape: [M, N], dtype: "float32" });
+          wasm.matmul(a, b, chunked, transA, transB);
+          expect(Buffer.from(chunked.data.buffer).equals(Buffer.from(whole.data.buffer)), `${M}x${N}x${K} ${transA} ${transB} in ${bytes}-byte chunks`).toBe(true);
+        } finally {
+          setMatmulChunkBytes(previous);
+        }
+      }
+      check(dims(transA, M, K), dims(transB, K, N), [M, N], transA, transB, seed - 2);
     }
   });
 });
