@@ -60,6 +60,17 @@ describe.each(CELLS)("fused %s scan", (cell) => {
     });
   }
 
+  it("gives the weight gradients without dx when the input needs none (the backward's withDx off)", () => {
+    const { list, attrs } = inputs(cell, 5, 3, 4, 6, "float64", [5, 2, 0], false);
+    const floats = list.filter((t) => t.dtype !== "int32");
+    const [x, ...weights] = floats as [Tensor, ...Tensor[]];
+    const rest = list.slice(floats.length);
+    const loss = (run: (xs: readonly Tensor[]) => Tensor[]) => (ps: Tensor[]) => sum(mul(run([x, ...ps, ...rest])[0]!, 0.3));
+    const fused = valueAndGrad(loss((xs) => apply(RecurrentSequence, xs, attrs) as Tensor[]))(weights);
+    const composed = valueAndGrad(loss((xs) => RecurrentSequence.decompose!(xs, attrs) as Tensor[]))(weights);
+    fused.grads.forEach((g, i) => expect(maxDiff(g, composed.grads[i]!), `input ${i + 1}`).toBeLessThan(1e-10));
+  });
+
   it("passes gradcheck in float64 and agrees in float32", () => {
     const { list, attrs } = inputs(cell, 4, 2, 3, 4, "float64", [4, 2], true);
     const floats = list.filter((t) => t.dtype !== "int32");

@@ -6,13 +6,11 @@ import {
   DTypeError,
   formatShape,
   fromArray,
-  matmul,
   reshape,
   type RecurrentCell,
   ShapeError,
   split,
   stack,
-  sum,
   Tensor,
   where,
   zeros,
@@ -111,6 +109,8 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
     const [hs, hT, states, gates, cT, cells] = outputs as Tensor[];
     const [dhs, dhT, , , dcT] = cotangents as (Tensor | null)[];
     const gradInputs = [
+      x,
+      weightIH,
       weightHH,
       h0,
       ...(c0 ? [c0] : []),
@@ -122,48 +122,52 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
       dhT ?? zeros(hT!.shape, hT!.dtype),
       ...(attrs.cell === "lstm" ? [dcT ?? zeros(cT!.shape, cT!.dtype)] : []),
     ];
-    const [dxProj, dWeightHH, dBiasHH, dh0, dc0] = apply(RecurrentSequenceGrad, gradInputs, attrs) as Tensor[];
-    // xProj = x W_ihᵀ + b_ih for all steps: dx = dxProj W_ih, dW_ih = dxProjᵀ x, db_ih = Σ dxProj.
-    // dxProj arrives as (T*B, GH): no reshaped copy of the largest gradient of the step.
-    const [T, B, I] = x.shape as [number, number, number];
-    const flat = dxProj!;
-    const grads: (Tensor | null)[] = [
-      needed[0] ? reshape(matmul(flat, weightIH), [T, B, I]) : null, // (T, B, I)
-      needed[1] ? matmul(flat, reshape(x, [T * B, I]), { transA: true }) : null, // (GH, I)
-      needed[2] ? sum(flat, 0) : null, // (GH)
-      dWeightHH!,
-      dBiasHH!,
-      dh0!,
-    ];
-    if (attrs.cell === "lstm") grads.push(dc0!);
-    if (lengths) grads.push(null);
-    return grads.map((g, i) => (needed[i] ? g : null));
+    // The input side's gradients come out of the fused backward too (dx only when wanted), so the
+    // input projection's gradient never exists whole.
+    const grads = apply(RecurrentSequenceGrad, gradInputs, { ...attrs, withDx: needed[0]! }) as Tensor[];
+    const [dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0] = grads;
+    const dc0 = attrs.cell === "lstm" ? grads[5]! : null;
+    const dx = needed[0] ? grads[grads.length - 1]! : null;
+    const result: (Tensor | null)[] = [dx, dWeightIH!, dBiasIH!, dWeightHH!, dBiasHH!, dh0!];
+    if (attrs.cell === "lstm") result.push(dc0);
+    if (lengths) result.push(null);
+    return result.map((g, i) => (needed[i] ? g : null));
   },
   decompose: (inputs, attrs) => composedSequence(unpack(inputs, attrs), attrs),
 });
 
-/** Backpropagation through time of `RecurrentSequence` (fused; tested against autodiff of the decomposition). */
-export const RecurrentSequenceGrad = definePrimitive<readonly Tensor[], readonly Tensor[], SequenceAttrs>({
+interface GradAttrs extends SequenceAttrs {
+  /** Whether the gradient of x is wanted (it is the last output when it is). */
+  readonly withDx: boolean;
+}
+
+/**
+ * Backpropagation through time of `RecurrentSequence` (fused; tested against autodiff of the
+ * decomposition). Inputs: x, weightIH, weightHH, h0, [c0], [lengths], states, gates, [cells], dhs,
+ * dhT, [dcT]. Outputs: dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0, [dc0 (LSTM)], [dx (withDx)].
+ */
+export const RecurrentSequenceGrad = definePrimitive<readonly Tensor[], readonly Tensor[], GradAttrs>({
   name: "RecurrentSequenceGrad",
-  infer: (inputs, { cell }) => {
-    const weightHH = inputs[0]!;
-    const h0 = inputs[1]!;
-    const GH = weightHH.shape[0]!;
+  infer: (inputs, { cell, withDx }) => {
+    const [x, weightIH, weightHH, h0] = inputs as [Tensor, Tensor, Tensor, Tensor];
     const dtype = weightHH.dtype;
-    const dhs = inputs[inputs.length - (cell === "lstm" ? 3 : 2)]!;
-    const [T, B] = dhs.shape as [number, number];
+    const GH = weightHH.shape[0]!;
     const outs = [
-      { shape: [T * B, GH], dtype },
+      { shape: weightIH.shape, dtype },
+      { shape: [GH], dtype },
       { shape: weightHH.shape, dtype },
       { shape: [GH], dtype },
       { shape: h0.shape, dtype },
     ];
     if (cell === "lstm") outs.push({ shape: h0.shape, dtype });
+    if (withDx) outs.push({ shape: x.shape, dtype });
     return outs;
   },
-  kernel: (k, inputs, outputs, { cell, hasLengths, reverse }) => {
+  kernel: (k, inputs, outputs, { cell, hasLengths, reverse, withDx }) => {
     let i = 0;
     const next = (): Tensor => inputs[i++]!;
+    const x = next();
+    const weightIH = next();
     const weightHH = next();
     const h0 = next();
     const c0 = cell === "lstm" ? next() : null;
@@ -174,10 +178,18 @@ export const RecurrentSequenceGrad = definePrimitive<readonly Tensor[], readonly
     const dhs = next();
     const dhT = next();
     const dcT = cell === "lstm" ? next() : null;
-    const [dxProj, dWeightHH, dBiasHH, dh0, dc0] = outputs as Tensor[];
+    const [dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0] = outputs as Tensor[];
     k.recurrentBackward(
-      { cell, reverse, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT },
-      { dxProj: dxProj!, dWeightHH: dWeightHH!, dBiasHH: dBiasHH!, dh0: dh0!, dc0: dc0 ?? null },
+      { cell, reverse, x, weightIH, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT },
+      {
+        dx: withDx ? outputs[outputs.length - 1]! : null,
+        dWeightIH: dWeightIH!,
+        dBiasIH: dBiasIH!,
+        dWeightHH: dWeightHH!,
+        dBiasHH: dBiasHH!,
+        dh0: dh0!,
+        dc0: cell === "lstm" ? outputs[5]! : null,
+      },
     );
   },
 });

@@ -60,10 +60,15 @@ export interface RecurrentForwardOut {
   readonly gates: KernelTensor;
 }
 
-/** Backward of `recurrentForward`: the saved tensors and the cotangents of `hs`, `hT`, `cT`. */
+/**
+ * Backward of `recurrentForward`: the saved tensors, the cotangents of `hs`, `hT`, `cT`, and the
+ * forward's input `x` `[T, B, I]` and `weightIH` `[G*H, I]`, which the input side's gradients need.
+ */
 export interface RecurrentBackwardArgs {
   readonly cell: RecurrentCell;
   readonly reverse: boolean;
+  readonly x: KernelTensor;
+  readonly weightIH: KernelTensor;
   readonly weightHH: KernelTensor;
   readonly h0: KernelTensor;
   readonly c0: KernelTensor | null;
@@ -77,12 +82,16 @@ export interface RecurrentBackwardArgs {
 }
 
 /**
- * Gradients of the input projection `x W_ihᵀ + b_ih` (`dxProj` `[T*B, GH]`, rows in input time order: the
- * gradients of `x`, `weightIH`, `biasIH` follow from it by products), `weightHH`, `biasHH`, `h0`,
- * `c0`; outputs arrive zero-filled.
+ * Gradients of `x` (`dx` `[T, B, I]`, or null when not wanted), `weightIH`, `biasIH`, `weightHH`,
+ * `biasHH`, `h0`, `c0`; outputs arrive zero-filled. The input side follows from the gradient of the
+ * input projection `x W_ihᵀ + b_ih` by products (dx = dxProj W_ih, dW_ih = dxProjᵀ x, db_ih = Σ
+ * dxProj), which a backend computes as it goes, so that dxProj (`[T*B, G*H]`, the largest gradient
+ * of a training step) never needs to exist whole.
  */
 export interface RecurrentBackwardOut {
-  readonly dxProj: KernelTensor;
+  readonly dx: KernelTensor | null;
+  readonly dWeightIH: KernelTensor;
+  readonly dBiasIH: KernelTensor;
   readonly dWeightHH: KernelTensor;
   readonly dBiasHH: KernelTensor;
   readonly dh0: KernelTensor;

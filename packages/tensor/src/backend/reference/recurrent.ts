@@ -141,7 +141,7 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
   const cs = cells?.data ?? null; // (T, B, H)
   const gt = gates.data; // (T, B, S)
   const dOut = dhs.data; // (T, B, H)
-  const dx = out.dxProj.data; // (T, B, GH)
+  const dx = allocate(dtype, T * B * GH); // (T, B, GH): gradient of the input projection, input time order
   const dhp = allocate(dtype, T * B * GH); // (T, B, GH): cotangent of h_prev · W_hhᵀ + b_hh
   const Wt = allocate(dtype, H * GH); // (H, GH) = W_hhᵀ, for dh_prev = dhp · W_hh
   transposeInto(weightHH.data, 0, GH, H, Wt);
@@ -247,4 +247,18 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
   gemmRowsByRows(dhpT, 0, hPrevT, 0, out.dWeightHH.data, 0, GH, H, rows);
   const db = out.dBiasHH.data;
   for (let r = 0; r < rows; r++) for (let k = 0; k < GH; k++) db[k] = db[k]! + dhp[r * GH + k]!;
+  // The input side: dW_ih = dxProjᵀ · x, (GH, T*B) · (T*B, I); db_ih = Σ dxProj; dx = dxProj · W_ih.
+  const I = args.x.shape[2]!;
+  const xT = allocate(dtype, I * rows); // (I, T*B)
+  transposeInto(args.x.data, 0, rows, I, xT);
+  const dxT = allocate(dtype, GH * rows); // (GH, T*B)
+  transposeInto(dx, 0, rows, GH, dxT);
+  gemmRowsByRows(dxT, 0, xT, 0, out.dWeightIH.data, 0, GH, I, rows);
+  const dbih = out.dBiasIH.data;
+  for (let r = 0; r < rows; r++) for (let k = 0; k < GH; k++) dbih[k] = dbih[k]! + dx[r * GH + k]!;
+  if (out.dx) {
+    const WihT = allocate(dtype, I * GH); // (I, GH)
+    transposeInto(args.weightIH.data, 0, GH, I, WihT);
+    gemmRowsByRows(dx, 0, WihT, 0, out.dx.data, 0, rows, I, GH);
+  }
 }

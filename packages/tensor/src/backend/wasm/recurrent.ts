@@ -151,12 +151,13 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
 }
 
 export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency, args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
-  const { cell, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT, reverse } = args;
-  if (![weightHH, h0, c0, states, cells, gates, dhs, dhT, dcT].every(f32)) {
+  const { cell, x, weightIH, weightHH, h0, c0, lengths, states, cells, gates, dhs, dhT, dcT, reverse } = args;
+  if (![x, weightIH, weightHH, h0, c0, states, cells, gates, dhs, dhT, dcT].every(f32)) {
     referenceKernels.recurrentBackward(args, out);
     return;
   }
   const [T, B, H] = states.shape as [number, number, number];
+  const I = x.shape[2]!;
   const GH = weightHH.shape[0]!;
   const S = T * B > 0 ? gates.data.length / (T * B) : 0;
   // Two scratch buffers the scan can do without: when the scan runs forwards and the cell is not a
@@ -165,9 +166,12 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
   // is already the matrix of previous hidden states (hPrevAll) that dW_hh needs.
   const dhpIsDx = !reverse && cell !== "gru";
   const hPrevInPlace = (B * H * 4) % 64 === 0;
-  const Tc = chunkSteps(T, reverse, lengths !== null, 4 * B * (3 * H + S + GH * (dhpIsDx ? 1 : 2) + (hPrevInPlace ? 0 : H)));
+  const wantDx = out.dx !== null;
+  const perStep = 3 * H + S + GH * (dhpIsDx ? 1 : 2) + (hPrevInPlace ? 0 : H) + I * (wantDx ? 2 : 1);
+  const Tc = chunkSteps(T, reverse, lengths !== null, 4 * B * perStep);
   const L = new Layout();
   L.add("W", GH * H, residency.addressOf(weightHH.data));
+  L.add("Wih", GH * I, residency.addressOf(weightIH.data));
   L.add("c0", B * H);
   L.add("lengths", B);
   L.add("h0", B * H);
@@ -188,6 +192,10 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
   L.add("dprev", B * H);
   L.add("extra", B * H);
   if (!hPrevInPlace) L.add("hPrevAll", Tc * B * H);
+  L.add("x", Tc * B * I);
+  L.add("dWih", GH * I);
+  L.add("dbih", GH);
+  if (wantDx) L.add("dxIn", Tc * B * I);
   const base = residency.callRegion(L.size);
   if (base === 0) {
     referenceKernels.recurrentBackward(args, out);
@@ -202,7 +210,9 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
   // Chunks from the last to the first: the gradient flows backwards through time.
   const starts: number[] = [];
   for (let t0 = 0; t0 < Math.max(T, 1); t0 += Tc) starts.push(t0);
-  if (L.pinned.W === undefined) copyIn(wasm, a("W"), weightHH.data as Float32Array); // once for all chunks
+  // The weights once for all chunks.
+  if (L.pinned.W === undefined) copyIn(wasm, a("W"), weightHH.data as Float32Array);
+  if (L.pinned.Wih === undefined) copyIn(wasm, a("Wih"), weightIH.data as Float32Array);
   starts.reverse().forEach((t0, k) => {
     const n = Math.min(Tc, T - t0);
     copyIn(wasm, a("h0"), t0 === 0 ? (h0.data as Float32Array) : sData.subarray((t0 - 1) * BH, t0 * BH));
@@ -216,15 +226,25 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
     copyIn(wasm, a("dhs"), (dhs.data as Float32Array).subarray(u0 * BH, (u0 + n) * BH));
     copyIn(wasm, a("dhT"), dhCarry);
     if (dcCarry) copyIn(wasm, a("dcT"), dcCarry);
+    const accumulate = k > 0; // the weight gradients sum over all steps: later chunks add their share in place
     wasm.recurrentBackward(
       CELL_CODE[cell], n, B, H, reverse,
       a("W"), a("h0"), a("c0"), ls ? a("lengths") : 0, a("states"), a("cells"), a("gates"),
       a("dhs"), a("dhT"), dcCarry ? a("dcT") : 0,
       a("dx"), a("dW"), a("db"), a("dh0"), a("dc0"),
       a(dhpIsDx ? "dx" : "dhp"), a("gh"), a("gc"), a("dprev"), a("extra"), a(hPrevInPlace ? "h0" : "hPrevAll"),
-      k > 0, // the weight gradients sum over all steps: later chunks add their share in place
+      accumulate,
     );
-    copyOut(wasm, a("dx"), out.dxProj.data, u0 * B * GH, n * B * GH);
+    // The input side of this chunk's input times [u0, u0 + n), from the chunk's dxProj in place:
+    // dW_ih += dxProjᵀ · x, db_ih += Σ dxProj, dx = dxProj · W_ih.
+    const rows = n * B;
+    copyIn(wasm, a("x"), (x.data as Float32Array).subarray(u0 * B * I, (u0 + n) * B * I));
+    wasm.gemm(true, false, GH, I, rows, a("dx"), GH, a("x"), I, a("dWih"), I, accumulate);
+    wasm.reduceColumnsF32(0, rows, GH, a("dx"), a("dbih"), accumulate);
+    if (wantDx) {
+      wasm.gemm(false, false, rows, I, GH, a("dx"), GH, a("Wih"), I, a("dxIn"), I, false);
+      copyOut(wasm, a("dxIn"), out.dx!.data, u0 * B * I, rows * I);
+    }
     copyOut(wasm, a("dh0"), out.dh0.data);
     dhCarry = out.dh0.data as Float32Array;
     if (out.dc0) {
@@ -234,4 +254,6 @@ export function wasmRecurrentBackward(wasm: KernelsExports, residency: Residency
   });
   copyOut(wasm, a("dW"), out.dWeightHH.data);
   copyOut(wasm, a("db"), out.dBiasHH.data);
+  copyOut(wasm, a("dWih"), out.dWeightIH.data);
+  copyOut(wasm, a("dbih"), out.dBiasIH.data);
 }

@@ -112,6 +112,8 @@ describe("threaded WebAssembly kernels", () => {
       const back = {
         cell,
         reverse,
+        x: args.x,
+        weightIH: args.weightIH,
         weightHH: args.weightHH,
         h0: args.h0,
         c0: args.c0,
@@ -124,7 +126,9 @@ describe("threaded WebAssembly kernels", () => {
         dcT: cell === "lstm" ? rng.normal([B, H]) : null,
       };
       const backwardOut = () => ({
-        dxProj: zeros([T, B, GH]),
+        dx: zeros([...args.x.shape]),
+        dWeightIH: zeros([...args.weightIH.shape]),
+        dBiasIH: zeros([GH]),
         dWeightHH: zeros([GH, H]),
         dBiasHH: zeros([GH]),
         dh0: zeros([B, H]),
@@ -134,7 +138,7 @@ describe("threaded WebAssembly kernels", () => {
       const threadedGrad = backwardOut();
       one.recurrentBackward(back, serialGrad);
       two.recurrentBackward(back, threadedGrad);
-      for (const key of ["dxProj", "dWeightHH", "dBiasHH", "dh0", "dc0"] as const) {
+      for (const key of ["dx", "dWeightIH", "dBiasIH", "dWeightHH", "dBiasHH", "dh0", "dc0"] as const) {
         if (serialGrad[key]) expectBitwiseEqual(threadedGrad[key]!, serialGrad[key], `backward ${key}`);
       }
     }
