@@ -61,7 +61,18 @@ function savedWidth(cell: RecurrentCell, H: number): number {
   return cell === "lstm" || cell === "gru" ? 4 * H : 0;
 }
 
-/** Outputs: hs (input time order), hT, states, gates (scan order), [cT, cells (LSTM)]. */
+/**
+ * Whether a scan's saved states are its outputs: forwards and without padding, the state after
+ * scan step t is hs[t], so the `states` output is empty ([0, B, H]) and backward reads hs.
+ */
+function statesAreOutputs(attrs: SequenceAttrs): boolean {
+  return !attrs.reverse && !attrs.hasLengths;
+}
+
+/**
+ * Outputs: hs (input time order), hT, states (scan order; [0, B, H] when they are hs, see
+ * `statesAreOutputs`), gates (scan order), [cT, cells (LSTM)].
+ */
 export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Tensor[], SequenceAttrs>({
   name: "RecurrentSequence",
   infer: (inputs, attrs) => {
@@ -90,7 +101,7 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
     const outs = [
       { shape: [T, B, H], dtype },
       { shape: [B, H], dtype },
-      { shape: [T, B, H], dtype },
+      { shape: [statesAreOutputs(attrs) ? 0 : T, B, H], dtype },
       { shape: [T, B, savedWidth(attrs.cell, H)], dtype },
     ];
     if (attrs.cell === "lstm") outs.push({ shape: [B, H], dtype }, { shape: [T, B, H], dtype });
@@ -101,7 +112,7 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
     const [hs, hT, states, gates, cT, cells] = outputs as Tensor[];
     k.recurrentForward(
       { ...args, cell: attrs.cell, reverse: attrs.reverse },
-      { hs: hs!, hT: hT!, states: states!, gates: gates!, cT: cT ?? null, cells: cells ?? null },
+      { hs: hs!, hT: hT!, states: statesAreOutputs(attrs) ? null : states!, gates: gates!, cT: cT ?? null, cells: cells ?? null },
     );
   },
   vjp: ({ inputs, outputs, attrs }, cotangents, needed) => {
@@ -115,7 +126,7 @@ export const RecurrentSequence = definePrimitive<readonly Tensor[], readonly Ten
       h0,
       ...(c0 ? [c0] : []),
       ...(lengths ? [lengths] : []),
-      states!,
+      statesAreOutputs(attrs) ? hs! : states!,
       gates!,
       ...(cells ? [cells] : []),
       dhs ?? zeros(hs!.shape, hs!.dtype),
@@ -235,7 +246,8 @@ function composedSequence(inp: SequenceInputs, attrs: SequenceAttrs): Tensor[] {
   const seq = (xs: Tensor[], width: number): Tensor => (xs.length > 0 ? stack(xs) : zeros([0, B, width], x.dtype));
   const outputs = seq(hs, H);
   const gates = cell === "lstm" || cell === "gru" ? seq(saved, 4 * H) : zeros([T, B, 0], x.dtype);
-  const out = [reverse ? reverseSequences(outputs, lens) : outputs, state.h, seq(states, H), gates];
+  const savedStates = statesAreOutputs(attrs) ? zeros([0, B, H], x.dtype) : seq(states, H);
+  const out = [reverse ? reverseSequences(outputs, lens) : outputs, state.h, savedStates, gates];
   if (cell === "lstm") out.push(state.c!, seq(cells, H));
   return out;
 }

@@ -46,7 +46,8 @@ export interface RecurrentForwardArgs {
 /**
  * What the forward scan writes:
  * - `hs` `[T, B, H]` outputs in input time order (zero on padding), `hT` `[B, H]` final state, `cT` (LSTM)
- * - `states` `[T, B, H]` the carried hidden state after every scan step, `cells` `[T, B, H]` (LSTM),
+ * - `states` `[T, B, H]` the carried hidden state after every scan step, or null where they are `hs`
+ *   (a forward scan without `lengths`: the caller need not keep a copy), `cells` `[T, B, H]` (LSTM),
  *   indexed by scan step (for `reverse`, scan step t of example b is its time step len_b - 1 - t)
  * - `gates` `[T, B, S]`, by scan step, what backward needs: LSTM i,f,g,o after their nonlinearities (S = 4H);
  *   GRU r, z, n and the recurrent part of n, `h W_hnᵀ + b_hn` (S = 4H); RNN nothing (S = 0).
@@ -55,7 +56,7 @@ export interface RecurrentForwardOut {
   readonly hs: KernelTensor;
   readonly hT: KernelTensor;
   readonly cT: KernelTensor | null;
-  readonly states: KernelTensor;
+  readonly states: KernelTensor | null;
   readonly cells: KernelTensor | null;
   readonly gates: KernelTensor;
 }

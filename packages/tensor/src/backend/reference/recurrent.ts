@@ -51,7 +51,8 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
   const W = weightHH.data; // (GH, H): rows are what h_prev · Wᵀ dots with
   const bias = biasHH.data;
   const hs = out.hs.data; // (T, B, H)
-  const states = out.states.data; // (T, B, H)
+  // (T, B, H); a forward scan without padding writes its states into hs, where they are the same
+  const states = out.states?.data ?? hs;
   const cells = out.cells?.data ?? null; // (T, B, H)
   const gates = out.gates.data; // (T, B, S)
   const hp = allocate(dtypeOf(x), B * GH); // (B, GH): h_prev · W_hhᵀ

@@ -140,7 +140,7 @@ export function wasmRecurrentForward(wasm: KernelsExports, residency: Residency,
       a("hs"), a("states"), a("cells"), a("gates"), a("hT"), a("cT"), a("xProj"), a("hp"),
     );
     copyOut(wasm, a("hs"), out.hs.data, u0 * B * H, n * B * H);
-    copyOut(wasm, a("states"), out.states.data, t0 * B * H, n * B * H);
+    if (out.states) copyOut(wasm, a("states"), out.states.data, t0 * B * H, n * B * H);
     copyOut(wasm, a("gates"), out.gates.data, t0 * B * S, n * B * S);
     if (out.cells) copyOut(wasm, a("cells"), out.cells.data, t0 * B * H, n * B * H);
     copyOut(wasm, a("hT"), out.hT.data);
