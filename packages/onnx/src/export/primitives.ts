@@ -177,8 +177,9 @@ const identity = direct("Identity");
 /**
  * The lowering of every primitive of @unroll/tensor that has an ONNX counterpart, and of the fused
  * recurrent scan of @unroll/cells (`RecurrentSequence`). Training-only primitives (ScatterAdd,
- * SoftmaxCrossEntropy, RecurrentSequenceGrad) have none: exporting a graph that uses them is an
- * error that names them. Pass `lowerings` to `graphToOnnx` to add or replace entries.
+ * SoftmaxCrossEntropy, SoftmaxCrossEntropyGrad, RecurrentSequenceGrad) have none: exporting a
+ * graph that uses them is an error that names them. Pass `lowerings` to `graphToOnnx` to add or
+ * replace entries.
  */
 export const defaultLowerings: LoweringTable = Object.freeze({
   Add: direct("Add"),
