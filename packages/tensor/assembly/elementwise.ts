@@ -52,9 +52,21 @@ const SIGN: i32 = 8;
   }
 }
 
-/** out[i] = op(x[i]) for i < n. */
+/** out[i] = op(x[i]) for i < n; one loop per op, so that each loop body is straight-line code. */
 export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
-  for (let i = 0; i < n; i += 4) vstore(out, i, unaryLanes(op, vload(x, i)));
+  switch (op) {
+    case EXP:
+      for (let i = 0; i < n; i += 4) vstore(out, i, vexpFull(vload(x, i)));
+      break;
+    case TANH:
+      for (let i = 0; i < n; i += 4) vstore(out, i, vtanhFull(vload(x, i)));
+      break;
+    case SIGMOID:
+      for (let i = 0; i < n; i += 4) vstore(out, i, vsigmoidFull(vload(x, i)));
+      break;
+    default:
+      for (let i = 0; i < n; i += 4) vstore(out, i, unaryLanes(op, vload(x, i)));
+  }
 }
 
 const ADD: i32 = 0;

@@ -2,9 +2,19 @@
 
 // Vectorised exp (Cephes' expf: Cody-Waite reduction, degree-6 polynomial, 2^k from the exponent
 // bits), and the sigmoid and tanh built on it; relative error ~1e-7, about float32's resolution.
+//
+// Written for what V8 emits on x64: pmin/pmax (one instruction each; min/max with WebAssembly's
+// NaN and signed-zero rules take several) clamp the input, with x first so that NaN passes
+// through; and k = round(x·log2 e) comes from adding and subtracting 1.5·2^23, whose sum holds k
+// in its low mantissa bits, so the integer k is that sum's bits minus the constant's (instead of
+// nearest and a saturating conversion, which V8 expands into long sequences).
+
+/** 1.5·2^23: adding it rounds a float in (-2^22, 2^22) to an integer, half to even. */
+const ROUNDER: f32 = 12582912.0;
 @inline export function vexp(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
-  const k = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const kr = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUNDER));
+  const k = f32x4.sub(kr, f32x4.splat(ROUNDER));
   const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
@@ -13,7 +23,7 @@
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const two = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  const two = i32x4.shl(i32x4.add(i32x4.sub(kr, f32x4.splat(ROUNDER)), i32x4.splat(127)), 23);
   return f32x4.mul(y, two);
 }
 
@@ -32,8 +42,9 @@
  * each is a normal float for k in [-151, 128] and the only rounding is the final product's.
  */
 @inline export function vexpFull(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, f32x4.splat(88.75)), f32x4.splat(-105.0));
-  const k = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.75)), f32x4.splat(-105.0));
+  const kr = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUNDER));
+  const k = f32x4.sub(kr, f32x4.splat(ROUNDER));
   const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
@@ -42,7 +53,7 @@
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const ki = i32x4.trunc_sat_f32x4_s(k);
+  const ki = i32x4.sub(kr, f32x4.splat(ROUNDER));
   const k1 = i32x4.shr_s(ki, 1);
   const k2 = i32x4.sub(ki, k1);
   const two1 = i32x4.shl(i32x4.add(k1, i32x4.splat(127)), 23);
