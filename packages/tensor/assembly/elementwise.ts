@@ -32,14 +32,12 @@ const RELU: i32 = 6;
 const ABS: i32 = 7;
 const SIGN: i32 = 8;
 
+/** The ops without a loop of their own in `unaryF32` (exp, tanh and sigmoid have one). */
 @inline function unaryLanes(op: i32, v: v128): v128 {
   switch (op) {
     case NEG: return f32x4.neg(v);
-    case EXP: return vexpFull(v);
     case LOG: return f32x4(Mathf.log(f32x4.extract_lane(v, 0)), Mathf.log(f32x4.extract_lane(v, 1)), Mathf.log(f32x4.extract_lane(v, 2)), Mathf.log(f32x4.extract_lane(v, 3)));
     case SQRT: return f32x4.sqrt(v);
-    case TANH: return vtanhFull(v);
-    case SIGMOID: return vsigmoidFull(v);
     // max(NaN, 0) is NaN and max(-0, 0) is 0, as the reference's relu
     case RELU: return f32x4.max(v, f32x4.splat(0.0));
     case ABS: return f32x4.abs(v);

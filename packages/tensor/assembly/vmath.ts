@@ -11,9 +11,19 @@
 
 /** 1.5·2^23: adding it rounds a float in (-2^22, 2^22) to an integer, half to even. */
 const ROUNDER: f32 = 12582912.0;
-@inline export function vexp(x: v128): v128 {
-  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
-  const kr = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUNDER));
+
+/** x·log2 e + ROUNDER: k = round(x·log2 e) held in the low mantissa bits. */
+@inline function roundedK(xc: v128): v128 {
+  return f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUNDER));
+}
+
+/** The integer k from `roundedK`'s result: its bits minus ROUNDER's. */
+@inline function integerK(kr: v128): v128 {
+  return i32x4.sub(kr, f32x4.splat(ROUNDER));
+}
+
+/** exp(x - k ln 2) for the clamped input and `roundedK(xc)`: Cody-Waite reduction and the degree-6 polynomial. */
+@inline function reducedExp(xc: v128, kr: v128): v128 {
   const k = f32x4.sub(kr, f32x4.splat(ROUNDER));
   const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -22,9 +32,15 @@ const ROUNDER: f32 = 12582912.0;
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const two = i32x4.shl(i32x4.add(i32x4.sub(kr, f32x4.splat(ROUNDER)), i32x4.splat(127)), 23);
-  return f32x4.mul(y, two);
+  return f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+}
+
+/** exp for inputs clamped to [-87, 88] (the recurrent gates): 2^k as one factor. */
+@inline export function vexp(x: v128): v128 {
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const kr = roundedK(xc);
+  const two = i32x4.shl(i32x4.add(integerK(kr), i32x4.splat(127)), 23);
+  return f32x4.mul(reducedExp(xc, kr), two);
 }
 
 @inline export function vsigmoid(x: v128): v128 {
@@ -35,7 +51,6 @@ const ROUNDER: f32 = 12582912.0;
   return f32x4.sub(f32x4.mul(f32x4.splat(2.0), vsigmoid(f32x4.mul(x, f32x4.splat(2.0)))), f32x4.splat(1.0));
 }
 
-
 /**
  * exp over the whole float32 range, overflow to infinity and subnormal results included: the same
  * reduction and polynomial as `vexp`, but 2^k applied as two factors 2^(k/2)·2^(k-k/2) so that
@@ -43,17 +58,9 @@ const ROUNDER: f32 = 12582912.0;
  */
 @inline export function vexpFull(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.75)), f32x4.splat(-105.0));
-  const kr = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUNDER));
-  const k = f32x4.sub(kr, f32x4.splat(ROUNDER));
-  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const ki = i32x4.sub(kr, f32x4.splat(ROUNDER));
+  const kr = roundedK(xc);
+  const y = reducedExp(xc, kr);
+  const ki = integerK(kr);
   const k1 = i32x4.shr_s(ki, 1);
   const k2 = i32x4.sub(ki, k1);
   const two1 = i32x4.shl(i32x4.add(k1, i32x4.splat(127)), 23);

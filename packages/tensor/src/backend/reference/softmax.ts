@@ -43,6 +43,23 @@ export function logSoftmax(x: KernelTensor, axis: number, out: KernelTensor): vo
   normalise(x, axis, out, true);
 }
 
+/** The largest of `C` values from `base` (NaN wins); 0 when all are -inf, so that exp stays finite. */
+function rowMax(x: KernelTensor["data"], base: number, C: number): number {
+  let max = -Infinity;
+  for (let k = 0; k < C; k++) {
+    const v = x[base + k]!;
+    if (v > max || v !== v) max = v;
+  }
+  return max === -Infinity ? 0 : max;
+}
+
+/** Σ exp(x - max) over the row, in float64. */
+function rowExpSum(x: KernelTensor["data"], base: number, C: number, max: number): number {
+  let sum = 0;
+  for (let k = 0; k < C; k++) sum += Math.exp(x[base + k]! - max);
+  return sum;
+}
+
 export function softmaxCrossEntropy(
   logits: KernelTensor,
   targets: KernelTensor,
@@ -60,14 +77,8 @@ export function softmaxCrossEntropy(
       continue;
     }
     const base = i * C;
-    let max = -Infinity;
-    for (let k = 0; k < C; k++) {
-      const v = x[base + k]!;
-      if (v > max || v !== v) max = v;
-    }
-    let sum = 0;
-    for (let k = 0; k < C; k++) sum += Math.exp(x[base + k]! - max);
-    o[i] = max + Math.log(sum) - x[base + target]!;
+    const max = rowMax(x, base, C);
+    o[i] = max + Math.log(rowExpSum(x, base, C, max)) - x[base + target]!;
   }
 }
 
@@ -87,14 +98,8 @@ export function softmaxCrossEntropyBackward(
     const target = t[i]!;
     if (target === ignoreIndex) continue; // out arrives zero-filled
     const base = i * C;
-    let max = -Infinity;
-    for (let k = 0; k < C; k++) {
-      const v = x[base + k]!;
-      if (v > max || v !== v) max = v;
-    }
-    if (max === -Infinity) max = 0;
-    let sum = 0;
-    for (let k = 0; k < C; k++) sum += Math.exp(x[base + k]! - max);
+    const max = rowMax(x, base, C);
+    const sum = rowExpSum(x, base, C, max);
     const gi = g[i]!;
     for (let k = 0; k < C; k++) o[base + k] = (Math.exp(x[base + k]! - max) / sum - (k === target ? 1 : 0)) * gi;
   }

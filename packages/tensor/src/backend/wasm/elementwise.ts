@@ -9,7 +9,7 @@ import { planBroadcast } from "../reference/broadcast-plan.js";
 import { referenceKernels } from "../reference/index.js";
 import { mergeAxes } from "../reference/reduce.js";
 import type { KernelsExports } from "./module.js";
-import type { Residency } from "./resident.js";
+import { paddedBytes as padded, type Residency } from "./resident.js";
 
 /** Below this many output elements the reference kernel runs (copy-in, call and copy-out cost ~1 µs). */
 export const MIN_ELEMENTS = 256;
@@ -36,11 +36,6 @@ type F32Tensor = KernelTensor & { readonly data: Float32Array };
 
 function isF32(t: KernelTensor): t is F32Tensor {
   return t.data instanceof Float32Array;
-}
-
-/** Bytes of `elements` floats (or ints) rounded up to a cache line: every operand region starts 64-byte aligned and has room for a vector's spill. */
-function padded(elements: number): number {
-  return Math.ceil((elements * 4) / 64) * 64;
 }
 
 /** Hands out consecutive padded byte ranges of one call region. */

@@ -18,14 +18,9 @@ import {
   wasmUnary,
 } from "./elementwise.js";
 import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
-import { Residency } from "./resident.js";
+import { paddedBytes as padded, Residency } from "./resident.js";
 
 export { defaultWasmThreads, MAX_WASM_THREADS, wasmSupported, wasmThreadsSupported } from "./module.js";
-
-/** Byte size rounded up to a cache line, so each operand starts 64-byte aligned. */
-function padded(elements: number): number {
-  return Math.ceil((elements * 4) / 64) * 64;
-}
 
 /** Copies `src` into the module's memory at byte address `at`. */
 function copyIn(wasm: KernelsExports, at: number, src: Float32Array): void {
@@ -224,7 +219,8 @@ export interface WasmKernelsOptions {
  * matmul, the recurrent scans, unary and binary elementwise ops (pow excepted), sum and max over
  * leading or trailing axes, softmax and log-softmax over the last axis and softmax cross-entropy
  * (with its backward) run in WebAssembly, for operands of at least 256 elements; everything else
- * (layout ops, indexing, small operands, float64) delegates to `referenceKernels`. Rejects where `wasmSupported()` is false. With `threads > 1` it resolves
+ * (layout ops, indexing, small operands, float64) delegates to `referenceKernels`. Rejects where
+ * `wasmSupported()` is false. With `threads > 1` it resolves
  * once the workers take jobs (`loadWasmKernelsSync` returns at once; its products use the
  * workers as they become ready, within milliseconds once the event loop turns).
  */

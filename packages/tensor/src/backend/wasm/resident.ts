@@ -13,7 +13,8 @@ interface Entry {
   count: number;
 }
 
-function paddedBytes(elements: number): number {
+/** Bytes of `elements` floats (or ints) rounded up to a cache line: every operand region starts 64-byte aligned and has room for a vector's spill. */
+export function paddedBytes(elements: number): number {
   return Math.ceil((elements * 4) / 64) * 64;
 }
 
