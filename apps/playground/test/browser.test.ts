@@ -10,16 +10,15 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
+import { haveTool, missingMessage, probeTool, toolPath } from "@unroll/testing/optional-tools";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
 const artifacts = join(root, "test-artifacts");
-const CHROMIUM = process.env.UNROLL_CHROMIUM ?? "/usr/bin/chromium";
-const haveBrowser = existsSync(CHROMIUM);
-const requireBrowser = process.env.UNROLL_REQUIRE_BROWSER === "1";
-const MISSING = `Chromium is not installed at ${CHROMIUM} (on Debian: apt-get install chromium; or set UNROLL_CHROMIUM to a Chromium binary)`;
-const SKIP_MESSAGE = `browser test skipped: ${MISSING}. Set UNROLL_REQUIRE_BROWSER=1 to make a missing browser a failure.`;
+const CHROMIUM = toolPath("chromium");
+const haveBrowser = probeTool("chromium").found;
+const SKIP_MESSAGE = `browser test skipped: ${missingMessage("chromium", probeTool("chromium"))}`;
 
 const TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
@@ -96,8 +95,7 @@ describe("the playground in Chromium", () => {
   });
 
   it("trains in a worker: the loss falls, samples stream, gradients and gates are drawn, ONNX agrees", async (ctx) => {
-    if (!haveBrowser) {
-      if (requireBrowser) throw new Error(`UNROLL_REQUIRE_BROWSER=1, but ${MISSING}.`);
+    if (!haveTool("chromium")) {
       console.warn(SKIP_MESSAGE);
       ctx.skip(SKIP_MESSAGE);
     }

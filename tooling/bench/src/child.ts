@@ -15,6 +15,6 @@ switch (job.engine) {
     result = await (await import("./engines/tfjs.js")).runTfjs(job);
     break;
   case "torch":
-    throw new Error("the torch engine is a Python script (torch/workloads.py), not a Node child");
+    throw new Error("the torch engine is a Python script (pytorch/workloads.py), not a Node child");
 }
 writeResult(out, result);

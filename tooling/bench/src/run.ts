@@ -20,6 +20,7 @@ import {
   WORKLOAD_IDS,
   type WorkloadId,
 } from "./config.js";
+import { probeTool, toolPath } from "@unroll/testing/optional-tools";
 import { machineBusySeconds } from "./engines/harness.js";
 import { unrollVariants } from "./engines/unroll.js";
 import { type EngineResult, isEngineResult } from "./protocol.js";
@@ -37,7 +38,6 @@ import {
 } from "./report.js";
 
 export const PACKAGE_DIR = resolve(fileURLToPath(new URL("..", import.meta.url)));
-export const PYTHON = "/usr/bin/python3";
 
 export interface Options {
   readonly size: SizeName;
@@ -106,11 +106,9 @@ export function parseArgs(argv: readonly string[]): Options {
   return { size, only, engines, runs, outDir, seed, waitIdle };
 }
 
-let torchChecked: boolean | undefined;
-/** Whether Debian's PyTorch imports with the system Python (`/usr/bin/python3 -c "import torch"`). */
+/** Whether PyTorch imports in the interpreter UNROLL_PYTHON names (default Debian's /usr/bin/python3). */
 export function torchInstalled(): boolean {
-  torchChecked ??= spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-  return torchChecked;
+  return probeTool("pytorch").found;
 }
 
 interface Launch {
@@ -155,8 +153,8 @@ function torchLaunch(job: Job, setting: TorchSetting): Launch {
   return {
     job,
     threads: setting.threads,
-    command: PYTHON,
-    args: [join(PACKAGE_DIR, "torch/workloads.py")],
+    command: toolPath("pytorch"),
+    args: ["-I", join(PACKAGE_DIR, "pytorch/workloads.py")],
     env: { ...process.env, OMP_WAIT_POLICY: undefined, ...setting.env },
   };
 }
@@ -244,7 +242,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const variant of unrollVariants(cores)) launches.push(nodeLaunch(job(variant, true)));
     } else if (engine === "torch") {
       if (torchInstalled()) for (const setting of torchSettings(cores)) launches.push(torchLaunch(job(setting.variant), setting));
-      else skipped.push({ engine, variant: "", label: "torch", threads: 0, threadsNote: "", versions: {}, info: {}, workloads: [], unavailable: "not installed" });
+      else skipped.push({ engine, variant: "", label: "torch", threads: 0, threadsNote: "", versions: {}, info: {}, workloads: [], unavailable: `not installed (${probeTool("pytorch").detail})` });
     } else launches.push(nodeLaunch(job("")));
   }
 

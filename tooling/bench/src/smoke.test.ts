@@ -2,7 +2,7 @@
 // TensorFlow.js's CPU backend, PyTorch where installed), which trains, generates and multiplies,
 // and writes the JSON and the Markdown table. No timings are asserted (they mean nothing at these
 // sizes); the shapes of the results and the numbers are.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,8 @@ import { unrollVariants } from "./engines/unroll.js";
 import { lmParameterCount } from "./memory.js";
 import type { EngineResult } from "./protocol.js";
 import type { ConsistencyEntry, WorkloadSummary } from "./report.js";
-import { main, torchInstalled } from "./run.js";
+import { haveTool } from "@unroll/testing/optional-tools";
+import { main } from "./run.js";
 
 interface Report {
   format: string;
@@ -31,7 +32,7 @@ beforeAll(async () => {
   code = await main(["--size", "tiny", "--out", out, "--engines", "unroll,tfjs-cpu,torch"]);
   report = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as Report;
   markdown = readFileSync(join(out, "latest.md"), "utf8");
-}, 120_000);
+}, 400_000); // a guard against hangs: three PyTorch children and TensorFlow.js on a busy machine
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -97,19 +98,38 @@ describe("the unroll engine at tiny sizes", () => {
 describe("the peers at tiny sizes", () => {
   it("run PyTorch at 1 thread and at every core, or say it is not installed", () => {
     const torch = report.engines.filter((e) => e.engine === "torch");
-    if (torchInstalled()) {
+    if (haveTool("pytorch")) {
       expect(torch.length).toBeGreaterThanOrEqual(1);
       expect(torch[0]!.label).toBe("torch (1 thread)");
       expect(torch.every((e) => e.unavailable === undefined && e.info.blas !== undefined)).toBe(true);
     } else {
-      expect(torch.map((e) => e.unavailable)).toEqual(["not installed"]);
+      expect(torch).toHaveLength(1);
+      expect(torch[0]!.unavailable).toMatch(/^not installed \(/);
+    }
+  });
+
+  it("say PyTorch is not installed where UNROLL_PYTHON names an interpreter that cannot import it", async () => {
+    // An interpreter without site-packages, started from this package, whose pytorch/ folder must not pass for torch.
+    const python = join(out, "python-without-packages");
+    writeFileSync(python, '#!/bin/sh\nexec python3 -S "$@"\n');
+    chmodSync(python, 0o755);
+    const before = process.env.UNROLL_PYTHON;
+    process.env.UNROLL_PYTHON = python;
+    try {
+      const dir = join(out, "without-torch");
+      expect(await main(["--size", "tiny", "--only", "MM256", "--engines", "torch", "--out", dir])).toBe(0);
+      const r = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as Report;
+      expect(r.engines.map((e) => [e.label, e.unavailable])).toEqual([["torch", `not installed (${python} cannot import torch and numpy (ModuleNotFoundError: No module named 'torch'))`]]);
+    } finally {
+      if (before === undefined) delete process.env.UNROLL_PYTHON;
+      else process.env.UNROLL_PYTHON = before;
     }
   });
 
   it("train from the same weights to the same losses and sample the same characters as unroll", () => {
     const compared = new Set(report.consistency.map((c) => c.label));
     expect(compared.has("tfjs-cpu")).toBe(true);
-    if (torchInstalled()) expect(compared.has("torch (1 thread)")).toBe(true);
+    if (haveTool("pytorch")) expect(compared.has("torch (1 thread)")).toBe(true);
     expect(report.consistency.filter((c) => !c.ok)).toEqual([]);
     expect(report.consistency.filter((c) => c.id === "W3").every((c) => c.sameChars === 7 && c.ofChars === 7)).toBe(true);
   });

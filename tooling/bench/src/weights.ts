@@ -1,5 +1,5 @@
 // Every engine starts a workload from the same weights and trains on the same tokens, drawn in one
-// documented order from one seeded generator (`DataRng`, which torch/workloads.py reimplements).
+// documented order from one seeded generator (`DataRng`, which pytorch/workloads.py reimplements).
 // The first training losses must then agree across engines to float32 rounding, and generation
 // must sample the same characters: the runner checks both, which shows that the engines run the
 // same model and not merely models of the same size.

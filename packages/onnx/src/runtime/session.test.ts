@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LanguageModel } from "@unroll/nlp";
@@ -64,5 +65,24 @@ describe("OnnxSession", () => {
   it("writes the package version as producer_version", () => {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
     expect(PRODUCER_VERSION).toBe(pkg.version);
+  });
+});
+
+describe("onnxruntime-node's telemetry", () => {
+  it("is off by default: a session writes nothing under the user's home (no device id, no event cache)", () => {
+    // A fresh process (the runtime reads the setting once per process) with an empty home.
+    const home = mkdtempSync(join(tmpdir(), "unroll-home-"));
+    const entry = new URL("../../dist/index.js", import.meta.url).href;
+    const script = `
+      import { fromArray, tanh } from "@unroll/tensor";
+      const { encodeModel, OnnxSession, traceToOnnx } = await import(${JSON.stringify(entry)});
+      const session = await OnnxSession.create(encodeModel(traceToOnnx((x) => tanh(x), [[fromArray([1, 2])]])));
+      const out = await session.run({ [session.inputNames[0]]: fromArray([0.5, 1]) });
+      console.log(Object.keys(out).length, process.env.ORT_DISABLE_TELEMETRY);`;
+    const env = { ...process.env, HOME: home, XDG_CACHE_HOME: undefined, ORT_DISABLE_TELEMETRY: undefined };
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url), env, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("1 1");
+    expect(readdirSync(home, { recursive: true })).toEqual([]);
   });
 });

@@ -94,6 +94,17 @@ const PROVIDER_HELP: Readonly<Record<string, string>> = {
   webgpu: "WebGPU needs a browser with WebGPU enabled (navigator.gpu) and the onnxruntime-web build that includes it, or a GPU adapter for onnxruntime-node.",
 };
 
+/**
+ * onnxruntime 1.30's native builds (onnxruntime-node) send usage telemetry to Microsoft and keep a
+ * device id and an event cache under ~/.cache/Microsoft/DeveloperTools/.onnxruntime; WebAssembly
+ * builds have none. The runtime reads `ORT_DISABLE_TELEMETRY` when its first session starts: this
+ * package sets it to 1 unless the user has set it (to anything), so nothing is sent or written by
+ * default. `ORT_DISABLE_TELEMETRY=0` in the environment opts back in.
+ */
+function disableNativeTelemetry(): void {
+  if (isNode && process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = "1";
+}
+
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
 }
@@ -123,6 +134,7 @@ export class OnnxSession {
 
   /** Loads a model (its bytes, a file path in Node, or a URL) on the first available provider. */
   static async create(model: Uint8Array | string, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
+    disableNativeTelemetry();
     const bytes = await readModel(model);
     const metadata = readMetadata(bytes);
     const runtime = options.runtime ?? (isNode ? "node" : "web");

@@ -1,5 +1,5 @@
 // The workloads written with unroll's public APIs: @unroll/tensor ops and autodiff, @unroll/cells
-// layers, @unroll/train's Adam and clipping. The same models as tfjs-models.ts and ../../torch/workloads.py.
+// layers, @unroll/train's Adam and clipping. The same models as tfjs-models.ts and ../../pytorch/workloads.py.
 import {
   add,
   concat,
