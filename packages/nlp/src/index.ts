@@ -11,3 +11,6 @@ export * from "./tokenizers/index.js";
 export * from "./data/index.js";
 export * from "./train/index.js";
 export * from "./probes/index.js";
+
+// Sequence to sequence: encoder, decoders with and without attention, vocabularies, batches.
+export * from "./seq2seq/index.js";

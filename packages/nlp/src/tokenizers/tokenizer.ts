@@ -26,6 +26,8 @@ export interface WordTokenizerJSON extends TokenizerJSONHeader {
   readonly kind: "word";
   readonly unkId: number;
   readonly lowercase: boolean;
+  /** Single spaces belong to the following piece (absent: false). */
+  readonly attachSpaces?: boolean;
   readonly tokens: readonly string[];
 }
 

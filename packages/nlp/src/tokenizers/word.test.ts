@@ -102,3 +102,38 @@ describe("WordTokenizer", () => {
     expect(() => WordTokenizer.fit("a b").decode([9])).toThrow(/token id 9 is not in the vocabulary \[0, 4\)/);
   });
 });
+
+describe("WordTokenizer with attached spaces", () => {
+  it("gives a single space to the piece after it, so sentences take half the tokens, and round-trips", () => {
+    const tok = WordTokenizer.fit("", { attachSpaces: true });
+    expect(tok.pieces("Hello, world!  It's 42.\n\nNo")).toEqual(["Hello", ",", " world", "!", " ", " It's", " 42", ".", "\n\n", "No"]);
+    expect(tok.pieces(" a\tb ")).toEqual([" a", "\t", "b", " "]);
+    const fitted = WordTokenizer.fit("the cat saw the dog. the dog ran.", { attachSpaces: true });
+    // " dog", " the" and "." twice each (ties in code-unit order), the rest once.
+    expect(fitted.toJSON().tokens).toEqual(["<unk>", " dog", " the", ".", " cat", " ran", " saw", "the"]);
+    expect(Array.from(fitted.encode("the dog ran."))).toEqual([7, 1, 5, 3]);
+    expect(fitted.decode(fitted.encode("the cat ran."))).toBe("the cat ran.");
+  });
+
+  it("serialises the setting and checks it on load", () => {
+    const tok = WordTokenizer.fit("a b a", { attachSpaces: true });
+    const json = tok.toJSON();
+    expect(json.attachSpaces).toBe(true);
+    const back = WordTokenizer.fromJSON(JSON.parse(JSON.stringify(json)));
+    expect(back.attachSpaces).toBe(true);
+    expect(Array.from(back.encode("b a"))).toEqual(Array.from(tok.encode("b a")));
+    expect(() => WordTokenizer.fromJSON({ ...json, attachSpaces: "yes" })).toThrow(/attachSpaces must be true or false when present, got "yes"/);
+    expect(() => WordTokenizer.fromJSON({ ...json, attachSpaces: false })).toThrow(/tokens\[\d\] must be one word/);
+    expect("attachSpaces" in WordTokenizer.fit("a b").toJSON()).toBe(false);
+  });
+
+  it("decodes what it encodes for any text whose pieces it knows", () => {
+    fc.assert(
+      fc.property(utf16String(), (text) => {
+        const tok = WordTokenizer.fit(text, { attachSpaces: true, unknown: "" });
+        expect(tok.decode(tok.encode(text))).toBe(text);
+      }),
+      { seed: 7, numRuns: 300 },
+    );
+  });
+});

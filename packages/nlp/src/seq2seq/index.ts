@@ -1,0 +1,11 @@
+export { Seq2Seq } from "./model.js";
+export type {
+  Seq2SeqConfig, ResolvedSeq2SeqConfig, Seq2SeqParams, Seq2SeqBatch, Encoded, DecoderState, DecoderStepOutput, Seq2SeqForwardOptions, LossOptions,
+} from "./model.js";
+export { ATTENTION_KINDS, attend, attentionKeys, attentionScores } from "./attention.js";
+export type { AttentionKind, AttentionMemory, AttentionParams } from "./attention.js";
+export { labelSmoothedCrossEntropy } from "./loss.js";
+export { Vocabulary, VOCABULARY_FORMAT, VOCABULARY_VERSION } from "./vocabulary.js";
+export type { VocabularyJSON, FitVocabularyOptions } from "./vocabulary.js";
+export { makeBatch, pairBatches, inOrderBatches } from "./batches.js";
+export type { EncodedPair, PairBatchOptions, PairPosition, PairDataSource } from "./batches.js";

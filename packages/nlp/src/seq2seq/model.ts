@@ -1,0 +1,467 @@
+import {
+  argmax,
+  concat,
+  detach,
+  dropout,
+  gather,
+  matmul,
+  noGrad,
+  reshape,
+  type Rng,
+  ShapeError,
+  slice,
+  softmaxCrossEntropy,
+  split,
+  squeeze,
+  stack,
+  tanh,
+  Tensor,
+  transpose,
+  ValueRangeError,
+  zeros,
+} from "@unroll/tensor";
+import { type CellMode, GRU, Linear, LSTM, type Recurrent, type RecurrentState, RNN } from "@unroll/cells";
+import type { LossFunction } from "@unroll/train";
+import { ATTENTION_KINDS, attend, attentionKeys, type AttentionKind, type AttentionMemory, type AttentionParams } from "./attention.js";
+import { labelSmoothedCrossEntropy } from "./loss.js";
+import { Vocabulary } from "./vocabulary.js";
+
+/** A translation model's configuration: plain JSON, stored with every checkpoint. */
+export interface Seq2SeqConfig {
+  readonly srcVocabSize: number;
+  readonly tgtVocabSize: number;
+  /** Encoder and decoder cell. Default "gru". */
+  readonly cell?: CellMode;
+  /** Token embedding width (both sides). Default 256. */
+  readonly embeddingSize?: number;
+  /** Encoder hidden units per direction. Default 256. */
+  readonly encoderHiddenSize?: number;
+  /** Decoder hidden units. Default 256. */
+  readonly decoderHiddenSize?: number;
+  /** Default 1. */
+  readonly encoderLayers?: number;
+  /** Default 1. */
+  readonly decoderLayers?: number;
+  /** A bidirectional encoder (its outputs are both directions' states side by side). Default true. */
+  readonly bidirectional?: boolean;
+  /** "none" (the bottleneck: the encoder's final state only), "bahdanau", "luong-dot", "luong-general". Default "bahdanau". */
+  readonly attention?: AttentionKind;
+  /** Width of Bahdanau's scoring layer. Default decoderHiddenSize. */
+  readonly attentionSize?: number;
+  /** Luong's input feeding: the previous attentional state joins the next step's input. Default true. */
+  readonly inputFeeding?: boolean;
+  /** Dropout on embeddings, between recurrent layers and before the output layer. Default 0. */
+  readonly dropout?: number;
+  /** One embedding table for both sides (a joint vocabulary: srcVocabSize === tgtVocabSize). Default false. */
+  readonly sharedEmbeddings?: boolean;
+}
+
+export type ResolvedSeq2SeqConfig = Required<Seq2SeqConfig>;
+
+/**
+ * Parameters under a PyTorch module's state-dict names: `encoder.embedding.weight`,
+ * `encoder.rnn.weight_ih_l0_reverse`, `bridge.weight`, `decoder.embedding.weight`,
+ * `decoder.rnn.weight_hh_l0`, `attention.key.weight`, `attention.combine.weight`, `head.weight`.
+ */
+export interface Seq2SeqParams {
+  readonly encoder: { readonly embedding: { readonly weight: Tensor }; readonly rnn: Readonly<Record<string, Tensor>> };
+  /** Maps the encoder's final states to the decoder's first state (absent where the shapes already agree). */
+  readonly bridge?: { readonly weight: Tensor; readonly bias: Tensor };
+  /** The same for an LSTM's cell state. */
+  readonly bridgeCell?: { readonly weight: Tensor; readonly bias: Tensor };
+  readonly decoder: { readonly embedding?: { readonly weight: Tensor }; readonly rnn: Readonly<Record<string, Tensor>> };
+  readonly attention?: AttentionParams & { readonly combine?: { readonly weight: Tensor } };
+  readonly head: { readonly weight: Tensor; readonly bias: Tensor };
+}
+
+/**
+ * A batch of sentence pairs, time-first and padded: `src [S, B]` with `srcLengths`, the decoder's
+ * inputs `tgtIn [T, B]` (start symbol, then the target) and its targets `tgtOut [T, B]` (the
+ * target, then the end symbol; -100 at padding).
+ */
+export interface Seq2SeqBatch {
+  readonly src: Tensor;
+  readonly srcLengths: Tensor;
+  readonly tgtIn: Tensor;
+  readonly tgtOut: Tensor;
+}
+
+/** What the encoder leaves for the decoder: the attention memory and the decoder's first state. */
+export interface Encoded {
+  readonly memory: AttentionMemory | null;
+  readonly state: RecurrentState;
+  /** Batch size and source lengths, for decoding limits. */
+  readonly lengths: readonly number[];
+}
+
+/** The decoder's state between steps: the recurrent state and, with input feeding, the last attentional state `[B, H]`. */
+export interface DecoderState {
+  readonly rnn: RecurrentState;
+  readonly feed: Tensor | null;
+}
+
+export interface DecoderStepOutput {
+  /** `[B, tgtVocabSize]`. */
+  readonly logits: Tensor;
+  readonly state: DecoderState;
+  /** `[B, S]`, or null for the bottleneck decoder. */
+  readonly attention: Tensor | null;
+}
+
+export interface Seq2SeqForwardOptions {
+  readonly training?: boolean;
+  readonly rng?: Rng;
+  /** Probability of feeding the gold previous token (teacher forcing) rather than the model's own argmax. Default 1. */
+  readonly teacherForcing?: number;
+}
+
+export interface LossOptions extends Seq2SeqForwardOptions {
+  /** PyTorch's `label_smoothing`: the target distribution is (1 - ε) one-hot + ε / V. Default 0. */
+  readonly labelSmoothing?: number;
+}
+
+/**
+ * Sequence to sequence with attention: an embedding and a stacked, optionally bidirectional
+ * RNN/LSTM/GRU encoder over padded, variable-length source batches; a stacked decoder language
+ * model conditioned on it, in three variants that share the code:
+ *
+ * - `none`: the bottleneck baseline. The whole source reaches the decoder through the encoder's
+ *   final state only, `s_0 = tanh(W_b [h→_S; h←_1] + b)`.
+ * - `bahdanau`: additive attention with the previous state as query, the context joins the input,
+ *   `s_t = f(s_{t-1}, [E y_{t-1}; c_t])`, logits `W_o [s_t; c_t] + b`.
+ * - `luong-dot` / `luong-general`: multiplicative attention with the current state as query,
+ *   `h̃_t = tanh(W_c [c_t; s_t])`, logits `W_o h̃_t + b`, and input feeding
+ *   `s_t = f(s_{t-1}, [E y_{t-1}; h̃_{t-1}])`.
+ *
+ * Parameters live outside the model (pure functions of `params`), as the language model's do.
+ */
+export class Seq2Seq {
+  readonly config: ResolvedSeq2SeqConfig;
+  readonly encoder: Recurrent;
+  readonly decoder: Recurrent;
+  private readonly bridge: Linear | null;
+  private readonly bridgeCell: Linear | null;
+  private readonly head: Linear;
+
+  constructor(config: Seq2SeqConfig) {
+    const decoderHiddenSize = config.decoderHiddenSize ?? 256;
+    const c: ResolvedSeq2SeqConfig = {
+      srcVocabSize: config.srcVocabSize,
+      tgtVocabSize: config.tgtVocabSize,
+      cell: config.cell ?? "gru",
+      embeddingSize: config.embeddingSize ?? 256,
+      encoderHiddenSize: config.encoderHiddenSize ?? 256,
+      decoderHiddenSize,
+      encoderLayers: config.encoderLayers ?? 1,
+      decoderLayers: config.decoderLayers ?? 1,
+      bidirectional: config.bidirectional ?? true,
+      attention: config.attention ?? "bahdanau",
+      attentionSize: config.attentionSize ?? decoderHiddenSize,
+      inputFeeding: config.inputFeeding ?? true,
+      dropout: config.dropout ?? 0,
+      sharedEmbeddings: config.sharedEmbeddings ?? false,
+    };
+    const op = "Seq2Seq";
+    for (const key of ["srcVocabSize", "tgtVocabSize", "embeddingSize", "encoderHiddenSize", "decoderHiddenSize", "encoderLayers", "decoderLayers", "attentionSize"] as const) {
+      const v = c[key];
+      if (!Number.isInteger(v) || v < 1) throw new ValueRangeError(op, `${key} must be a positive integer, got ${String(v)}`);
+    }
+    if (c.tgtVocabSize <= Vocabulary.EOS) throw new ValueRangeError(op, `tgtVocabSize must hold the special symbols (pad, start, end) and more, got ${c.tgtVocabSize}`);
+    if (!["rnn_tanh", "rnn_relu", "lstm", "gru"].includes(c.cell)) throw new ValueRangeError(op, `cell must be one of rnn_tanh, rnn_relu, lstm, gru; got ${String(c.cell)}`);
+    if (!ATTENTION_KINDS.includes(c.attention)) throw new ValueRangeError(op, `attention must be one of ${ATTENTION_KINDS.join(", ")}; got ${String(c.attention)}`);
+    if (!(c.dropout >= 0 && c.dropout < 1)) throw new ValueRangeError(op, `dropout must be in [0, 1), got ${c.dropout}`);
+    if (c.sharedEmbeddings && c.srcVocabSize !== c.tgtVocabSize) {
+      throw new ValueRangeError(op, `sharedEmbeddings needs one joint vocabulary (srcVocabSize ${c.srcVocabSize} ≠ tgtVocabSize ${c.tgtVocabSize})`);
+    }
+    const memoryWidth = c.encoderHiddenSize * (c.bidirectional ? 2 : 1);
+    if (c.attention === "luong-dot" && memoryWidth !== c.decoderHiddenSize) {
+      throw new ValueRangeError(
+        op,
+        `dot attention scores the decoder state against the encoder outputs, so decoderHiddenSize (${c.decoderHiddenSize}) must equal the encoder's output width (${memoryWidth}${c.bidirectional ? ": 2 directions" : ""}); use luong-general or change the sizes`,
+      );
+    }
+    this.config = c;
+    const build = (inputSize: number, hiddenSize: number, numLayers: number, bidirectional: boolean): Recurrent => {
+      const o = { inputSize, hiddenSize, numLayers, bidirectional, dropout: c.dropout };
+      return c.cell === "lstm" ? new LSTM(o) : c.cell === "gru" ? new GRU(o) : new RNN({ ...o, nonlinearity: c.cell === "rnn_relu" ? "relu" : "tanh" });
+    };
+    this.encoder = build(c.embeddingSize, c.encoderHiddenSize, c.encoderLayers, c.bidirectional);
+    const extraInput = c.attention === "bahdanau" ? memoryWidth : c.attention !== "none" && c.inputFeeding ? c.decoderHiddenSize : 0;
+    this.decoder = build(c.embeddingSize + extraInput, c.decoderHiddenSize, c.decoderLayers, false);
+    // The encoder's final state feeds the decoder as it is when the shapes agree, else through a layer.
+    const same = !c.bidirectional && c.encoderHiddenSize === c.decoderHiddenSize && c.encoderLayers === c.decoderLayers;
+    this.bridge = same ? null : new Linear(memoryWidth, c.decoderLayers * c.decoderHiddenSize);
+    this.bridgeCell = same || c.cell !== "lstm" ? null : new Linear(memoryWidth, c.decoderLayers * c.decoderHiddenSize);
+    const headInput = c.attention === "bahdanau" ? c.decoderHiddenSize + memoryWidth : c.decoderHiddenSize;
+    this.head = new Linear(headInput, c.tgtVocabSize);
+  }
+
+  /** Width of the encoder's outputs (both directions). */
+  get memoryWidth(): number {
+    return this.config.encoderHiddenSize * (this.config.bidirectional ? 2 : 1);
+  }
+
+  /** Every parameter's state-dict name and shape. */
+  parameterShapes(): Record<string, number[]> {
+    const c = this.config;
+    const shapes: Record<string, number[]> = { "encoder.embedding.weight": [c.srcVocabSize, c.embeddingSize] };
+    for (const [name, shape] of Object.entries(this.encoder.parameterShapes())) shapes[`encoder.rnn.${name}`] = shape;
+    if (this.bridge) Object.assign(shapes, { "bridge.weight": [this.bridge.outFeatures, this.bridge.inFeatures], "bridge.bias": [this.bridge.outFeatures] });
+    if (this.bridgeCell) Object.assign(shapes, { "bridgeCell.weight": [this.bridgeCell.outFeatures, this.bridgeCell.inFeatures], "bridgeCell.bias": [this.bridgeCell.outFeatures] });
+    if (!c.sharedEmbeddings) shapes["decoder.embedding.weight"] = [c.tgtVocabSize, c.embeddingSize];
+    for (const [name, shape] of Object.entries(this.decoder.parameterShapes())) shapes[`decoder.rnn.${name}`] = shape;
+    const H = c.decoderHiddenSize;
+    if (c.attention === "bahdanau") {
+      Object.assign(shapes, { "attention.query.weight": [c.attentionSize, H], "attention.key.weight": [c.attentionSize, this.memoryWidth], "attention.v": [c.attentionSize] });
+    } else if (c.attention !== "none") {
+      if (c.attention === "luong-general") shapes["attention.weight"] = [H, this.memoryWidth];
+      shapes["attention.combine.weight"] = [H, this.memoryWidth + H];
+    }
+    shapes["head.weight"] = [this.head.outFeatures, this.head.inFeatures];
+    shapes["head.bias"] = [this.head.outFeatures];
+    return shapes;
+  }
+
+  /** Fresh parameters: embeddings N(0, 1), recurrent and linear layers as PyTorch initialises them. */
+  init(rng: Rng): Seq2SeqParams {
+    const c = this.config;
+    const H = c.decoderHiddenSize;
+    const encoder = { embedding: { weight: rng.normal([c.srcVocabSize, c.embeddingSize], 0, 1) }, rnn: this.encoder.init(rng) };
+    const bridge = this.bridge ? (this.bridge.init(rng) as { weight: Tensor; bias: Tensor }) : undefined;
+    const bridgeCell = this.bridgeCell ? (this.bridgeCell.init(rng) as { weight: Tensor; bias: Tensor }) : undefined;
+    const decoder = {
+      ...(c.sharedEmbeddings ? {} : { embedding: { weight: rng.normal([c.tgtVocabSize, c.embeddingSize], 0, 1) } }),
+      rnn: this.decoder.init(rng),
+    };
+    const linear = (out: number, inp: number): Tensor => new Linear(inp, out, { bias: false }).init(rng).weight;
+    let attention: Seq2SeqParams["attention"];
+    if (c.attention === "bahdanau") {
+      const bound = 1 / Math.sqrt(c.attentionSize);
+      attention = {
+        query: { weight: linear(c.attentionSize, H) },
+        key: { weight: linear(c.attentionSize, this.memoryWidth) },
+        v: rng.uniform([c.attentionSize], -bound, bound),
+      };
+    } else if (c.attention !== "none") {
+      attention = {
+        ...(c.attention === "luong-general" ? { weight: linear(H, this.memoryWidth) } : {}),
+        combine: { weight: linear(H, this.memoryWidth + H) },
+      };
+    }
+    const head = this.head.init(rng) as { weight: Tensor; bias: Tensor };
+    return { encoder, ...(bridge ? { bridge } : {}), ...(bridgeCell ? { bridgeCell } : {}), decoder, ...(attention ? { attention } : {}), head };
+  }
+
+  /**
+   * Parameters from a flat state dict, as a checkpoint's model.safetensors holds them. Every name,
+   * shape and dtype is checked; a mismatch names the tensor.
+   */
+  paramsFromStateDict(tensors: Readonly<Record<string, Tensor>>): Seq2SeqParams {
+    const expected = this.parameterShapes();
+    const problems: string[] = [];
+    for (const [name, shape] of Object.entries(expected)) {
+      const t = Object.hasOwn(tensors, name) ? tensors[name] : undefined;
+      if (!t) problems.push(`missing ${name}`);
+      else if (t.dtype !== "float32") problems.push(`${name} is ${t.dtype}, expected float32`);
+      else if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`${name} has shape [${t.shape.join(",")}], expected [${shape.join(",")}]`);
+    }
+    for (const name of Object.keys(tensors)) if (!Object.hasOwn(expected, name)) problems.push(`unexpected ${name}`);
+    if (problems.length > 0) throw new ShapeError("Seq2Seq", `the weights do not fit this model: ${problems.join("; ")}`);
+    const get = (name: string): Tensor => tensors[name]!;
+    const prefixed = (prefix: string): Record<string, Tensor> =>
+      Object.fromEntries(Object.entries(tensors).filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+    const c = this.config;
+    let attention: Seq2SeqParams["attention"];
+    if (c.attention === "bahdanau") attention = { query: { weight: get("attention.query.weight") }, key: { weight: get("attention.key.weight") }, v: get("attention.v") };
+    else if (c.attention !== "none") {
+      attention = { ...(c.attention === "luong-general" ? { weight: get("attention.weight") } : {}), combine: { weight: get("attention.combine.weight") } };
+    }
+    return {
+      encoder: { embedding: { weight: get("encoder.embedding.weight") }, rnn: prefixed("encoder.rnn.") },
+      ...(this.bridge ? { bridge: { weight: get("bridge.weight"), bias: get("bridge.bias") } } : {}),
+      ...(this.bridgeCell ? { bridgeCell: { weight: get("bridgeCell.weight"), bias: get("bridgeCell.bias") } } : {}),
+      decoder: { ...(c.sharedEmbeddings ? {} : { embedding: { weight: get("decoder.embedding.weight") } }), rnn: prefixed("decoder.rnn.") },
+      ...(attention ? { attention } : {}),
+      head: { weight: get("head.weight"), bias: get("head.bias") },
+    };
+  }
+
+  /**
+   * Reads the source batch: `src` int32 `[S, B]` padded with 0, `lengths` the real lengths (at
+   * least 1 each). Returns the attention memory (batch-first, zero on padding) and the decoder's
+   * first state.
+   */
+  encode(params: Seq2SeqParams, src: Tensor, lengths: Tensor | readonly number[], options: Seq2SeqForwardOptions = {}): Encoded {
+    const c = this.config;
+    if (src.dtype !== "int32" || src.rank !== 2) throw new ShapeError("Seq2Seq", `src must be int32 token ids [S, B], got ${src.dtype} [${src.shape.join(",")}]`);
+    const [S, B] = src.shape as [number, number];
+    const lens = lengthList(lengths, B, S);
+    const drop = this.dropper(options);
+    const embedded = drop(gather(params.encoder.embedding.weight, src)); // (S, B, E)
+    const out = this.encoder.forward(params.encoder.rnn, embedded, { lengths: lengths instanceof Tensor ? lengths : lens, ...this.rnnTraining(options) });
+    const D = this.encoder.directions;
+    const L = c.encoderLayers;
+    // The top layer's final state, both directions side by side: (B, D*H).
+    const finals = [];
+    for (let d = 0; d < D; d++) finals.push(squeeze(slice(out.h, [(L - 1) * D + d], [(L - 1) * D + d + 1], [0]), [0]));
+    const top = D === 1 ? finals[0]! : concat(finals, -1);
+    const state = this.bridgeState(params, out, top, B);
+    let memory: AttentionMemory | null = null;
+    if (c.attention !== "none") {
+      const values = transpose(out.output, [1, 0, 2]); // (B, S, D*H)
+      memory = { values, keys: attentionKeys(c.attention, params.attention ?? {}, values), mask: lengthMask(lens, S) };
+    }
+    return { memory, state, lengths: lens };
+  }
+
+  private bridgeState(params: Seq2SeqParams, out: RecurrentState, top: Tensor, B: number): RecurrentState {
+    const c = this.config;
+    if (!this.bridge) return { h: out.h, ...(out.c ? { c: out.c } : {}) };
+    const L = c.decoderLayers;
+    const H = c.decoderHiddenSize;
+    const layered = (x: Tensor): Tensor => transpose(reshape(x, [B, L, H]), [1, 0, 2]); // (L, B, H)
+    const h = layered(tanh(this.bridge.forward(params.bridge!, top)));
+    if (c.cell !== "lstm") return { h };
+    // The cell state from the final cell states of the top layer, through its own layer.
+    const D = this.encoder.directions;
+    const cells = [];
+    for (let d = 0; d < D; d++) cells.push(squeeze(slice(out.c!, [(c.encoderLayers - 1) * D + d], [(c.encoderLayers - 1) * D + d + 1], [0]), [0]));
+    const cTop = D === 1 ? cells[0]! : concat(cells, -1);
+    return { h, c: layered(tanh(this.bridgeCell!.forward(params.bridgeCell!, cTop))) };
+  }
+
+  /** The decoder's state before the first step. */
+  initialDecoderState(encoded: Encoded): DecoderState {
+    const c = this.config;
+    const B = encoded.lengths.length;
+    const dtype = encoded.state.h.dtype as "float32" | "float64";
+    const feed = c.attention.startsWith("luong") && c.inputFeeding ? zeros([B, c.decoderHiddenSize], dtype) : null;
+    return { rnn: encoded.state, feed };
+  }
+
+  /**
+   * One decoder step for a batch: the previous tokens `[B]` (int32), the state and the encoder's
+   * memory. Returns the logits of the next token, the new state and the attention weights.
+   */
+  decodeStep(params: Seq2SeqParams, memory: AttentionMemory | null, state: DecoderState, tokens: Tensor, options: Seq2SeqForwardOptions = {}): DecoderStepOutput {
+    const c = this.config;
+    const drop = this.dropper(options);
+    const embedded = drop(gather(this.targetEmbedding(params), tokens)); // (B, E)
+    const top = (s: RecurrentState): Tensor => squeeze(slice(s.h, [c.decoderLayers - 1], [c.decoderLayers], [0]), [0]); // (B, H)
+    const a = params.attention ?? {};
+    if (c.attention === "none") {
+      const r = this.decoder.step(params.decoder.rnn, state.rnn, embedded);
+      return { logits: this.head.forward(params.head, drop(r.output)), state: { rnn: r.state, feed: null }, attention: null };
+    }
+    if (c.attention === "bahdanau") {
+      const { weights, context } = attend(c.attention, a, memory!, top(state.rnn)); // query: the previous state
+      const r = this.decoder.step(params.decoder.rnn, state.rnn, concat([embedded, context], -1));
+      const logits = this.head.forward(params.head, drop(concat([r.output, context], -1)));
+      return { logits, state: { rnn: r.state, feed: null }, attention: weights };
+    }
+    const input = state.feed ? concat([embedded, state.feed], -1) : embedded;
+    const r = this.decoder.step(params.decoder.rnn, state.rnn, input);
+    const { weights, context } = attend(c.attention, a, memory!, r.output); // query: the current state
+    const attentional = tanh(matmul(concat([context, r.output], -1), a.combine!.weight, { transB: true })); // h̃ (B, H)
+    return { logits: this.head.forward(params.head, drop(attentional)), state: { rnn: r.state, feed: c.inputFeeding ? attentional : null }, attention: weights };
+  }
+
+  /**
+   * Teacher-forced decoding of a whole batch: logits `[T, B, V]` for the targets and the attention
+   * weights of every step `[T, B, S]` (null for the bottleneck). With `teacherForcing` below 1,
+   * each example's previous token is, with that probability, the gold one, else the model's own
+   * argmax (scheduled sampling); needs `rng`.
+   */
+  forward(params: Seq2SeqParams, batch: Pick<Seq2SeqBatch, "src" | "srcLengths" | "tgtIn">, options: Seq2SeqForwardOptions = {}): { logits: Tensor; attention: Tensor | null } {
+    const ratio = options.teacherForcing ?? 1;
+    if (!(ratio >= 0 && ratio <= 1)) throw new ValueRangeError("Seq2Seq", `teacherForcing must be in [0, 1], got ${ratio}`);
+    if (ratio < 1 && !options.rng) throw new ValueRangeError("Seq2Seq", "teacherForcing below 1 draws which tokens to feed: pass an rng");
+    const { tgtIn } = batch;
+    if (tgtIn.dtype !== "int32" || tgtIn.rank !== 2) throw new ShapeError("Seq2Seq", `tgtIn must be int32 token ids [T, B], got ${tgtIn.dtype} [${tgtIn.shape.join(",")}]`);
+    const [T, B] = tgtIn.shape as [number, number];
+    if (batch.src.shape[1] !== B) throw new ShapeError("Seq2Seq", `src has batch ${batch.src.shape[1]} but tgtIn has batch ${B}`);
+    const encoded = this.encode(params, batch.src, batch.srcLengths, options);
+    let state = this.initialDecoderState(encoded);
+    const gold = T > 0 ? split(tgtIn, T, 0).map((t) => reshape(t, [B])) : [];
+    const logits: Tensor[] = [];
+    const weights: Tensor[] = [];
+    let previous: Tensor | null = null;
+    for (let t = 0; t < T; t++) {
+      let tokens = gold[t]!;
+      if (t > 0 && ratio < 1) tokens = mixTokens(tokens, previous!, ratio, options.rng!);
+      const out = this.decodeStep(params, encoded.memory, state, tokens, options);
+      state = out.state;
+      logits.push(out.logits);
+      if (out.attention) weights.push(out.attention);
+      if (ratio < 1) previous = noGrad(() => argmax(detach(out.logits), -1));
+    }
+    if (T === 0) return { logits: zeros([0, B, this.config.tgtVocabSize]), attention: null };
+    return { logits: stack(logits), attention: weights.length > 0 ? stack(weights) : null };
+  }
+
+  /**
+   * The loss function for `Trainer`: mean cross-entropy (nats per target token, the end symbol
+   * included, padding excluded), optionally label-smoothed.
+   */
+  lossFunction(options: Omit<LossOptions, "rng" | "training"> = {}): LossFunction<Seq2SeqParams, Seq2SeqBatch, never> {
+    const smoothing = options.labelSmoothing ?? 0;
+    if (!(smoothing >= 0 && smoothing < 1)) throw new ValueRangeError("Seq2Seq", `labelSmoothing must be in [0, 1), got ${smoothing}`);
+    return (params, batch, _carry, ctx) => {
+      const { logits } = this.forward(params, batch, { ...options, training: true, rng: ctx.rng });
+      return { loss: this.loss(logits, batch.tgtOut, smoothing), tokens: countTargets(batch.tgtOut) };
+    };
+  }
+
+  /** Mean cross-entropy of logits `[T, B, V]` against targets `[T, B]` (-100: padding). */
+  loss(logits: Tensor, targets: Tensor, labelSmoothing = 0): Tensor {
+    return labelSmoothing > 0 ? labelSmoothedCrossEntropy(logits, targets, labelSmoothing) : softmaxCrossEntropy(logits, targets, { ignoreIndex: -100 });
+  }
+
+  private targetEmbedding(params: Seq2SeqParams): Tensor {
+    return this.config.sharedEmbeddings ? params.encoder.embedding.weight : params.decoder.embedding!.weight;
+  }
+
+  private dropper(options: Seq2SeqForwardOptions): (x: Tensor) => Tensor {
+    const p = this.config.dropout;
+    if (!(options.training && p > 0)) return (x) => x;
+    if (!options.rng) throw new ValueRangeError("Seq2Seq", "training with dropout needs an rng");
+    return (x) => dropout(x, p, options.rng!);
+  }
+
+  private rnnTraining(options: Seq2SeqForwardOptions): { training?: boolean; rng?: Rng } {
+    return options.training && this.config.dropout > 0 ? { training: true, rng: options.rng! } : {};
+  }
+}
+
+/** Lengths as numbers, checked: integers in [1, S]. */
+function lengthList(lengths: Tensor | readonly number[], B: number, S: number): number[] {
+  const list = lengths instanceof Tensor ? Array.from(lengths.data) : [...lengths];
+  if (list.length !== B) throw new ShapeError("Seq2Seq", `${list.length} source lengths for a batch of ${B}`);
+  list.forEach((n, i) => {
+    if (!Number.isInteger(n) || n < 1 || n > S) throw new ValueRangeError("Seq2Seq", `source length ${n} of example ${i} is not in [1, ${S}] (an empty source cannot be attended to)`);
+  });
+  return list;
+}
+
+/** `[B, S]`: 1 at the real positions s < length, 0 at padding. */
+function lengthMask(lengths: readonly number[], S: number): Tensor {
+  const B = lengths.length;
+  const data = new Float32Array(B * S);
+  lengths.forEach((n, b) => data.fill(1, b * S, b * S + n));
+  return new Tensor(data, [B, S]);
+}
+
+/** Per example, the gold token with probability `ratio`, else the model's previous prediction. */
+function mixTokens(gold: Tensor, predicted: Tensor, ratio: number, rng: Rng): Tensor {
+  const B = gold.size;
+  const keep = rng.uniform([B]);
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) out[b] = keep.data[b]! < ratio ? gold.data[b]! : predicted.data[b]!;
+  return new Tensor(out, [B]);
+}
+
+function countTargets(targets: Tensor): number {
+  let n = 0;
+  for (let i = 0; i < targets.size; i++) if (targets.data[i] !== -100) n++;
+  return n;
+}
