@@ -14,3 +14,6 @@ export * from "./probes/index.js";
 
 // Sequence to sequence: encoder, decoders with and without attention, vocabularies, batches.
 export * from "./seq2seq/index.js";
+
+// Translation metrics: sacreBLEU-compatible BLEU and chrF.
+export * from "./metrics/index.js";

@@ -9,3 +9,7 @@ export { Vocabulary, VOCABULARY_FORMAT, VOCABULARY_VERSION } from "./vocabulary.
 export type { VocabularyJSON, FitVocabularyOptions } from "./vocabulary.js";
 export { makeBatch, pairBatches, inOrderBatches } from "./batches.js";
 export type { EncodedPair, PairBatchOptions, PairPosition, PairDataSource } from "./batches.js";
+export { parsePairs, readPairs } from "./pairs.js";
+export type { SentencePair, ParsePairsOptions, ParsedPairs } from "./pairs.js";
+export { evaluateTranslationLoss } from "./evaluate.js";
+export type { TranslationLossResult } from "./evaluate.js";
