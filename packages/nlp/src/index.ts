@@ -17,3 +17,6 @@ export * from "./seq2seq/index.js";
 
 // Translation metrics: sacreBLEU-compatible BLEU and chrF.
 export * from "./metrics/index.js";
+
+// Decoding shared by translation and captioning: greedy and batched beam search over any step function.
+export * from "./decoding/index.js";

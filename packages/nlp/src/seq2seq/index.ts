@@ -13,3 +13,5 @@ export { parsePairs, readPairs } from "./pairs.js";
 export type { SentencePair, ParsePairsOptions, ParsedPairs } from "./pairs.js";
 export { evaluateTranslationLoss } from "./evaluate.js";
 export type { TranslationLossResult } from "./evaluate.js";
+export { seq2seqDecoder, translate } from "./translate.js";
+export type { Seq2SeqRows, TranslateOptions, Translation } from "./translate.js";
