@@ -32,3 +32,10 @@ export type { OnnxSessionOptions, ExecutionProvider, Feed, OrtModule, OrtTensor,
 export { onnxStepFunction } from "./runtime/step.js";
 export type { OnnxStepFunction, OnnxState } from "./runtime/step.js";
 export { PRODUCER_VERSION } from "./version.js";
+
+// Translation models (nlp's Seq2Seq, by its shape): an encoder graph and a decoder-step graph, and
+// a decoder over onnxruntime that nlp's greedy and beam search drive.
+export { exportTranslationModel, translationModelToOnnx, TRANSLATION_METADATA_KEY } from "./seq2seq/translation.js";
+export type { ExportTranslationOptions, TranslationModelLike, TranslationSignature, AttentionMemoryLike, DecoderStateLike } from "./seq2seq/translation.js";
+export { onnxTranslationDecoder } from "./seq2seq/decoder.js";
+export type { OnnxTranslationDecoder, OnnxRows } from "./seq2seq/decoder.js";

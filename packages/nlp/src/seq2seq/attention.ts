@@ -1,4 +1,4 @@
-import { add, expandDims, matmul, reshape, ShapeError, softmax, squeeze, tanh, type Tensor, where } from "@unroll/tensor";
+import { add, expandDims, matmul, ShapeError, softmax, squeeze, tanh, type Tensor, transpose, where } from "@unroll/tensor";
 
 /**
  * The attention mechanisms of the lecture, over an encoder memory kept batch-first, `M [B, S, D]`
@@ -30,21 +30,31 @@ export interface AttentionParams {
 export interface AttentionMemory {
   /** `[B, S, D]`, zero at padded positions. */
   readonly values: Tensor;
-  /** `[B, S, K]`: `W_k m` (Bahdanau), `W_a m` (general), the values themselves (dot). */
+  /**
+   * `W_k m` time-first `[S, B, A]` (Bahdanau: the query is added to it at every step, and the
+   * gradient's sum over S is then a sum over the leading axis, which the fast kernels have);
+   * `W_a m` `[B, S, H]` (general); the values themselves (dot).
+   */
   readonly keys: Tensor;
+  /** The batch axis of `keys`: 1 for Bahdanau's time-first keys, else 0. */
+  readonly keysBatchAxis: 0 | 1;
   /** `[B, S]`, 1 at real positions and 0 at padding. */
   readonly mask: Tensor;
 }
 
-/** The part of the scores that depends on the memory only, `[B, S, K]`. */
+/** The part of the scores that depends on the memory only (layout: see `AttentionMemory.keys`). */
 export function attentionKeys(kind: AttentionKind, params: AttentionParams, values: Tensor): Tensor {
-  const [B, S, D] = values.shape as [number, number, number];
   switch (kind) {
-    case "bahdanau":
+    case "bahdanau": {
+      const w = params.key?.weight;
+      if (!w) throw new ShapeError("attention", "bahdanau attention needs its key weight");
+      // A batched product over the unflattened axes: a traced graph records no size.
+      return matmul(transpose(values, [1, 0, 2]), w, { transB: true }); // (S, B, D) · (D, A) -> (S, B, A)
+    }
     case "luong-general": {
-      const w = kind === "bahdanau" ? params.key?.weight : params.weight;
-      if (!w) throw new ShapeError("attention", `${kind} attention needs its ${kind === "bahdanau" ? "key" : ""} weight`);
-      return reshape(matmul(reshape(values, [B * S, D]), w, { transB: true }), [B, S, w.shape[0]!]);
+      const w = params.weight;
+      if (!w) throw new ShapeError("attention", "luong-general attention needs its weight");
+      return matmul(values, w, { transB: true }); // (B, S, D) · (D, H) -> (B, S, H)
     }
     case "luong-dot":
       return values;
@@ -57,8 +67,9 @@ export function attentionKeys(kind: AttentionKind, params: AttentionParams, valu
 export function attentionScores(kind: AttentionKind, params: AttentionParams, keys: Tensor, query: Tensor): Tensor {
   if (kind === "bahdanau") {
     const q = matmul(query, params.query!.weight, { transB: true }); // (B, A)
-    const hidden = tanh(add(keys, expandDims(q, 1))); // (B, S, A)
-    return squeeze(matmul(hidden, expandDims(params.v!, 1)), [2]); // (B, S, A) · (A, 1) -> (B, S)
+    const hidden = tanh(add(keys, q)); // (S, B, A)
+    const scores = squeeze(matmul(hidden, expandDims(params.v!, 1)), [2]); // (S, B, A) · (A, 1) -> (S, B)
+    return transpose(scores, [1, 0]); // (B, S)
   }
   return squeeze(matmul(keys, expandDims(query, 2)), [2]); // (B, S, K) · (B, K, 1) -> (B, S)
 }

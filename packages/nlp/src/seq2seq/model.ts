@@ -6,6 +6,7 @@ import {
   gather,
   matmul,
   noGrad,
+  notEqual,
   reshape,
   type Rng,
   ShapeError,
@@ -296,6 +297,7 @@ export class Seq2Seq {
     if (src.dtype !== "int32" || src.rank !== 2) throw new ShapeError("Seq2Seq", `src must be int32 token ids [S, B], got ${src.dtype} [${src.shape.join(",")}]`);
     const [S, B] = src.shape as [number, number];
     const lens = lengthList(lengths, B, S);
+    checkPadding(src, lens);
     const drop = this.dropper(options);
     const embedded = drop(gather(params.encoder.embedding.weight, src)); // (S, B, E)
     const out = this.encoder.forward(params.encoder.rnn, embedded, { lengths: lengths instanceof Tensor ? lengths : lens, ...this.rnnTraining(options) });
@@ -309,7 +311,10 @@ export class Seq2Seq {
     let memory: AttentionMemory | null = null;
     if (c.attention !== "none") {
       const values = transpose(out.output, [1, 0, 2]); // (B, S, D*H)
-      memory = { values, keys: attentionKeys(c.attention, params.attention ?? {}, values), mask: lengthMask(lens, S) };
+      // Padding is id 0 (`Vocabulary.PAD`) and nothing else is (checked above): the mask is read off
+      // the tokens, so that a traced graph computes it from its input.
+      const mask = notEqual(transpose(src, [1, 0]), Vocabulary.PAD, { dtype: "float32" }); // (B, S)
+      memory = { values, keys: attentionKeys(c.attention, params.attention ?? {}, values), keysBatchAxis: c.attention === "bahdanau" ? 1 : 0, mask };
     }
     return { memory, state, lengths: lens };
   }
@@ -443,12 +448,20 @@ function lengthList(lengths: Tensor | readonly number[], B: number, S: number): 
   return list;
 }
 
-/** `[B, S]`: 1 at the real positions s < length, 0 at padding. */
-function lengthMask(lengths: readonly number[], S: number): Tensor {
-  const B = lengths.length;
-  const data = new Float32Array(B * S);
-  lengths.forEach((n, b) => data.fill(1, b * S, b * S + n));
-  return new Tensor(data, [B, S]);
+/** Every position before an example's length holds a token (not id 0), and every one after it padding (id 0). */
+function checkPadding(src: Tensor, lengths: readonly number[]): void {
+  const [S, B] = src.shape as [number, number];
+  for (let b = 0; b < B; b++) {
+    for (let s = 0; s < S; s++) {
+      const pad = src.data[s * B + b] === Vocabulary.PAD;
+      if (pad !== s >= lengths[b]!) {
+        throw new ValueRangeError(
+          "Seq2Seq",
+          `example ${b} has length ${lengths[b]} but ${pad ? "padding (id 0)" : `token ${src.data[s * B + b]}`} at position ${s}: pad with id ${Vocabulary.PAD} after the last token, and use no id ${Vocabulary.PAD} before it`,
+        );
+      }
+    }
+  }
 }
 
 /** Per example, the gold token with probability `ratio`, else the model's previous prediction. */

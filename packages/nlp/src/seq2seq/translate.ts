@@ -36,7 +36,8 @@ export function seq2seqDecoder(model: Seq2Seq, params: Seq2SeqParams): Decoder<S
         const index = new Tensor(indices, [indices.length]);
         const pick = (t: Tensor, axis: number): Tensor => gather(t, index, axis);
         const rnn: RecurrentState = { h: pick(rows.state.rnn.h, 1), ...(rows.state.rnn.c ? { c: pick(rows.state.rnn.c, 1) } : {}) };
-        const memory = rows.memory ? { values: pick(rows.memory.values, 0), keys: pick(rows.memory.keys, 0), mask: pick(rows.memory.mask, 0) } : null;
+        const m = rows.memory;
+        const memory = m ? { values: pick(m.values, 0), keys: pick(m.keys, m.keysBatchAxis), keysBatchAxis: m.keysBatchAxis, mask: pick(m.mask, 0) } : null;
         return { memory, state: { rnn, feed: rows.state.feed ? pick(rows.state.feed, 0) : null } };
       });
     },
