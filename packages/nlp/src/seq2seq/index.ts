@@ -15,3 +15,5 @@ export { evaluateTranslationLoss } from "./evaluate.js";
 export type { TranslationLossResult } from "./evaluate.js";
 export { seq2seqDecoder, translate } from "./translate.js";
 export type { Seq2SeqRows, TranslateOptions, Translation } from "./translate.js";
+export { trainTranslationModel, loadTranslationModel, translationConfigOf, evaluateTranslation, encodePairs } from "./train.js";
+export type { TrainMtConfig, TrainMtOptions, TrainMtInfo, TrainMtResult, TranslationCheckpointConfig, TranslationEvaluation, LoadedTranslationModel } from "./train.js";
