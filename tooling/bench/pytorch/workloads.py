@@ -126,7 +126,7 @@ def draw(draws, seed):
         values = rng.normal(n) if init["kind"] == "normal" else rng.uniform(n, init["bound"])
         weights[w["name"]] = torch.from_numpy(values).reshape(w["shape"])
     for d in draws["data"]:
-        data[d["name"]] = torch.from_numpy(rng.ints(d["count"], d["high"]))
+        data[d["name"]] = torch.from_numpy(rng.ints(d["count"], d["high"]) + d.get("offset", 0))
     return weights, data
 
 
@@ -223,7 +223,8 @@ class Seq2Seq(nn.Module):
     """W4: encoder nn.LSTM over the source; decoder nn.LSTMCell per target position from the
     encoder's final state, its input the previous target token's embedding (teacher forcing)
     concatenated with the attention context from the previous decoder state (Bahdanau):
-    e_s = v^T tanh(W_q h_{t-1} + W_k h_enc_s), alpha = softmax_s(e), ctx = sum_s alpha_s h_enc_s."""
+    e_s = v^T tanh(W_q h_{t-1} + W_k h_enc_s), alpha = softmax_s(e), ctx = sum_s alpha_s h_enc_s.
+    Logits from the new decoder state and the context side by side (nlp's Seq2Seq)."""
 
     def __init__(self, s):
         super().__init__()
@@ -235,7 +236,7 @@ class Seq2Seq(nn.Module):
         self.query = nn.Linear(H, A, bias=False)
         self.key = nn.Linear(H, A, bias=False)
         self.v = nn.Linear(A, 1, bias=False)
-        self.out = nn.Linear(H, s["tgtVocab"])
+        self.out = nn.Linear(2 * H, s["tgtVocab"])
 
     def named_like_weights(self):
         p = {
@@ -262,8 +263,8 @@ class Seq2Seq(nn.Module):
             alpha = F.softmax(self.v(e).squeeze(-1), dim=0)  # (S, B), over the source positions
             context = (alpha.unsqueeze(-1) * enc).sum(0)  # (B, H)
             h, c = self.decoder(torch.cat([ys[t], context], dim=1), (h, c))
-            outputs.append(h)
-        return self.out(torch.stack(outputs).reshape(-1, h.shape[1]))  # (T*B, V)
+            outputs.append(torch.cat([h, context], dim=1))
+        return self.out(torch.stack(outputs).reshape(-1, 2 * h.shape[1]))  # (T*B, V)
 
 
 def seq2seq_train(s, train, weights, data):

@@ -16,11 +16,12 @@ export interface WeightSpec {
   readonly init: Init;
 }
 
-/** Integer inputs drawn after the weights, each uniform in [0, high). */
+/** Integer inputs drawn after the weights, each uniform in [0, high), then `offset` added (default 0). */
 export interface DrawSpec {
   readonly name: string;
   readonly count: number;
   readonly high: number;
+  readonly offset?: number;
 }
 
 export interface Draws {
@@ -63,8 +64,9 @@ function seq2seqSpecs(s: Seq2SeqShape): WeightSpec[] {
     { name: "attention.query", shape: [s.attention, s.hidden], init: bH }, // W_q
     { name: "attention.key", shape: [s.attention, s.hidden], init: bH }, // W_k
     { name: "attention.v", shape: [s.attention, 1], init: uniform(1 / Math.sqrt(s.attention)) },
-    { name: "out.weight", shape: [s.tgtVocab, s.hidden], init: bH },
-    { name: "out.bias", shape: [s.tgtVocab], init: bH },
+    // The output layer reads the decoder state and the context side by side (nlp's Seq2Seq).
+    { name: "out.weight", shape: [s.tgtVocab, 2 * s.hidden], init: uniform(1 / Math.sqrt(2 * s.hidden)) },
+    { name: "out.bias", shape: [s.tgtVocab], init: uniform(1 / Math.sqrt(2 * s.hidden)) },
   ];
 }
 
@@ -88,7 +90,8 @@ export function drawsOf(spec: WorkloadSpec): Draws {
       return {
         weights: seq2seqSpecs(s),
         data: [
-          { name: "src", count: s.srcLength * s.batch, high: s.srcVocab },
+          // Source ids from 3: ids 0-2 are a vocabulary's padding, start and end symbols.
+          { name: "src", count: s.srcLength * s.batch, high: s.srcVocab - 3, offset: 3 },
           { name: "tgt_in", count: s.tgtLength * s.batch, high: s.tgtVocab }, // BOS + target[:-1] in a real task
           { name: "tgt_out", count: s.tgtLength * s.batch, high: s.tgtVocab },
         ],
@@ -120,7 +123,11 @@ export function draw(spec: WorkloadSpec, seed: number): Drawn {
     weights.set(w.name, { shape: w.shape, values: w.init.kind === "normal" ? rng.normal(n) : rng.uniform(n, w.init.bound) });
   }
   const data = new Map<string, Int32Array>();
-  for (const x of d.data) data.set(x.name, rng.ints(x.count, x.high));
+  for (const x of d.data) {
+    const values = rng.ints(x.count, x.high);
+    if (x.offset) for (let i = 0; i < values.length; i++) values[i]! += x.offset;
+    data.set(x.name, values);
+  }
   return { weights, data };
 }
 

@@ -217,7 +217,8 @@ export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn
       const context = tf.sum(tf.mul(tf.reshape(alpha, [B, S, 1]), encB), 1) as tf.Tensor2D; // (B, H)
       const x = tf.concat([ys[t]!, context], 1) as tf.Tensor2D; // (B, E + H)
       [h, c] = lstmStep(decoder, tf.add(tf.matMul(x, decoder.wih, false, true), decoder.bih) as tf.Tensor2D, h, c);
-      outputs.push(h);
+      outputs.push(tf.concat([h, context], 1) as tf.Tensor2D); // (B, 2H): the state and the context
+
     }
     const logits = tf.add(tf.matMul(tf.concat(outputs, 0), outW, false, true), outB); // (T·B, V)
     return tf.losses.softmaxCrossEntropy(targets, logits) as tf.Scalar;

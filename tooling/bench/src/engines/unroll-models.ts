@@ -1,30 +1,23 @@
 // The workloads written with unroll's public APIs: @unroll/tensor ops and autodiff, @unroll/cells
 // layers, @unroll/train's Adam and clipping. The same models as tfjs-models.ts and ../../pytorch/workloads.py.
 import {
-  add,
-  concat,
-  expandDims,
   fromArray,
   gather,
   getKernels,
   type Kernels,
   matmul,
-  mul,
   noGrad,
   pinTensors,
   reshape,
   softmax,
   softmaxCrossEntropy,
-  split,
-  stack,
-  sum,
-  tanh,
   type Tensor,
   treeLeaves,
   valueAndGrad,
   withKernels,
 } from "@unroll/tensor";
 import { LSTM, Linear, type RecurrentState } from "@unroll/cells";
+import { Seq2Seq } from "@unroll/nlp";
 import { adam, clipGradNorm } from "@unroll/train";
 import type { GenShape, LmShape, Seq2SeqShape, TrainSettings, WorkloadSpec } from "../config.js";
 import { DataRng, sampleIndex } from "../data.js";
@@ -118,49 +111,39 @@ export function lmGenerate(s: GenShape, drawn: Drawn, seed: number): Runnable {
 }
 
 /**
- * W4: encoder LSTM over the source (`LSTM.forward`); decoder LSTM stepped per target position
- * (`LSTM.step`) from the encoder's final state, its input the previous target token's embedding
- * (teacher forcing) concatenated with the attention context computed from the previous decoder
- * state (Bahdanau): e_s = vᵀ tanh(W_q h_{t-1} + W_k h^enc_s), α = softmax_s(e), ctx = Σ_s α_s h^enc_s.
- * Logits from the decoder output, mean cross-entropy over B·T target tokens, Adam.
+ * W4 on the project's own translation model, nlp's `Seq2Seq` (unidirectional LSTM encoder, LSTM
+ * decoder stepped per target position from the encoder's final state, Bahdanau attention from the
+ * previous decoder state: e_s = vᵀ tanh(W_q h_{t-1} + W_k h^enc_s), α = softmax_s(e),
+ * ctx = Σ_s α_s h^enc_s; the decoder reads [E y_{t-1}; ctx], the output layer [h_t; ctx]), its
+ * loss (mean cross-entropy over B·T target tokens), Adam.
  */
 export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn): Runnable {
   const get = tensors(drawn);
   const { batch: B, srcLength: S, tgtLength: T, hidden: H, attention: A, embedding: E } = s;
-  const encoder = new LSTM({ inputSize: E, hiddenSize: H });
-  const decoder = new LSTM({ inputSize: E + H, hiddenSize: H });
-  const out = new Linear(H, s.tgtVocab);
-  const params = {
-    srcEmbedding: get("src_embedding"),
-    tgtEmbedding: get("tgt_embedding"),
-    encoder: lstmParams(get, "encoder", encoder),
-    decoder: lstmParams(get, "decoder", decoder),
-    attention: { query: get("attention.query"), key: get("attention.key"), v: get("attention.v") }, // W_q, W_k (A, H); v (A, 1)
-    out: { weight: get("out.weight"), bias: get("out.bias") },
+  const model = new Seq2Seq({
+    srcVocabSize: s.srcVocab, tgtVocabSize: s.tgtVocab, embeddingSize: E, encoderHiddenSize: H, decoderHiddenSize: H,
+    attentionSize: A, cell: "lstm", bidirectional: false, attention: "bahdanau",
+  });
+  const lstm = (prefix: string): Record<string, Tensor> =>
+    Object.fromEntries(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"].map((k) => [`${prefix}.rnn.${k}`, get(`${prefix}.${k}`)]));
+  const params = model.paramsFromStateDict({
+    "encoder.embedding.weight": get("src_embedding"),
+    "decoder.embedding.weight": get("tgt_embedding"),
+    ...lstm("encoder"),
+    ...lstm("decoder"),
+    "attention.query.weight": get("attention.query"),
+    "attention.key.weight": get("attention.key"),
+    "attention.v": reshape(get("attention.v"), [A]),
+    "head.weight": get("out.weight"),
+    "head.bias": get("out.bias"),
+  });
+  const batch = {
+    src: ints(drawn.data.get("src")!, [S, B]),
+    srcLengths: ints(new Int32Array(B).fill(S), [B]),
+    tgtIn: ints(drawn.data.get("tgt_in")!, [T, B]), // BOS + target[:-1] in a real task
   };
-  const src = ints(drawn.data.get("src")!, [S, B]);
-  const tgtIn = ints(drawn.data.get("tgt_in")!, [T, B]); // BOS + target[:-1] in a real task
-  const tgtOut = ints(drawn.data.get("tgt_out")!, [T * B]);
-  const loss = (p: typeof params): Tensor => {
-    const enc = encoder.forward(p.encoder, gather(p.srcEmbedding, src)); // output (S, B, H), h, c (1, B, H)
-    const keys = reshape(matmul(reshape(enc.output, [S * B, H]), p.attention.key, { transB: true }), [S, B, A]); // W_k h_enc, once
-    const ys = split(gather(p.tgtEmbedding, tgtIn), T, 0); // T × (1, B, E)
-    let state: RecurrentState = { h: enc.h, c: enc.c! };
-    const outputs: Tensor[] = [];
-    for (let t = 0; t < T; t++) {
-      const q = matmul(reshape(state.h, [B, H]), p.attention.query, { transB: true }); // (B, A)
-      const e = tanh(add(keys, q)); // (S, B, A)
-      const scores = reshape(matmul(reshape(e, [S * B, A]), p.attention.v), [S, B]);
-      const alpha = softmax(scores, 0); // over the source positions
-      const context = sum(mul(expandDims(alpha, 2), enc.output), 0); // (B, H)
-      const x = concat([reshape(ys[t]!, [B, E]), context], 1); // (B, E + H)
-      const r = decoder.step(p.decoder, state, x);
-      state = r.state;
-      outputs.push(r.output);
-    }
-    const logits = out.forward(p.out, reshape(stack(outputs), [T * B, H])); // (T·B, V)
-    return softmaxCrossEntropy(logits, tgtOut);
-  };
+  const tgtOut = ints(drawn.data.get("tgt_out")!, [T, B]);
+  const loss = (p: typeof params): Tensor => model.loss(model.forward(p, batch).logits, tgtOut);
   return { run: trainer(loss, params, train) };
 }
 
