@@ -8,14 +8,16 @@ export interface EigenPoints {
 }
 
 export function drawComplexPlane(canvas: HTMLCanvasElement, current: EigenPoints | null, initial: EigenPoints | null): void {
-  const size = Math.min(availableWidth(canvas.parentElement!), 340);
+  const pad = 30;
+  // A panel narrower than the margins (while the page lays out, or on a narrow screen) still gets
+  // a plot that fits them: the radius below stays positive.
+  const size = Math.max(2 * pad + 60, Math.min(availableWidth(canvas.parentElement!), 340));
   const ctx = prepareCanvas(canvas, size, size);
   let extent = 1.25;
   for (const p of [current, initial]) {
     if (!p) continue;
     for (let i = 0; i < p.real.length; i++) extent = Math.max(extent, 1.1 * Math.hypot(p.real[i]!, p.imag[i]!));
   }
-  const pad = 30;
   const scale = (size - 2 * pad) / (2 * extent);
   const cx = size / 2;
   const cy = size / 2;
