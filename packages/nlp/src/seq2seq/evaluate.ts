@@ -1,4 +1,4 @@
-import { noGrad, softmaxCrossEntropy } from "@unroll/tensor";
+import { noGrad, reshape, softmaxCrossEntropy } from "@unroll/tensor";
 import { type EncodedPair, inOrderBatches } from "./batches.js";
 import type { Seq2Seq, Seq2SeqParams } from "./model.js";
 
@@ -17,8 +17,8 @@ export function evaluateTranslationLoss(model: Seq2Seq, params: Seq2SeqParams, p
     // Sentences of similar length together: less padding; the sum does not depend on the order.
     const sorted = [...pairs].sort((a, b) => a.src.length - b.src.length || a.tgt.length - b.tgt.length);
     for (const batch of inOrderBatches(sorted, options.batchSize ?? 64)) {
-      const { logits } = model.forward(params, batch);
-      total += softmaxCrossEntropy(logits, batch.tgtOut, { reduction: "sum", ignoreIndex: -100 }).item();
+      const { logits } = model.forward(params, batch, { flat: true });
+      total += softmaxCrossEntropy(logits, reshape(batch.tgtOut, [batch.tgtOut.size]), { reduction: "sum", ignoreIndex: -100 }).item();
       tokens += batch.tokens;
     }
   });

@@ -110,6 +110,8 @@ export interface DecoderStepOutput {
 }
 
 export interface Seq2SeqForwardOptions {
+  /** Return the logits as `[T·B, V]` (time-major rows), which is how the loss reads them: no copy of the largest tensor of a step. */
+  readonly flat?: boolean;
   readonly training?: boolean;
   readonly rng?: Rng;
   /** Probability of feeding the gold previous token (teacher forcing) rather than the model's own argmax. Default 1. */
@@ -349,6 +351,12 @@ export class Seq2Seq {
    * memory. Returns the logits of the next token, the new state and the attention weights.
    */
   decodeStep(params: Seq2SeqParams, memory: AttentionMemory | null, state: DecoderState, tokens: Tensor, options: Seq2SeqForwardOptions = {}): DecoderStepOutput {
+    const out = this.decodeFeatures(params, memory, state, tokens, options);
+    return { logits: this.head.forward(params.head, this.dropper(options)(out.features)), state: out.state, attention: out.attention };
+  }
+
+  /** A step up to the output layer: what the head reads (`[B, F]`), the new state and the attention weights. */
+  private decodeFeatures(params: Seq2SeqParams, memory: AttentionMemory | null, state: DecoderState, tokens: Tensor, options: Seq2SeqForwardOptions): { features: Tensor; state: DecoderState; attention: Tensor | null } {
     const c = this.config;
     const drop = this.dropper(options);
     const embedded = drop(gather(this.targetEmbedding(params), tokens)); // (B, E)
@@ -356,19 +364,18 @@ export class Seq2Seq {
     const a = params.attention ?? {};
     if (c.attention === "none") {
       const r = this.decoder.step(params.decoder.rnn, state.rnn, embedded);
-      return { logits: this.head.forward(params.head, drop(r.output)), state: { rnn: r.state, feed: null }, attention: null };
+      return { features: r.output, state: { rnn: r.state, feed: null }, attention: null };
     }
     if (c.attention === "bahdanau") {
       const { weights, context } = attend(c.attention, a, memory!, top(state.rnn)); // query: the previous state
       const r = this.decoder.step(params.decoder.rnn, state.rnn, concat([embedded, context], -1));
-      const logits = this.head.forward(params.head, drop(concat([r.output, context], -1)));
-      return { logits, state: { rnn: r.state, feed: null }, attention: weights };
+      return { features: concat([r.output, context], -1), state: { rnn: r.state, feed: null }, attention: weights };
     }
     const input = state.feed ? concat([embedded, state.feed], -1) : embedded;
     const r = this.decoder.step(params.decoder.rnn, state.rnn, input);
     const { weights, context } = attend(c.attention, a, memory!, r.output); // query: the current state
     const attentional = tanh(matmul(concat([context, r.output], -1), a.combine!.weight, { transB: true })); // h̃ (B, H)
-    return { logits: this.head.forward(params.head, drop(attentional)), state: { rnn: r.state, feed: c.inputFeeding ? attentional : null }, attention: weights };
+    return { features: attentional, state: { rnn: r.state, feed: c.inputFeeding ? attentional : null }, attention: weights };
   }
 
   /**
@@ -385,23 +392,38 @@ export class Seq2Seq {
     if (tgtIn.dtype !== "int32" || tgtIn.rank !== 2) throw new ShapeError("Seq2Seq", `tgtIn must be int32 token ids [T, B], got ${tgtIn.dtype} [${tgtIn.shape.join(",")}]`);
     const [T, B] = tgtIn.shape as [number, number];
     if (batch.src.shape[1] !== B) throw new ShapeError("Seq2Seq", `src has batch ${batch.src.shape[1]} but tgtIn has batch ${B}`);
+    const V = this.config.tgtVocabSize;
     const encoded = this.encode(params, batch.src, batch.srcLengths, options);
     let state = this.initialDecoderState(encoded);
-    const gold = T > 0 ? split(tgtIn, T, 0).map((t) => reshape(t, [B])) : [];
+    if (T === 0) return { logits: zeros([0, B, V]), attention: null };
+    const gold = split(tgtIn, T, 0).map((t) => reshape(t, [B]));
+    const features: Tensor[] = [];
     const logits: Tensor[] = [];
     const weights: Tensor[] = [];
     let previous: Tensor | null = null;
     for (let t = 0; t < T; t++) {
-      let tokens = gold[t]!;
-      if (t > 0 && ratio < 1) tokens = mixTokens(tokens, previous!, ratio, options.rng!);
-      const out = this.decodeStep(params, encoded.memory, state, tokens, options);
+      const tokens = t > 0 && ratio < 1 ? mixTokens(gold[t]!, previous!, ratio, options.rng!) : gold[t]!;
+      const out = this.decodeFeatures(params, encoded.memory, state, tokens, options);
       state = out.state;
-      logits.push(out.logits);
       if (out.attention) weights.push(out.attention);
-      if (ratio < 1) previous = noGrad(() => argmax(detach(out.logits), -1));
+      if (ratio < 1) {
+        // The next input depends on this step's prediction: the output layer runs step by step.
+        const step = this.head.forward(params.head, this.dropper(options)(out.features));
+        logits.push(step);
+        previous = noGrad(() => argmax(detach(step), -1));
+      } else features.push(out.features);
     }
-    if (T === 0) return { logits: zeros([0, B, this.config.tgtVocabSize]), attention: null };
-    return { logits: stack(logits), attention: weights.length > 0 ? stack(weights) : null };
+    const attention = weights.length > 0 ? stack(weights) : null;
+    if (ratio < 1) {
+      const stacked = stack(logits); // (T, B, V)
+      return { logits: options.flat ? reshape(stacked, [T * B, V]) : stacked, attention };
+    }
+    // Teacher forcing: the output layer once over all steps, one large product instead of T small
+    // ones (each of which would read the whole [V, F] weight).
+    const all = stack(features); // (T, B, F)
+    const F = all.shape[2]!;
+    const flat = this.head.forward(params.head, this.dropper(options)(reshape(all, [T * B, F]))); // (T·B, V)
+    return { logits: options.flat ? flat : reshape(flat, [T, B, V]), attention };
   }
 
   /**
@@ -412,12 +434,12 @@ export class Seq2Seq {
     const smoothing = options.labelSmoothing ?? 0;
     if (!(smoothing >= 0 && smoothing < 1)) throw new ValueRangeError("Seq2Seq", `labelSmoothing must be in [0, 1), got ${smoothing}`);
     return (params, batch, _carry, ctx) => {
-      const { logits } = this.forward(params, batch, { ...options, training: true, rng: ctx.rng });
-      return { loss: this.loss(logits, batch.tgtOut, smoothing), tokens: countTargets(batch.tgtOut) };
+      const { logits } = this.forward(params, batch, { ...options, training: true, rng: ctx.rng, flat: true });
+      return { loss: this.loss(logits, reshape(batch.tgtOut, [batch.tgtOut.size]), smoothing), tokens: countTargets(batch.tgtOut) };
     };
   }
 
-  /** Mean cross-entropy of logits `[T, B, V]` against targets `[T, B]` (-100: padding). */
+  /** Mean cross-entropy of logits `[T, B, V]` (or `[T·B, V]`) against targets `[T, B]` (or `[T·B]`; -100: padding). */
   loss(logits: Tensor, targets: Tensor, labelSmoothing = 0): Tensor {
     return labelSmoothing > 0 ? labelSmoothedCrossEntropy(logits, targets, labelSmoothing) : softmaxCrossEntropy(logits, targets, { ignoreIndex: -100 });
   }
