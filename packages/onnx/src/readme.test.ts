@@ -4,12 +4,19 @@ import { expect } from "vitest";
 describeReadmeExamples({
   readme: new URL("../README.md", import.meta.url),
   sources: { "@unroll/onnx": new URL("./index.ts", import.meta.url) },
-  minExamples: 5,
+  minExamples: 6,
   expectations: [
     { when: "viaOnnx === viaLibrary", check: (printed) => expect(printed[0]).toBe("true 60") },
     { when: "graph: \"sequence\"", check: (printed) => expect(printed[1]).toBe("[ 4, 3, 20 ] true") },
     { when: "readModelInfo(bytes)", check: (printed) => expect(printed[1]).toBe("low") },
     { when: "traceToOnnx(f, examples", check: (printed) => expect(printed[1]).toBe("[ 9, 4, 5 ]") },
+    {
+      when: "exportTranslationModel",
+      check: (printed) => {
+        expect(printed[0]).toBe("[ 'memory', 'keys', 'mask', 'h' ]");
+        expect(printed[1]).toBe("true");
+      },
+    },
     { when: "onFallback", check: (printed) => expect(printed.at(-1)).toMatch(/^(cuda|cpu)$/) },
   ],
 });
