@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { cp, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -201,5 +202,165 @@ describe("errors are human-readable, with the fix and a non-zero exit code", () 
     expect(r.stderr).toMatch(/unknown setting "hiddenSize"/);
     const v = await unroll("--verbose", "sample", join(work, "missing"));
     expect(v.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+/** Every file under `dir` with its sha256: "nothing changed" is a comparison of two of these. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (at: string, prefix: string): Promise<void> => {
+    for (const entry of await readdir(at, { withFileTypes: true })) {
+      const path = join(at, entry.name);
+      if (entry.isDirectory()) await walk(path, `${prefix}${entry.name}/`);
+      else out[`${prefix}${entry.name}`] = createHash("sha256").update(await readFile(path)).digest("hex");
+    }
+  };
+  await walk(dir, "");
+  return out;
+}
+
+/** No crash reported as a bug, no stack trace. */
+function expectUserError(r: Result, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/internal error|looks like a bug|\n\s+at /);
+}
+
+describe("a run folder: no run lost", () => {
+  it("refuses a folder holding a run with a damaged latest.json; --force moves the old run aside, byte for byte", async () => {
+    const out = join(work, "damaged");
+    expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "6", "--sample", "0", ...tiny)).code).toBe(0);
+    await writeFile(join(out, "latest.json"), '{"format": "unroll-checkpoint-pointer", "ver');
+    const before = await snapshot(out);
+    const r = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny);
+    expectUserError(r, /error: .*damaged already holds a run: its latest\.json cannot be used: .*is not JSON.*\(2 checkpoints, metrics\.jsonl\)\nhint: continue it with --resume/);
+    expect(await snapshot(out)).toEqual(before); // no checkpoint pruned, no line appended
+
+    const resumed = await unroll("train", "lm", "--out", out, "--resume", "--sample", "0");
+    expectUserError(resumed, /error: the run in .*damaged cannot be resumed: latestCheckpoint: .*latest\.json: is not JSON/);
+    expect(resumed.stderr).not.toMatch(/no checkpoint to resume/);
+
+    const forced = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny, "--force");
+    expect(forced.code, forced.stderr).toBe(0);
+    const moved = /moved the old run in .* \(latest\.json, metrics\.jsonl, step-00000003, step-00000006\) to (.*damaged\.replaced-\d{8}-\d{6})\n/.exec(forced.stderr);
+    expect(moved, forced.stderr).not.toBeNull();
+    expect(await snapshot(moved![1]!)).toEqual(before);
+    expect((await readFile(join(out, "metrics.jsonl"), "utf8")).trim().split("\n").length).toBe(3 + 1); // the new run's lines only
+  });
+
+  it("takes a lock: a second training in the same folder is refused with the first one's pid, --force included", async () => {
+    const out = join(work, "locked");
+    const child = spawn(process.execPath, [bin, "train", "lm", "--data", corpus, "--out", out, "--steps", "1000000", "--sample", "0", ...tiny], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 600; i++) {
+        if (await stat(join(out, "latest.json")).then(() => true, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const lock = JSON.parse(await readFile(join(out, "run.lock"), "utf8")) as { pid: number };
+      expect(lock.pid).toBe(child.pid);
+      for (const extra of [[], ["--force"], ["--resume"]]) {
+        const r = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny, ...extra);
+        expectUserError(r, new RegExp(`error: another process \\(pid ${child.pid}, \`unroll train lm --out .*locked\`, since .*\\) is training in .*locked`));
+        expect(r.stderr).toMatch(/hint: wait until it has finished \(or stop it\), or choose another --out/);
+      }
+      expect((await readdir(work)).filter((n) => n.startsWith("locked.replaced"))).toEqual([]); // --force moved nothing
+    } finally {
+      await new Promise((resolve) => {
+        child.once("exit", resolve);
+        child.kill("SIGKILL");
+      });
+    }
+    // Killed, its lock is stale: a resume takes the folder over.
+    const step = (JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as { step: number }).step;
+    const r = await unroll("train", "lm", "--out", out, "--resume", "--steps", String(step + 2), "--sample", "0");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`resuming from step ${step}`));
+    await expect(stat(join(out, "run.lock"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("settings: the same strict rules for flags and config keys (more cases in settings.test.ts)", () => {
+  it("refuses --seed \"\" and a config's hidden: true, and --hidden 1e6 at once, with the memory it would need", async () => {
+    const base = ["train", "lm", "--data", corpus, "--out", join(work, "never"), "--steps", "1", "--sample", "0"];
+    expectUserError(await unroll(...base, "--seed", ""), /error: --seed must be an integer, got ""/);
+    await writeFile(join(work, "bool.json"), '{"hidden": true}');
+    expectUserError(await unroll("train", "lm", "--config", join(work, "bool.json"), "--out", join(work, "never")), /error: hidden in .*bool\.json must be a positive integer, got true/);
+    const started = performance.now();
+    const huge = await unroll(...base, "--hidden", "1e6");
+    expectUserError(huge, /error: the model is too large: rnn\.weight_hh_l0 alone would have 4\.0 trillion numbers \(16\.0 TB\).*would need about [\d.]+ TB of memory \(this machine has [\d.]+ [GT]B\)\nhint: use a smaller --hidden/);
+    expect(performance.now() - started).toBeLessThan(8000); // refused before reading or allocating anything
+    await expect(stat(join(work, "never"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("bad files and texts are the user's errors, with the fix", () => {
+  it("a one-character training file says what is too short and what would do", async () => {
+    const one = join(work, "one.txt");
+    await writeFile(one, "x");
+    const r = await unroll("train", "lm", "--data", one, "--out", join(work, "one"), "--steps", "2", ...tiny);
+    expectUserError(r, /error: .*one\.txt is too short to train on: its training part \(the first 90%, 0 characters\) is 0 tokens with the char tokenizer \(vocabulary 2\), and 4 parallel streams \(batchSize\) need at least 5/);
+    expect(r.stderr).toMatch(/hint: give a longer text with --data, or lower --batch or --window/);
+    expect(await readdir(join(work, "one"))).toEqual([]); // no metrics.jsonl, no lock left behind
+  });
+
+  it("--resume explains a checkpoint.json with a bad setting, no tokenizer or a foreign data position", async () => {
+    const out = join(work, "to-edit");
+    expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny)).code).toBe(0);
+    type Manifest = { config: { training: Record<string, unknown>; tokenizer?: unknown }; data: unknown };
+    const edits: [(m: Manifest) => void, RegExp][] = [
+      [(m) => (m.config.training.optimizer = { lr: "fast" }), /checkpoint\.json: config\.training\.optimizer\.lr must be a positive number, got "fast"/],
+      [(m) => delete m.config.tokenizer, /checkpoint\.json: config\.tokenizer is missing: the checkpoint carries no tokenizer/],
+      [(m) => (m.data = { epoch: 0, window: 123456 }), /checkpoint\.json: this run cannot continue from it: streamBatches\.seek: not a position of this source/],
+    ];
+    for (const [i, [edit, message]] of edits.entries()) {
+      const copy = join(work, `edited-${i}`);
+      await cp(out, copy, { recursive: true });
+      const path = join(copy, "step-00000003", "checkpoint.json");
+      const manifest = JSON.parse(await readFile(path, "utf8")) as Manifest;
+      edit(manifest);
+      await writeFile(path, JSON.stringify(manifest));
+      const r = await unroll("train", "lm", "--out", copy, "--resume", "--steps", "6", "--sample", "0");
+      expectUserError(r, message);
+      expect(r.stderr).toMatch(/hint: restore the file from a backup; or start a new run with --force/);
+    }
+  });
+
+  it("eval checks the corpus against its recorded sha256; --data scores another text on purpose", async () => {
+    const text = join(work, "changing.txt");
+    await writeFile(text, "a small text that will change. ".repeat(100));
+    const out = join(work, "eval-run");
+    expect((await unroll("train", "lm", "--data", text, "--out", out, "--steps", "2", "--sample", "0", ...tiny)).code).toBe(0);
+    expect((await unroll("eval", out)).code).toBe(0);
+    await writeFile(text, "another text entirely, on purpose or not. ".repeat(100));
+    const r = await unroll("eval", out);
+    expectUserError(r, /error: .*changing\.txt is not the text this run was trained on: its sha256 is [0-9a-f]{64} \([\d,]+ bytes\), the checkpoint records [0-9a-f]{64}/);
+    expect(r.stderr).toContain(`hint: to score this text on purpose, name it: unroll eval ${out} --data ${text}`);
+    const onPurpose = await unroll("--json", "eval", out, "--data", text);
+    expect(onPurpose.code, onPurpose.stderr).toBe(0);
+    expect(JSON.parse(onPurpose.stdout)).toMatchObject({ data: text, split: "validation" });
+    const resumed = await unroll("train", "lm", "--out", out, "--resume", "--steps", "4", "--sample", "0");
+    expectUserError(resumed, /is not the text this run was trained on/);
+    expect(resumed.stderr).toMatch(/hint: a resumed run must read the text it was trained on/);
+  });
+
+  it("export onnx --opset 1 and run onnx on a file that is not ONNX", async () => {
+    const out = join(work, "run-for-onnx");
+    const opset = await unroll("export", "onnx", out, "--opset", "1", "--out", join(work, "never.onnx"));
+    expectUserError(opset, /error: --opset must be an integer from 13 to 21, got "1"\nhint: the exporter writes opsets 13 to 21/);
+    await expect(stat(join(work, "never.onnx"))).rejects.toThrow(/ENOENT/);
+    const junk = join(work, "junk.onnx");
+    await writeFile(junk, "this is a text file, not a model\n".repeat(20));
+    expectUserError(await unroll("run", "onnx", junk), /error: .*junk\.onnx: .*(not an ONNX model file|has no unroll\.format metadata)/);
+  });
+});
+
+describe("divergence", () => {
+  it("--lr 1000 warns that the loss is far above ln V and never marks an infinite perplexity (best)", async () => {
+    const r = await unroll("train", "lm", "--data", corpus, "--out", join(work, "diverged"), "--steps", "9", "--lr", "1000", "--clip", "0", "--sample", "0", ...tiny);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: validation loss [\d.]+ nats\/token at step \d+ is far above [\d.]+, the loss of a uniform guess \(ln of the vocabulary size\): training is diverging; lower the learning rate/);
+    const validations = r.stderr.split("\n").filter((l) => l.includes("validation loss") && l.includes("perplexity"));
+    expect(validations.length).toBe(3);
+    for (const line of validations) if (/overflows|Infinity/.test(line)) expect(line).not.toMatch(/\(best\)/);
   });
 });

@@ -27,4 +27,17 @@ describe("state dict JSON", () => {
     const short = { ...doc, tensors: { ...doc.tensors, bias_ih_l0: { shape: [6], data: [1, 2] } } };
     expect(() => fromStateDictJSON(short)).toThrow(/2 values do not fill shape \[6\]/);
   });
+
+  it("reads names from the file as names: __proto__, toString and constructor are unexpected tensors, no prototype changes", () => {
+    const doc = toStateDictJSON(params);
+    for (const name of ["__proto__", "toString", "constructor"]) {
+      const text = JSON.stringify(doc).replace('"tensors":{', `"tensors":{${JSON.stringify(name)}:{"shape":[1],"data":[7]},`);
+      const parsed = JSON.parse(text) as unknown;
+      expect(() => fromStateDictJSON(parsed, gru.parameterShapes())).toThrow(new RegExp(`unexpected ${name}`));
+      const loose = fromStateDictJSON(parsed);
+      expect(Object.getPrototypeOf(loose)).toBe(Object.prototype);
+      expect(Object.hasOwn(loose, name)).toBe(true);
+      expect(Array.from(loose[name]!.data)).toEqual([7]);
+    }
+  });
 });

@@ -31,23 +31,29 @@ export function fromStateDictJSON(json: unknown, expected?: Readonly<Record<stri
   }
   if (doc.version !== 1) throw new TensorError("fromStateDictJSON", `unsupported state dict version ${String(doc.version)} (this library reads version 1)`);
   const tensors = doc.tensors ?? {};
+  // Names come from a file: own properties and Map keys only, so "__proto__" or "toString" is a name
+  // like any other (an unexpected one), never a prototype or one of Object's methods.
   const out: Record<string, Tensor> = {};
+  const byName = new Map<string, Tensor>();
   for (const [name, entry] of Object.entries(tensors)) {
     if (!entry || !Array.isArray(entry.shape) || !Array.isArray(entry.data)) {
       throw new TensorError("fromStateDictJSON", `tensor ${name} needs "shape" and "data" arrays`);
     }
-    out[name] = fromArray(entry.data, { shape: entry.shape });
+    const t = fromArray(entry.data, { shape: entry.shape });
+    byName.set(name, t);
+    Object.defineProperty(out, name, { value: t, enumerable: true, writable: true, configurable: true });
   }
   if (expected) {
     const problems: string[] = [];
-    for (const [name, shape] of Object.entries(expected)) {
-      const t = out[name];
+    const want = new Map(Object.entries(expected));
+    for (const [name, shape] of want) {
+      const t = byName.get(name);
       if (!t) problems.push(`missing ${name}`);
       else if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         problems.push(`${name} has shape [${t.shape.join(",")}], expected [${shape.join(",")}]`);
       }
     }
-    for (const name of Object.keys(out)) if (!(name in expected)) problems.push(`unexpected ${name}`);
+    for (const name of byName.keys()) if (!want.has(name)) problems.push(`unexpected ${name}`);
     if (problems.length > 0) {
       throw new TensorError("fromStateDictJSON", `the state dict does not fit this model: ${problems.join("; ")}`);
     }

@@ -4,7 +4,7 @@
 // Everything public is exported here.
 
 // Export: generic, from traced graphs.
-export { graphToOnnx, traceToOnnx, DEFAULT_OPSET } from "./export/graph-to-onnx.js";
+export { graphToOnnx, traceToOnnx, DEFAULT_OPSET, SUPPORTED_OPSETS } from "./export/graph-to-onnx.js";
 export type { GraphToOnnxOptions } from "./export/graph-to-onnx.js";
 export { defaultLowerings } from "./export/primitives.js";
 export { OnnxExportError, INT64_MAX } from "./export/builder.js";
@@ -19,7 +19,7 @@ export type {
 } from "./proto/onnx.js";
 
 // Metadata: format tag and version, model configuration, tokenizer, signature.
-export { readMetadata, readModelInfo, METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION, OnnxFormatError } from "./metadata.js";
+export { readMetadata, readModelInfo, checkSignature, METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION, OnnxFormatError } from "./metadata.js";
 export type { GraphSignature, StateSignature, ModelInfo } from "./metadata.js";
 
 // Language models (nlp's LanguageModel, by its shape: this package does not import nlp).

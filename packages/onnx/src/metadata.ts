@@ -1,4 +1,4 @@
-import { TensorError } from "@unroll/tensor";
+import { OnnxFormatError } from "./errors.js";
 import { decodeModel, type ModelProto } from "./proto/onnx.js";
 
 /** The format tag of files written by `exportLanguageModel` (metadata `unroll.format`). */
@@ -37,20 +37,56 @@ export interface GraphSignature {
   readonly state: readonly StateSignature[];
 }
 
-/** A file that is not what the reader expects: another format, a newer version, missing fields. */
-export class OnnxFormatError extends TensorError {
-  constructor(op: string, message: string) {
-    super(op, message);
-    this.name = "OnnxFormatError";
-  }
-}
+export { OnnxFormatError };
 
-/** The metadata_props of a model (a file's bytes or a decoded model) as a plain record. */
+/**
+ * The metadata_props of a model (a file's bytes or a decoded model) as a plain record. Keys come
+ * from the file: each is an own property ("__proto__" included), never the record's prototype.
+ */
 export function readMetadata(model: Uint8Array | ModelProto): Record<string, string> {
   const proto = model instanceof Uint8Array ? decodeModel(model) : model;
   const out: Record<string, string> = {};
-  for (const { key, value } of proto.metadata_props ?? []) out[key] = value;
+  for (const { key, value } of proto.metadata_props ?? []) {
+    Object.defineProperty(out, String(key ?? ""), { value: String(value ?? ""), enumerable: true, writable: true, configurable: true });
+  }
   return out;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (Array.isArray(v)) return "an array";
+  if (v === null) return "null";
+  return typeof v === "object" ? "an object" : JSON.stringify(v);
+}
+
+/**
+ * Checks a graph signature read from a file (`unroll.signature`): tokens, tokenType, logits,
+ * optional lengths, and state entries of input, output and shape (positive integers or "batch").
+ * Throws an OnnxFormatError naming the field.
+ */
+export function checkSignature(op: string, value: unknown): GraphSignature {
+  const fail = (message: string): never => {
+    throw new OnnxFormatError(op, `metadata ${METADATA_KEYS.signature} is not a graph signature: ${message}`);
+  };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail(`expected an object, got ${describe(value)}`);
+  const o = value as Record<string, unknown>;
+  const own = (k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+  for (const key of ["tokens", "logits"]) if (typeof own(key) !== "string") fail(`${key} must be a string, got ${describe(own(key))}`);
+  if (own("tokenType") !== "int32" && own("tokenType") !== "int64") fail(`tokenType must be "int32" or "int64", got ${describe(own("tokenType"))}`);
+  if (own("lengths") !== undefined && typeof own("lengths") !== "string") fail(`lengths must be a string, got ${describe(own("lengths"))}`);
+  const state = own("state");
+  if (!Array.isArray(state)) return fail(`state must be an array, got ${describe(state)}`);
+  state.forEach((s: unknown, i) => {
+    if (typeof s !== "object" || s === null || Array.isArray(s)) fail(`state[${i}] must be an object, got ${describe(s)}`);
+    const e = s as Record<string, unknown>;
+    const get = (k: string): unknown => (Object.hasOwn(e, k) ? e[k] : undefined);
+    for (const key of ["input", "output"]) if (typeof get(key) !== "string") fail(`state[${i}].${key} must be a string, got ${describe(get(key))}`);
+    const shape = get("shape");
+    if (!Array.isArray(shape) || !shape.every((d) => d === "batch" || (Number.isSafeInteger(d) && (d as number) >= 1 && (d as number) <= 1 << 24))) {
+      fail(`state[${i}].shape must be a list of positive integers and "batch", got ${describe(shape)}`);
+    }
+  });
+  return value as GraphSignature;
 }
 
 /** What `readModelInfo` finds in a file this package wrote. */
@@ -72,6 +108,12 @@ function parse(op: string, key: string, text: string | undefined): unknown {
   } catch {
     throw new OnnxFormatError(op, `metadata ${key} is not valid JSON`);
   }
+}
+
+/** The checked signature of a model's metadata, or null when it has none. */
+export function signatureOf(op: string, meta: Readonly<Record<string, string>>): GraphSignature | null {
+  const text = Object.hasOwn(meta, METADATA_KEYS.signature) ? meta[METADATA_KEYS.signature] : undefined;
+  return text === undefined ? null : checkSignature(op, parse(op, METADATA_KEYS.signature, text));
 }
 
 /**
@@ -99,7 +141,7 @@ export function readModelInfo(model: Uint8Array | ModelProto | Readonly<Record<s
     graph: meta[METADATA_KEYS.graph] ?? "",
     config: parse(op, METADATA_KEYS.config, meta[METADATA_KEYS.config]),
     tokenizer: parse(op, METADATA_KEYS.tokenizer, meta[METADATA_KEYS.tokenizer]),
-    signature: parse(op, METADATA_KEYS.signature, meta[METADATA_KEYS.signature]) as GraphSignature | null,
+    signature: signatureOf(op, meta),
     metadata: meta,
   };
 }

@@ -29,6 +29,10 @@ export { constant, stepDecay, exponential, cosineWithWarmup, reduceOnPlateau } f
 export * from "./checkpoint/index.js";
 export { saveTrainerCheckpoint, resumeTrainer, checkpointEvery, checkpointFromState, stateFromCheckpoint } from "./trainer-checkpoint.js";
 
+// Run folders (Node only): an exclusive lock, no old run overwritten or mixed in, metrics.jsonl
+// written line by line and cut back on resume; a monitor of finite divergence.
+export * from "./run/index.js";
+
 // Diagnostics from the source material: gradient flow through time, saturation, spectra.
 export { gradientFlow, jacobianNorms, saturation, recurrentSpectralRadii, toCSV, seriesRows } from "./diagnostics/index.js";
 export type { GradientFlowReport, JacobianNormOptions, ProbeOptions, SaturationReport, Row } from "./diagnostics/index.js";

@@ -14,5 +14,13 @@ describeReadmeExamples({
       },
     },
     { when: "resumeTrainer", check: (printed) => expect(printed[0]).toMatch(/^10 .*toy.* 10$/) },
+    {
+      when: "RunFolder.open",
+      check: (printed) =>
+        expect(printed).toEqual([
+          "already holds a run: its latest checkpoint is step-00000004 (1 checkpoint, metrics.jsonl)",
+          "moved [ 'latest.json', 'metrics.jsonl', 'step-00000004' ]",
+        ]),
+    },
   ],
 });

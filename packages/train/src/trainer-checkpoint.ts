@@ -26,9 +26,10 @@ export function checkpointFromState(state: TrainerState, extras: { config?: unkn
 /** The inverse of `checkpointFromState`; refuses a checkpoint that was not written from a trainer. */
 export function stateFromCheckpoint(c: Checkpoint): TrainerState {
   const t = c.trainer as (TrainerState["trainer"] & { hasCarry?: boolean }) | null | undefined;
-  if (!t || typeof t.lrFactor !== "number" || !c.optimizer || !c.rng) {
+  if (!t || typeof t !== "object" || !c.optimizer || !c.rng) {
     throw new TrainingError("this checkpoint holds weights but no training state (optimizer, generator, trainer counters); it cannot resume a run");
   }
+  checkCounters(t);
   const carry: Record<string, Tensor> = {};
   for (const [key, tensor] of Object.entries(c.extra ?? {})) {
     if (key === CARRY) carry[""] = tensor;
@@ -50,6 +51,29 @@ export function stateFromCheckpoint(c: Checkpoint): TrainerState {
       skippedSteps: t.skippedSteps,
     },
   };
+}
+
+function describe(v: unknown): string {
+  return v === undefined ? "nothing" : typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? "an array" : v !== null && typeof v === "object" ? "an object" : String(v);
+}
+
+/** The trainer counters of a checkpoint (checkpoint.json's "trainer"), which come from a file: checked field by field. */
+function checkCounters(t: object): void {
+  const o = t as Record<string, unknown>;
+  const get = (key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
+  const fail = (key: string, what: string): never => {
+    throw new TrainingError(`the checkpoint's trainer.${key} must be ${what}, got ${describe(get(key))}; the checkpoint was damaged or edited`);
+  };
+  const lrFactor = get("lrFactor");
+  if (typeof lrFactor !== "number" || !Number.isFinite(lrFactor) || lrFactor <= 0) fail("lrFactor", "a positive number");
+  const best = get("bestMetric");
+  if (best !== null && !(typeof best === "number" && Number.isFinite(best))) fail("bestMetric", "a finite number or null");
+  for (const key of ["evalsWithoutImprovement", "clippedSteps", "skippedSteps"]) {
+    const v = get(key);
+    if (!Number.isSafeInteger(v) || (v as number) < 0) fail(key, "a non-negative integer");
+  }
+  const hasCarry = get("hasCarry");
+  if (hasCarry !== undefined && typeof hasCarry !== "boolean") fail("hasCarry", "true or false");
 }
 
 /** Saves the trainer's complete state atomically under `root` (see `saveCheckpoint`); returns the directory. */

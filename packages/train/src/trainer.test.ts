@@ -176,7 +176,7 @@ describe("Trainer", () => {
     trainer.events.on("step", (e) => steps.push(e));
     await trainer.run({ steps: 6 });
     expect(guards.length).toBe(2);
-    expect(guards[0]!.message).toMatch(/loss is NaN at step 3: rolled back to step 3 and lowered the learning rate by 0.5 \(retry 1 of 5\)/);
+    expect(guards[0]!.message).toMatch(/loss is NaN at step 4: rolled back to step 3 and lowered the learning rate by 0.5 \(retry 1 of 5\)/);
     expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(steps[3]!.lr).toBeCloseTo(0.025, 12); // two halvings
     expect(Number.isFinite(params.w.data[0]!)).toBe(true);
@@ -190,7 +190,7 @@ describe("Trainer", () => {
       optimizer: sgd({ lr: 0.1 }),
       guard: { maxRetries: 3 },
     });
-    await expect(trainer.run({ steps: 5 })).rejects.toThrow(/loss is -?Infinity at step 0 again after 3 rollbacks .* lower the learning rate, clip gradients or check the data/);
+    await expect(trainer.run({ steps: 5 })).rejects.toThrow(/loss is -?Infinity at step 1 again after 3 rollbacks .* lower the learning rate, clip gradients or check the data/);
   });
 
   it("nonFinite 'skip' drops the update and 'error' stops", async () => {
@@ -208,7 +208,7 @@ describe("Trainer", () => {
     expect(await skipping.run()).toBe("data");
     expect(skipped).toEqual(["loss is NaN"]);
     expect(skipping.step).toBe(2);
-    await expect(make("error").run()).rejects.toThrow(/loss is NaN at step 1; lower the learning rate/);
+    await expect(make("error").run()).rejects.toThrow(/loss is NaN at step 2; lower the learning rate/);
   });
 
   it("evaluates every N steps, feeds plateau schedules and stops early", async () => {
@@ -285,6 +285,75 @@ describe("Trainer", () => {
   });
 });
 
+describe("Trainer: state read from files", () => {
+  it("a non-finite validation loss is never an improvement, not even the first one", async () => {
+    const losses = [NaN, 3, Infinity, 2];
+    const trainer = new Trainer({
+      params: { w: fromArray([0]) },
+      loss: (p) => ({ loss: mul(p.w, p.w) }),
+      data: arraySource([0], { loop: true }),
+      optimizer: sgd({ lr: 0.1 }),
+      evaluate: { every: 1, run: () => ({ loss: losses.shift()! }) },
+    });
+    const evals: { improved: boolean; best: number }[] = [];
+    trainer.events.on("eval", (e) => evals.push({ improved: e.improved, best: e.best }));
+    await trainer.run({ steps: 4 });
+    expect(evals.map((e) => e.improved)).toEqual([false, true, false, true]);
+    expect(evals.map((e) => e.best)).toEqual([NaN, 3, 3, 2]);
+    expect(trainer.state().trainer.bestMetric).toBe(2);
+  });
+
+  it("restore looks names up as own properties and checks every dtype", async () => {
+    const a = makeTrainer(1);
+    await a.run({ steps: 1 });
+    const state = a.state();
+    const b = makeTrainer(1);
+    for (const name of ["toString", "hasOwnProperty", "constructor"]) {
+      const extra = { ...state.params };
+      Object.defineProperty(extra, name, { value: fromArray([1]), enumerable: true });
+      expect(() => b.restore({ ...state, params: extra })).toThrow(new RegExp(`unexpected ${name}`));
+    }
+    const proto = { ...state.params };
+    Object.defineProperty(proto, "__proto__", { value: fromArray([1]), enumerable: true });
+    expect(() => b.restore({ ...state, params: proto })).toThrow(/unexpected __proto__/);
+    // A tensor of the right shape but another dtype would be read as reinterpreted numbers.
+    const wx = state.params.wx!;
+    const asInt = { ...state.params, wx: fromArray(Array.from(wx.data, () => 1), { shape: [...wx.shape], dtype: "int32" }) };
+    expect(() => b.restore({ ...state, params: asInt })).toThrow(/wx is int32, expected float32/);
+    expect(b.step).toBe(0);
+  });
+
+  it("stateFromCheckpoint checks the trainer counters a checkpoint.json holds", async () => {
+    const { checkpointFromState, stateFromCheckpoint } = await import("./trainer-checkpoint.js");
+    const a = makeTrainer(1);
+    await a.run({ steps: 1 });
+    const good = checkpointFromState(a.state());
+    expect(stateFromCheckpoint(good).trainer.lrFactor).toBe(1);
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ lrFactor: "fast" }, /trainer\.lrFactor must be a positive number, got "fast"/],
+      [{ lrFactor: 0 }, /trainer\.lrFactor must be a positive number, got 0/],
+      [{ bestMetric: "low" }, /trainer\.bestMetric must be a finite number or null/],
+      [{ clippedSteps: -1 }, /trainer\.clippedSteps must be a non-negative integer, got -1/],
+      [{ skippedSteps: 1.5 }, /trainer\.skippedSteps must be a non-negative integer/],
+      [{ evalsWithoutImprovement: [1] }, /trainer\.evalsWithoutImprovement must be a non-negative integer, got an array/],
+      [{ hasCarry: "yes" }, /trainer\.hasCarry must be true or false/],
+    ];
+    for (const [change, message] of bad) {
+      expect(() => stateFromCheckpoint({ ...good, trainer: { ...(good.trainer as object), ...change } })).toThrow(message);
+    }
+  });
+
+  it("treeFromEntries keeps names from files as own keys: no prototype is reached", async () => {
+    const { treeFromEntries } = await import("./tree.js");
+    const t = fromArray([1]);
+    const tree = treeFromEntries([["__proto__.polluted", t], ["constructor.polluted", t], ["h", t]]) as Record<string, unknown>;
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
+    expect((Object as unknown as Record<string, unknown>)["polluted"]).toBeUndefined();
+    expect(Object.keys(tree).sort()).toEqual(["__proto__", "constructor", "h"]);
+    expect(Object.getPrototypeOf(tree)).toBe(Object.prototype);
+  });
+});
+
 describe("Trainer checkpoints on disk", () => {
   it("saves every N steps atomically and resumes from the directory bit for bit", async () => {
     const { mkdtemp } = await import("node:fs/promises");
@@ -342,7 +411,7 @@ describe("Trainer skip policy", () => {
     });
     let skips = 0;
     trainer.events.on("skip", () => skips++);
-    await expect(trainer.run({ steps: 10 })).rejects.toThrow(/4 batches in a row had non-finite values at step 0/);
+    await expect(trainer.run({ steps: 10 })).rejects.toThrow(/4 batches in a row had non-finite values at step 1/);
     expect(skips).toBe(4);
   });
 });

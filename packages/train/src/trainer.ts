@@ -9,6 +9,7 @@ import {
   treeMap,
   valueAndGrad,
 } from "@unroll/tensor";
+import { checkStateDict } from "./checkpoint/state-dict.js";
 import { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
 import type { DataSource } from "./data.js";
 import { Emitter } from "./events.js";
@@ -94,6 +95,7 @@ export interface StepEvent {
 
 export interface TrainerEvents {
   step: StepEvent;
+  /** `best`: the best finite metric so far (NaN before any); a non-finite metric never `improved`. */
   eval: { readonly step: number; readonly metrics: EvalResult; readonly best: number; readonly improved: boolean };
   guard: { readonly step: number; readonly reason: string; readonly lr: number; readonly retry: number; readonly message: string };
   skip: { readonly step: number; readonly reason: string };
@@ -250,16 +252,18 @@ export class Trainer<P, B, C = unknown> {
 
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
         const reason = !Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${norm}`;
+        // The step that failed: step events count from 1 (step N is the N-th applied update).
+        const failed = this.stepCount + 1;
         if (mode === "error") {
-          throw new TrainingError(`${reason} at step ${this.stepCount}; lower the learning rate, clip gradients (clip.maxNorm) or check the data`);
+          throw new TrainingError(`${reason} at step ${failed}; lower the learning rate, clip gradients (clip.maxNorm) or check the data`);
         }
         if (mode === "skip") {
           this.skippedSteps++;
           skipsInARow++;
-          this.events.emit("skip", { step: this.stepCount, reason });
+          this.events.emit("skip", { step: failed, reason });
           if (skipsInARow > maxRetries) {
             throw new TrainingError(
-              `${reason}: ${skipsInARow} batches in a row had non-finite values at step ${this.stepCount}, so training cannot go on; ` +
+              `${reason}: ${skipsInARow} batches in a row had non-finite values at step ${failed}, so training cannot go on; ` +
                 "the parameters have diverged (lower the learning rate, clip gradients) or the data holds bad values",
             );
           }
@@ -268,14 +272,14 @@ export class Trainer<P, B, C = unknown> {
         retries++;
         if (retries > maxRetries) {
           throw new TrainingError(
-            `${reason} at step ${this.stepCount} again after ${maxRetries} rollbacks (learning rate lowered to ${lr}); ` +
+            `${reason} at step ${failed} again after ${maxRetries} rollbacks (learning rate lowered to ${lr}); ` +
               "the model diverges: lower the learning rate, clip gradients or check the data for bad values",
           );
         }
         this.restoreSnapshot(snapshot!);
         this.lrFactor *= factor;
-        const message = `${reason} at step ${this.stepCount}: rolled back to step ${snapshot!.state.step} and lowered the learning rate by ${factor} (retry ${retries} of ${maxRetries})`;
-        this.events.emit("guard", { step: this.stepCount, reason, lr: lr * factor, retry: retries, message });
+        const message = `${reason} at step ${failed}: rolled back to step ${snapshot!.state.step} and lowered the learning rate by ${factor} (retry ${retries} of ${maxRetries})`;
+        this.events.emit("guard", { step: failed, reason, lr: lr * factor, retry: retries, message });
         continue;
       }
 
@@ -326,7 +330,8 @@ export class Trainer<P, B, C = unknown> {
     const raw = noGrad(() => ev.run(this.options.params));
     const metrics: EvalResult = typeof raw === "number" ? { loss: raw } : raw;
     const minDelta = this.options.earlyStopping?.minDelta ?? 0;
-    const improved = this.bestMetric === null || metrics.loss < this.bestMetric - minDelta;
+    // A non-finite metric (a diverged model) is never an improvement, not even the first one.
+    const improved = Number.isFinite(metrics.loss) && (this.bestMetric === null || metrics.loss < this.bestMetric - minDelta);
     if (improved) {
       this.bestMetric = metrics.loss;
       this.evalsWithoutImprovement = 0;
@@ -334,7 +339,7 @@ export class Trainer<P, B, C = unknown> {
       this.evalsWithoutImprovement++;
     }
     this.options.schedule?.observe?.(metrics.loss);
-    this.events.emit("eval", { step: this.stepCount, metrics, best: this.bestMetric!, improved });
+    this.events.emit("eval", { step: this.stepCount, metrics, best: this.bestMetric ?? NaN, improved });
     const patience = this.options.earlyStopping?.patience;
     return patience !== undefined && this.evalsWithoutImprovement >= patience;
   }
@@ -371,21 +376,15 @@ export class Trainer<P, B, C = unknown> {
    * is checked before anything changes.
    */
   restore(state: TrainerState): void {
-    const problems: string[] = [];
-    for (const [path, t] of this.paramEntries) {
-      const saved = state.params[path];
-      if (!saved) problems.push(`missing ${path}`);
-      else if (saved.size !== t.size || saved.shape.some((d, i) => d !== t.shape[i]) || saved.rank !== t.rank) {
-        problems.push(`${path} has shape [${saved.shape.join(",")}], the model's is [${t.shape.join(",")}]`);
-      }
-    }
-    for (const path of Object.keys(state.params)) if (!this.paramEntries.some(([p]) => p === path)) problems.push(`unexpected ${path}`);
+    // Names come from a file: Map lookups only (a tensor named "toString" is just a name).
+    const problems = checkStateDict(new Map(this.paramEntries.map(([path, t]) => [path, { shape: t.shape, dtype: t.dtype }])), state.params);
     if (problems.length > 0) throw new TrainingError(`the saved parameters do not fit this model: ${problems.join("; ")}`);
+    const saved = new Map(Object.entries(state.params));
     const rng = Rng.fromState(state.rng);
     this.options.optimizer.loadStateDict(state.optimizer);
     if (state.schedule !== null && state.schedule !== undefined) this.options.schedule?.loadState?.(state.schedule);
     this.options.data.seek(state.data);
-    for (const [path, t] of this.paramEntries) t.data.set(state.params[path]!.data);
+    for (const [path, t] of this.paramEntries) t.data.set(saved.get(path)!.data);
     this.rng = rng;
     this.carry = state.carry ? (treeFromEntries(Object.entries(state.carry).map(([p, t]) => [p, copy(t)])) as C) : undefined;
     this.stepCount = state.step;

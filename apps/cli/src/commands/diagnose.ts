@@ -1,4 +1,3 @@
-import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { add, fromArray, gather, matmul, noGrad, Rng, slice, softmaxCrossEntropy, squeeze, type Tensor } from "@unroll/tensor";
 import { CharTokenizer, LanguageModel, type LanguageModelParams, loadCorpus, loadLanguageModel, splitText, type Tokenizer } from "@unroll/nlp";
@@ -7,6 +6,7 @@ import { renderSvg } from "../charts/render.js";
 import { diagnosisSpec } from "../charts/plots.js";
 import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
+import { writeFileAtomic } from "../ui/files.js";
 import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
@@ -86,8 +86,8 @@ export function registerDiagnose(program: Command, out: () => Output): void {
         vanishingRatio: flow.gradNorms[0]! / flow.gradNorms[T - 1]!,
       };
       const prefix = String(flags.out);
-      await writeFile(`${prefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
-      await writeFile(`${prefix}.svg`, await renderSvg(diagnosisSpec({ title: label, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, spectralRadii: radii })));
+      await writeFileAtomic(`${prefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
+      await writeFileAtomic(`${prefix}.svg`, await renderSvg(diagnosisSpec({ title: label, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, spectralRadii: radii })));
       o.result(
         { svg: `${prefix}.svg`, json: `${prefix}.json`, vanishingRatio: report.vanishingRatio, spectralRadii: radii, saturation: sat.fractions },
         () =>

@@ -1,13 +1,79 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { exportLanguageModel, OnnxSession, onnxStepFunction, readModelInfo } from "@unroll/onnx";
-import { generateText, loadLanguageModel, tokenizerFromJSON } from "@unroll/nlp";
-import { choiceFlag, numberFlag } from "../config.js";
+import { exportLanguageModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
+import { generateText, loadLanguageModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { choiceFlag } from "../config.js";
+import { parseSetting } from "../settings/validate.js";
 import { UserError } from "../ui/errors.js";
+import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 import { checkPrime, samplingOptions, withSamplingFlags } from "./sampling-flags.js";
 
+/** What `run onnx` generates from: the file's tokenizer and a step function over its session. */
+export interface OnnxGenerator {
+  readonly tokenizer: Tokenizer;
+  readonly session: OnnxSession;
+  readonly step: StepFunction<OnnxState>;
+}
+
+/**
+ * Reads an ONNX file given to `run onnx` and checks everything generation relies on: that it is an
+ * ONNX model written by `unroll export onnx`, with a step graph, a readable tokenizer and a graph
+ * signature, that onnxruntime accepts it, and, at each step, that it computes one finite logit per
+ * token of its tokenizer. Every problem is a user error naming the file.
+ */
+export async function loadOnnxGenerator(bytes: Uint8Array, model: string, options: { providers?: string[]; onFallback?: (message: string) => void } = {}): Promise<OnnxGenerator> {
+  let info: ReturnType<typeof readModelInfo>;
+  try {
+    info = readModelInfo(bytes);
+  } catch (e) {
+    if ((e as Error).name !== "OnnxFormatError") throw e;
+    throw new UserError(`${model}: ${(e as Error).message}`, "give the path of a file written by `unroll export onnx`");
+  }
+  if (!info.graph.endsWith("step")) throw new UserError(`${model} holds a ${info.graph || "unnamed"} graph; generation needs the step graph`, "export it with `unroll export onnx <run> --graph step`");
+  if (!info.tokenizer) throw new UserError(`${model} carries no tokenizer`, "export it with `unroll export onnx`, which stores the tokenizer in the file");
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerFromJSON(info.tokenizer);
+  } catch (e) {
+    throw new UserError(`${model}: the tokenizer inside cannot be read: ${(e as Error).message}`, "export the model again with `unroll export onnx`");
+  }
+  let session: OnnxSession;
+  let raw: ReturnType<typeof onnxStepFunction>;
+  try {
+    session = await OnnxSession.create(bytes, {
+      executionProviders: options.providers ?? ["cpu"],
+      ...(options.onFallback ? { onFallback: options.onFallback } : {}),
+    });
+    raw = onnxStepFunction(session);
+  } catch (e) {
+    if ((e as Error).name !== "OnnxRuntimeError" && (e as Error).name !== "OnnxFormatError") throw e;
+    throw new UserError(`${model}: ${(e as Error).message}`, "export the model again with `unroll export onnx --graph step`");
+  }
+  const V = tokenizer.vocabSize;
+  const step: StepFunction<OnnxState> = async (tokens, state) => {
+    let out: Awaited<ReturnType<typeof raw>>;
+    try {
+      out = await raw(tokens, state);
+    } catch (e) {
+      if ((e as Error).name === "OnnxRuntimeError") throw e;
+      throw new UserError(`onnxruntime cannot run ${model}: ${String((e as Error).message).split("\n")[0]}`, "export the model again with `unroll export onnx`");
+    }
+    if (out.logits.length !== tokens.length * V) {
+      throw new UserError(`${model} computes ${out.logits.length / Math.max(1, tokens.length)} logits per token, but its tokenizer has ${V} tokens: the file was damaged or assembled from two models`, "export the model again with `unroll export onnx`");
+    }
+    for (let i = 0; i < out.logits.length; i++) {
+      if (!Number.isFinite(out.logits[i]!)) {
+        throw new UserError(`${model} computes a non-finite logit (${out.logits[i]}): its weights hold NaN or infinite values`, "export the model again from a good checkpoint");
+      }
+    }
+    return out;
+  };
+  return { tokenizer, session, step };
+}
+
 export function registerOnnx(program: Command, out: () => Output): void {
+  const [lowest, highest] = [Math.min(...SUPPORTED_OPSETS), Math.max(...SUPPORTED_OPSETS)];
   program
     .command("export")
     .description("export a trained model (export onnx)")
@@ -17,22 +83,18 @@ export function registerOnnx(program: Command, out: () => Output): void {
     .option("--out <file>", "the ONNX file to write", "model.onnx")
     .option("--graph <kind>", "step (one token, state in and out) | sequence (tokens [time, batch], lengths)", "step")
     .option("--lowering <kind>", "operators (ONNX LSTM/GRU/RNN) | unrolled (MatMul-level steps; step graph only)", "operators")
-    .option("--opset <n>", "ONNX opset", "17")
+    .option("--opset <n>", `ONNX opset, ${lowest} to ${highest}`, "17")
     .action(async (run: string, flags: Record<string, string>) => {
       const o = out();
-      const loaded = await loadLanguageModel(run);
       const graph = choiceFlag("graph", flags.graph, ["step", "sequence"] as const);
       const lowering = choiceFlag("lowering", flags.lowering, ["operators", "unrolled"] as const);
+      const opset = parseSetting("--opset", flags.opset, { type: "integer", min: lowest, max: highest }, `the exporter writes opsets ${lowest} to ${highest} (default 17)`) as number;
       if (graph === "sequence" && lowering === "unrolled") {
         throw new UserError("the unrolled lowering needs a fixed number of steps, which only the step graph has", "use --graph step, or --lowering operators");
       }
-      const bytes = exportLanguageModel(loaded.model, loaded.params, {
-        graph,
-        lowering,
-        opset: numberFlag("opset", flags.opset, "positive-integer"),
-        tokenizer: loaded.tokenizer,
-      });
-      await writeFile(flags.out!, bytes);
+      const loaded = await loadLanguageModel(run);
+      const bytes = exportLanguageModel(loaded.model, loaded.params, { graph, lowering, opset, tokenizer: loaded.tokenizer });
+      await writeFileAtomic(flags.out!, bytes);
       o.result(
         { file: flags.out, bytes: bytes.length, graph, lowering, step: loaded.step },
         () => `wrote ${flags.out} (${(bytes.length / 1024 / 1024).toFixed(2)} MiB, ${graph} graph, ${lowering} lowering, from step ${loaded.step})`,
@@ -50,25 +112,21 @@ export function registerOnnx(program: Command, out: () => Output): void {
     .option("--provider <names>", "execution providers to try in order, e.g. cuda,cpu (falls back to cpu)", "cpu")
     .action(async (model: string, flags: Record<string, string | string[] | undefined>) => {
       const o = out();
+      const options = samplingOptions(flags);
       let bytes: Uint8Array;
       try {
         bytes = await readFile(model);
       } catch (e) {
         throw new UserError(`cannot read ${model}: ${(e as Error).message}`, "give the path of a file written by `unroll export onnx`");
       }
-      const info = readModelInfo(bytes);
-      if (!info.graph.endsWith("step")) throw new UserError(`${model} holds a ${info.graph} graph; generation needs the step graph`, "export it with `unroll export onnx <run> --graph step`");
-      if (!info.tokenizer) throw new UserError(`${model} carries no tokenizer`, "export it with `unroll export onnx`, which stores the tokenizer in the file");
-      const tokenizer = tokenizerFromJSON(info.tokenizer);
-      const session = await OnnxSession.create(bytes, {
-        executionProviders: String(flags.provider).split(",").map((p) => p.trim()),
+      const { tokenizer, session, step } = await loadOnnxGenerator(bytes, model, {
+        providers: String(flags.provider).split(",").map((p) => p.trim()),
         onFallback: (message) => o.info(`note: ${message}`),
       });
-      const options = samplingOptions(flags);
       checkPrime(tokenizer, options.prime);
       let text = "";
       o.write(options.prime);
-      for await (const piece of generateText(onnxStepFunction(session), tokenizer, options)) {
+      for await (const piece of generateText(step, tokenizer, options)) {
         text += piece;
         o.write(piece);
       }

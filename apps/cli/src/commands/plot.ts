@@ -1,10 +1,11 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Command } from "commander";
 import { renderSvg } from "../charts/render.js";
 import { type CurvePoint, lossCurvesSpec } from "../charts/plots.js";
 import { numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
+import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 
 export function registerPlot(program: Command, out: () => Output): void {
@@ -46,7 +47,7 @@ export function registerPlot(program: Command, out: () => Output): void {
         });
       }
       if (points.length === 0) throw new UserError("the runs hold no metrics yet", "train for a few steps first");
-      await writeFile(flags.out, await renderSvg(lossCurvesSpec(points, flags.title)));
+      await writeFileAtomic(flags.out, await renderSvg(lossCurvesSpec(points, flags.title)));
       o.result({ svg: flags.out, runs, points: points.length }, () => `wrote ${flags.out} (${runs.length} run${runs.length === 1 ? "" : "s"})`);
     });
 }

@@ -18,8 +18,8 @@ export function withSamplingFlags(cmd: Command): Command {
 export function samplingOptions(flags: Record<string, string | string[] | undefined>): GenerateTextOptions & { prime: string; seed: number; temperature: number } {
   return {
     prime: String(flags.prime),
-    maxTokens: numberFlag("length", flags.length, "integer"),
-    temperature: numberFlag("temperature", flags.temperature, "number"),
+    maxTokens: numberFlag("length", flags.length, "non-negative-integer"),
+    temperature: numberFlag("temperature", flags.temperature, "non-negative"),
     seed: numberFlag("seed", flags.seed, "integer"),
     ...(flags.topK !== undefined ? { topK: numberFlag("top-k", flags.topK, "positive-integer") } : {}),
     ...(flags.topP !== undefined ? { topP: numberFlag("top-p", flags.topP, "positive") } : {}),

@@ -1,107 +1,125 @@
-import { appendFile, mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { collect, generateText, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
-import { latestCheckpoint, loadCheckpoint } from "@unroll/train";
-import { pinTensors, treeLeaves } from "@unroll/tensor";
-import { choiceFlag, numberFlag, readConfigFile } from "../config.js";
+import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
+import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
+import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
+import { readConfigFile } from "../config.js";
+import { availableMemory, checkTrainingSize } from "../settings/size.js";
+import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
+import { openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
 
-/** The settings of `train lm`: flags and config-file keys share these names. */
-const SETTINGS = {
-  data: "corpus name (moby-dick, tiny-shakespeare) or path to a UTF-8 text file",
-  out: "run directory (checkpoints, metrics.jsonl)",
-  cell: "lstm | gru | rnn_tanh | rnn_relu",
-  layers: "number of recurrent layers",
-  hidden: "hidden units per layer",
-  embedding: "embedding size, or one-hot",
-  dropout: "dropout between layers and before the output layer",
-  init: "pytorch | orthogonal | xavier | irnn | np-rnn",
-  forgetBias: "LSTM forget-gate bias (char-rnn: 1)",
-  tieWeights: "share the embedding with the output layer",
-  tokenizer: "char | word | bpe",
-  bpeVocab: "BPE vocabulary size",
-  optimizer: "adam | adamw | sgd | rmsprop | adagrad",
-  lr: "learning rate",
-  weightDecay: "weight decay",
-  momentum: "momentum (sgd, rmsprop)",
-  schedule: "constant | cosine | step | plateau",
-  warmup: "warm-up steps (cosine)",
-  clip: "global gradient-norm clip (0: off)",
-  window: "BPTT window (steps per batch)",
-  batch: "batch size (parallel streams)",
-  batching: "stream (state carried, char-rnn) | shuffled",
-  steps: "training steps",
-  epochs: "passes over the training split (instead of --steps)",
-  time: "time budget in minutes",
-  seed: "random seed",
-  evalEvery: "validation every N steps",
-  evalTokens: "validation tokens scored each time (default all)",
-  checkpointEvery: "checkpoint every N steps",
-  kernels: "auto | wasm | reference",
-  threads: "threads for the WebAssembly kernels (default: the cores, at most 8)",
-  sample: "characters sampled at the end (0: none)",
-} as const;
+/** The settings of `train lm`: flags and config-file keys share these names and these rules. */
+export const SETTINGS = {
+  data: { kind: kinds.string, help: "corpus name (moby-dick, tiny-shakespeare) or path to a UTF-8 text file" },
+  out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
+  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
+  layers: { kind: kinds.positiveInteger, help: "number of recurrent layers" },
+  hidden: { kind: kinds.positiveInteger, help: "hidden units per layer" },
+  embedding: { kind: { type: "size-or", words: ["one-hot"] }, help: "embedding size, or one-hot" },
+  dropout: { kind: kinds.fraction, help: "dropout between layers and before the output layer" },
+  init: { kind: kinds.choice("pytorch", "orthogonal", "xavier", "irnn", "np-rnn"), help: "pytorch | orthogonal | xavier | irnn | np-rnn" },
+  forgetBias: { kind: kinds.number, help: "LSTM forget-gate bias (char-rnn: 1)" },
+  tieWeights: { kind: kinds.boolean, help: "share the embedding with the output layer" },
+  tokenizer: { kind: kinds.choice("char", "word", "bpe"), help: "char | word | bpe" },
+  bpeVocab: { kind: { type: "integer", min: 256, max: 1 << 24 }, help: "BPE vocabulary size" },
+  optimizer: { kind: kinds.choice("adam", "adamw", "sgd", "rmsprop", "adagrad"), help: "adam | adamw | sgd | rmsprop | adagrad" },
+  lr: { kind: kinds.positive, help: "learning rate" },
+  weightDecay: { kind: kinds.nonNegative, help: "weight decay" },
+  momentum: { kind: kinds.nonNegative, help: "momentum (sgd, rmsprop)" },
+  schedule: { kind: kinds.choice("constant", "cosine", "step", "plateau"), help: "constant | cosine | step | plateau" },
+  warmup: { kind: kinds.nonNegativeInteger, help: "warm-up steps (cosine)" },
+  clip: { kind: kinds.nonNegative, help: "global gradient-norm clip (0: off)" },
+  window: { kind: kinds.positiveInteger, help: "BPTT window (steps per batch)" },
+  batch: { kind: kinds.positiveInteger, help: "batch size (parallel streams)" },
+  batching: { kind: kinds.choice("stream", "shuffled"), help: "stream (state carried, char-rnn) | shuffled" },
+  steps: { kind: kinds.positiveInteger, help: "training steps" },
+  epochs: { kind: kinds.positive, help: "passes over the training split (instead of --steps)" },
+  time: { kind: kinds.positive, help: "time budget in minutes" },
+  seed: { kind: kinds.integer, help: "random seed" },
+  evalEvery: { kind: kinds.positiveInteger, help: "validation every N steps" },
+  evalTokens: { kind: kinds.positiveInteger, help: "validation tokens scored each time (default all)" },
+  checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps" },
+  kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
+  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  sample: { kind: kinds.nonNegativeInteger, help: "characters sampled at the end (0: none)" },
+} as const satisfies SettingsTable;
 
-type Settings = Partial<Record<keyof typeof SETTINGS, unknown>>;
+type Key = keyof typeof SETTINGS;
+type Values = ReadonlyMap<string, number | string | boolean>;
 
 const DEFAULTS = { data: "moby-dick", out: "runs/lm", steps: 300, sample: 300, checkpointEvery: 100 } as const;
 
-function toConfig(s: Settings): TrainLmConfig {
-  const num = (key: keyof typeof SETTINGS, kind: Parameters<typeof numberFlag>[2]): number | undefined =>
-    s[key] === undefined ? undefined : numberFlag(flagName(key), s[key], kind);
+/** The library's config from checked settings (every value already has its type). */
+export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume: boolean): TrainLmConfig {
+  const get = <T extends number | string | boolean>(key: Key): T | undefined => v.get(key) as T | undefined;
   const model: Record<string, unknown> = {};
-  if (s.cell !== undefined) model.cell = choiceFlag("cell", s.cell, ["lstm", "gru", "rnn_tanh", "rnn_relu"]);
-  if (s.layers !== undefined) model.numLayers = num("layers", "positive-integer");
-  if (s.hidden !== undefined) model.hiddenSize = num("hidden", "positive-integer");
-  if (s.embedding !== undefined) model.embeddingSize = s.embedding === "one-hot" ? "one-hot" : num("embedding", "positive-integer");
-  if (s.dropout !== undefined) model.dropout = num("dropout", "fraction");
-  if (s.init !== undefined) model.init = choiceFlag("init", s.init, ["pytorch", "orthogonal", "xavier", "irnn", "np-rnn"]);
-  if (s.forgetBias !== undefined) model.forgetBias = num("forgetBias", "number");
-  if (s.tieWeights !== undefined) model.tieWeights = s.tieWeights === true || s.tieWeights === "true";
-  const optimizer: Record<string, unknown> = {};
-  if (s.optimizer !== undefined) optimizer.name = choiceFlag("optimizer", s.optimizer, ["adam", "adamw", "sgd", "rmsprop", "adagrad"]);
-  if (s.lr !== undefined) optimizer.lr = num("lr", "positive");
-  if (s.weightDecay !== undefined) optimizer.weightDecay = num("weightDecay", "number");
-  if (s.momentum !== undefined) optimizer.momentum = num("momentum", "number");
-  const schedule: Record<string, unknown> = {};
-  if (s.schedule !== undefined) schedule.name = choiceFlag("schedule", s.schedule, ["constant", "cosine", "step", "plateau"]);
-  if (s.warmup !== undefined) schedule.warmupSteps = num("warmup", "integer");
-  const config: Record<string, unknown> = {
-    model,
-    optimizer,
-    schedule,
-    data: String(s.data ?? DEFAULTS.data),
+  const set = (target: Record<string, unknown>, name: string, key: Key): void => {
+    if (v.has(key)) target[name] = v.get(key);
   };
-  if (s.tokenizer !== undefined) config.tokenizer = choiceFlag("tokenizer", s.tokenizer, ["char", "word", "bpe"]);
-  if (s.bpeVocab !== undefined) config.bpeVocabSize = num("bpeVocab", "positive-integer");
-  if (s.clip !== undefined) config.clip = num("clip", "number");
-  if (s.window !== undefined) config.window = num("window", "positive-integer");
-  if (s.batch !== undefined) config.batchSize = num("batch", "positive-integer");
-  if (s.batching !== undefined) config.batching = choiceFlag("batching", s.batching, ["stream", "shuffled"]);
-  if (s.epochs !== undefined) config.epochs = num("epochs", "positive");
-  else if (s.steps !== undefined || s.time === undefined) config.steps = num("steps", "positive-integer") ?? DEFAULTS.steps;
-  // With --time alone, the time budget is the only limit.
-  if (s.time !== undefined) config.timeBudgetMinutes = num("time", "positive");
-  if (s.seed !== undefined) config.seed = num("seed", "integer");
-  if (s.evalEvery !== undefined) config.evalEvery = num("evalEvery", "positive-integer");
-  if (s.evalTokens !== undefined) config.evalTokens = num("evalTokens", "positive-integer");
-  if (s.kernels !== undefined) config.kernels = choiceFlag("kernels", s.kernels, ["auto", "wasm", "reference"]);
-  if (s.threads !== undefined) config.threads = num("threads", "positive-integer");
+  set(model, "cell", "cell");
+  set(model, "numLayers", "layers");
+  set(model, "hiddenSize", "hidden");
+  set(model, "embeddingSize", "embedding");
+  set(model, "dropout", "dropout");
+  set(model, "init", "init");
+  set(model, "forgetBias", "forgetBias");
+  set(model, "tieWeights", "tieWeights");
+  const optimizer: Record<string, unknown> = {};
+  set(optimizer, "name", "optimizer");
+  set(optimizer, "lr", "lr");
+  set(optimizer, "weightDecay", "weightDecay");
+  set(optimizer, "momentum", "momentum");
+  const name = get<string>("optimizer") ?? "adam";
+  if (v.has("momentum") && name !== "sgd" && name !== "rmsprop") {
+    throw new UserError(`${source.get("momentum")} applies to the sgd and rmsprop optimisers, not ${name}`, "drop it, or choose --optimizer sgd or rmsprop");
+  }
+  const schedule: Record<string, unknown> = {};
+  set(schedule, "name", "schedule");
+  set(schedule, "warmupSteps", "warmup");
+  if (v.has("warmup") && get("schedule") !== "cosine") {
+    throw new UserError(`${source.get("warmup")} applies to the cosine schedule, not ${get<string>("schedule") ?? "constant"}`, "drop it, or choose --schedule cosine");
+  }
+  const config: Record<string, unknown> = { model, optimizer, schedule, data: get<string>("data") ?? DEFAULTS.data };
+  set(config, "tokenizer", "tokenizer");
+  set(config, "bpeVocabSize", "bpeVocab");
+  set(config, "clip", "clip");
+  set(config, "window", "window");
+  set(config, "batchSize", "batch");
+  set(config, "batching", "batching");
+  if (v.has("epochs")) config.epochs = get("epochs");
+  else if (v.has("steps") || (!v.has("time") && !resume)) config.steps = get<number>("steps") ?? DEFAULTS.steps;
+  // With --time alone, the time budget is the only limit; a resume without either keeps the run's own.
+  set(config, "timeBudgetMinutes", "time");
+  set(config, "seed", "seed");
+  set(config, "evalEvery", "evalEvery");
+  set(config, "evalTokens", "evalTokens");
+  set(config, "kernels", "kernels");
+  set(config, "threads", "threads");
   return config as TrainLmConfig;
 }
 
-/** Deletes what a run wrote into its directory (step checkpoints, the pointer, metrics), nothing else. */
-async function removeRun(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    if (/^step-\d{8,}$/.test(name) || name === "latest.json" || name === "metrics.jsonl") await rm(join(dir, name), { recursive: true, force: true });
-  }
-}
+const SIZE_FIX = "use a smaller --hidden, --embedding, --layers or vocabulary (--bpe-vocab), or a smaller --batch or --window";
 
-function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** Refuses a model that cannot fit in this machine's memory, before anything is allocated. */
+function checkSize(model: LanguageModel, config: TrainLmConfig, memory: number): void {
+  const c = model.config;
+  const gates = c.cell === "lstm" ? 4 : c.cell === "gru" ? 3 : 1;
+  const input = c.embeddingSize === "one-hot" ? c.vocabSize : c.embeddingSize;
+  const name = config.optimizer?.name ?? "adam";
+  const buffers = name === "adam" || name === "adamw" ? 2 : name === "sgd" ? (config.optimizer?.momentum ? 1 : 0) : name === "rmsprop" ? 2 : 1;
+  checkTrainingSize(
+    {
+      shapes: model.parameterShapes(),
+      optimizerBuffers: buffers,
+      activationsPerToken: input + c.numLayers * (gates + 3) * c.hiddenSize + 3 * c.vocabSize,
+      tokensPerBatch: (config.batchSize ?? 32) * (config.window ?? 64),
+    },
+    memory,
+    SIZE_FIX,
+  );
 }
 
 export function registerTrainLm(train: Command, out: () => Output): void {
@@ -110,41 +128,54 @@ export function registerTrainLm(train: Command, out: () => Output): void {
     .description("train a recurrent language model on a text (default: Moby-Dick, embedded) and print samples")
     .option("--config <file>", "JSON or YAML file with the settings below (flags override it)")
     .option("--resume", "continue the run in --out exactly where its last checkpoint left it")
-    .option("--force", "start a new run in --out even if it holds one (deletes that run's checkpoints and metrics)");
-  for (const [key, help] of Object.entries(SETTINGS)) {
+    .option("--force", "start a new run in --out even if it holds one (the old run is moved into a new folder beside it, <out>.replaced-<time>)");
+  for (const [key, { help }] of Object.entries(SETTINGS)) {
     const flag = `--${flagName(key)}`;
     if (key === "tieWeights") cmd.option(flag, help);
     else cmd.option(`${flag} <value>`, help);
   }
   cmd.addHelpText(
     "after",
-    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64. Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
+    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64. One training at a time per --out (a lock file, run.lock, says who trains there). Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
   );
   cmd.action(async (flags: Record<string, unknown>) => trainLm(flags, out()));
 }
 
 async function trainLm(flags: Record<string, unknown>, out: Output): Promise<void> {
-  const fromFile = flags.config ? await readConfigFile(String(flags.config)) : {};
-  for (const key of Object.keys(fromFile)) {
-    if (!(key in SETTINGS)) throw new UserError(`unknown setting "${key}" in ${String(flags.config)}`, `known settings: ${Object.keys(SETTINGS).join(", ")}`);
+  const file = flags.config === undefined ? undefined : String(flags.config);
+  const { values, source } = readSettings(SETTINGS, flags, file === undefined ? {} : await readConfigFile(file), file);
+  const resume = Boolean(flags.resume);
+  const config = toConfig(values, source, resume);
+  const dir = resolve(String(values.get("out") ?? DEFAULTS.out));
+  const memory = await availableMemory();
+  // A model that cannot fit is refused before any text is read (its vocabulary is not known yet:
+  // the smallest one gives a lower bound), and again with the real vocabulary before allocating.
+  if (!resume) checkSize(new LanguageModel({ vocabSize: 1, cell: "lstm", hiddenSize: 256, embeddingSize: 64, ...config.model }), config, memory);
+
+  const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train lm" });
+  run.releaseOnExit();
+  try {
+    await trainIn(run, { values, config, resume, memory }, out);
+  } finally {
+    await run.close();
   }
-  const settings: Settings = { ...fromFile };
-  for (const key of Object.keys(SETTINGS) as (keyof typeof SETTINGS)[]) if (flags[key] !== undefined) settings[key] = flags[key];
-  const config = toConfig(settings);
-  const dir = resolve(String(settings.out ?? DEFAULTS.out));
-  const existing = await latestCheckpoint(dir).catch(() => null);
-  if (existing && !flags.resume && !flags.force) {
-    throw new UserError(`${dir} already holds a run (its latest checkpoint is ${existing})`, `continue it with --resume, or choose another --out (or pass --force)`);
-  }
-  if (flags.resume && !existing) throw new UserError(`there is no checkpoint to resume in ${dir}`, "start a run first, or point --out at the run directory");
-  if (existing && flags.force && !flags.resume) await removeRun(dir);
-  let data = String(settings.data ?? DEFAULTS.data);
-  if (flags.resume) {
+}
+
+async function trainIn(run: RunFolder, a: { values: Values; config: TrainLmConfig; resume: boolean; memory: number }, out: Output): Promise<void> {
+  const { values, config, resume } = a;
+  const dir = run.dir;
+  let data = String(values.get("data") ?? DEFAULTS.data);
+  if (resume) {
     // A resumed run reads the text it was trained on: its tokenizer and data position refer to it.
-    const saved = (await loadCheckpoint(dir)).config as { training?: { data?: string } } | null;
-    const recorded = saved?.training?.data;
-    if (recorded !== undefined && settings.data !== undefined && String(settings.data) !== recorded) {
-      throw new UserError(`the run in ${dir} was trained on ${recorded}, not ${String(settings.data)}`, "resume without --data (or with the same data), or start a new run");
+    let recorded: string | undefined;
+    try {
+      recorded = languageModelConfigOf(await loadCheckpoint(run.checkpoint!), join(run.checkpoint!, "checkpoint.json")).training.data;
+    } catch (e) {
+      if (e instanceof CheckpointError) throw cannotResume(dir, e);
+      throw e;
+    }
+    if (recorded !== undefined && values.has("data") && data !== recorded) {
+      throw new UserError(`the run in ${dir} was trained on ${recorded}, not ${data}`, "resume without --data (or with the same data), or start a new run");
     }
     if (recorded !== undefined) data = recorded;
   }
@@ -152,58 +183,35 @@ async function trainLm(flags: Record<string, unknown>, out: Output): Promise<voi
   const text = await loadCorpus(data).catch((e: Error) => {
     throw new UserError(e.message, data === "tiny-shakespeare" ? "it is downloaded once on first use; run `unroll data download tiny-shakespeare` with internet access" : undefined);
   });
-  await mkdir(dir, { recursive: true });
-  const metricsPath = join(dir, "metrics.jsonl");
-  let pending: string[] = [];
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const lines = pending.join("");
-    pending = [];
-    await appendFile(metricsPath, lines);
-  };
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    out.info("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit without saving)...");
-    controller.abort();
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
   try {
     const result = await trainLanguageModel({
       text,
       config,
       checkpointDir: dir,
-      checkpointEvery: settings.checkpointEvery !== undefined ? numberFlag("checkpoint-every", settings.checkpointEvery, "positive-integer") : DEFAULTS.checkpointEvery,
-      resume: Boolean(flags.resume),
-      signal: controller.signal,
-      onTrainer: (trainer, info) => {
+      checkpointEvery: (values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
+      resume,
+      signal: interrupt.signal,
+      beforeInit: (model, _tokenizer, effective) => checkSize(model, effective, a.memory),
+      onTrainer: async (trainer, info) => {
         out.info(
           `${info.model.config.numLayers}-layer ${info.model.config.cell} (hidden ${info.model.config.hiddenSize}), ${info.parameters.toLocaleString("en-US")} parameters, ` +
             `vocabulary ${info.tokenizer.vocabSize} (${info.tokenizer.kind}), ${info.trainTokens.toLocaleString("en-US")} training tokens, kernels ${info.kernels}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
+        // Only now, with the checkpoint and the text checked: metrics.jsonl, cut back to the resumed step.
+        const { log, truncated } = await run.openMetrics(info.resumedFrom ?? undefined);
+        if (truncated && truncated.dropped > 0) {
+          out.info(`metrics.jsonl: removed ${truncated.dropped} line${truncated.dropped === 1 ? "" : "s"} after step ${info.resumedFrom} (that step's checkpoint is where the run continues)`);
+        }
         progress = new TrainingProgress(out, info.targetSteps);
-        trainer.events.on("step", (e) => {
-          progress!.step(e);
-          pending.push(`${JSON.stringify({ step: e.step, loss: e.loss, gradNorm: e.gradNorm, lr: e.lr, tokensPerSecond: e.tokensPerSecond })}\n`);
-        });
-        trainer.events.on("eval", (e) => {
-          const m = e.metrics;
-          pending.push(`${JSON.stringify({ step: e.step, validation: m.loss })}\n`);
-          progress!.line(
-            `step ${e.step}: validation loss ${m.loss.toFixed(4)} nats/token (${(m.loss / Math.LN2).toFixed(3)} bits), perplexity ${Math.exp(m.loss).toFixed(2)}${e.improved ? " (best)" : ""}`,
-            { event: "validation", step: e.step, loss: m.loss, bitsPerToken: m.loss / Math.LN2, perplexity: Math.exp(m.loss) },
-          );
-          void flush();
-        });
-        trainer.events.on("guard", (e) => progress!.line(`warning: ${e.message}`, { event: "guard", ...e }));
+        reportTraining(trainer, { progress, metrics: log, vocabSize: info.tokenizer.vocabSize });
       },
+    }).catch((e: unknown) => {
+      throw explain(e, { dir, data, resume });
     });
     (progress as TrainingProgress | null)?.stop();
-    await flush();
     const stopped = result.stopReason === "stopped";
     out.result(
       {
@@ -218,17 +226,40 @@ async function trainLm(flags: Record<string, unknown>, out: Output): Promise<voi
         (result.validation ? `; validation loss ${result.validation.loss.toFixed(4)} nats/token` : "") +
         (stopped ? `\nresume with: unroll train lm --out ${dir} --resume` : ""),
     );
-    const sampleLength = settings.sample !== undefined ? numberFlag("sample", settings.sample, "integer") : DEFAULTS.sample;
+    const sampleLength = (values.get("sample") as number | undefined) ?? DEFAULTS.sample;
     if (sampleLength > 0 && !stopped) {
       const prime = "\n";
       out.info(`\nsample (${sampleLength} tokens, temperature 0.8, seed 0):`);
       const release = pinTensors(treeLeaves(result.params));
-      const text = await collect(
+      const sample = await collect(
         generateText(modelStep(result.model, result.params), result.tokenizer, { prime, maxTokens: sampleLength, temperature: 0.8, seed: 0 }),
       ).finally(release);
-      out.result({ event: "sample", text }, () => text);
+      out.result({ event: "sample", text: sample }, () => sample);
     }
   } finally {
-    process.off("SIGINT", onSigint);
+    (progress as TrainingProgress | null)?.stop();
+    interrupt.dispose();
   }
+}
+
+function cannotResume(dir: string, e: Error): UserError {
+  return new UserError(
+    `the run in ${dir} cannot be resumed: ${e.message}`,
+    `restore the file from a backup; or start a new run with --force, which moves this one aside into a new folder beside ${dir}`,
+  );
+}
+
+/** The library's errors about this run's files and text, with the flags that fix them. */
+function explain(e: unknown, a: { dir: string; data: string; resume: boolean }): unknown {
+  if (e instanceof CheckpointError && a.resume) return cannotResume(a.dir, e);
+  if (e instanceof DataError && e.code === "CHANGED") {
+    return new UserError(
+      e.message,
+      `a resumed run must read the text it was trained on: restore ${a.data}; to train on the new text, start a new run with --force (the old run is moved aside) or another --out`,
+    );
+  }
+  if (e instanceof DataError && e.code === "TOO_SHORT") {
+    return new UserError(e.message, /word tokenizer/.test(e.message) ? "use --tokenizer char or --tokenizer bpe" : "give a longer text with --data, or lower --batch or --window");
+  }
+  return e;
 }

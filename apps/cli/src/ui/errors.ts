@@ -16,20 +16,30 @@ const USER_FACING = new Set([
   "DTypeError",
   "ValueRangeError",
   "CheckpointError",
+  "RunFolderError",
   "DataError",
   "TrainingError",
   "OptimizerError",
   "TokenizerFormatError",
+  "OnnxFormatError",
+  "OnnxRuntimeError",
   "CommanderError",
 ]);
+
+/** Whether `describeError` reports `error` as the user's problem (a message and a hint) rather than as a bug. */
+export function isUserFacing(error: unknown): boolean {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return USER_FACING.has(e.name) || (e as NodeJS.ErrnoException).code === "ENOENT";
+}
 
 /** The lines to print for an error: the message (and hint) for input problems, more for bugs. */
 export function describeError(error: unknown, verbose: boolean): string[] {
   const e = error instanceof Error ? error : new Error(String(error));
   const lines: string[] = [];
-  if (USER_FACING.has(e.name) || (e as NodeJS.ErrnoException).code === "ENOENT") {
+  if (isUserFacing(e)) {
     lines.push(`error: ${e.message}`);
-    if (e instanceof UserError && e.hint) lines.push(`hint: ${e.hint}`);
+    const hint = (e as { hint?: unknown }).hint;
+    if (typeof hint === "string" && hint !== "") lines.push(`hint: ${hint}`);
   } else {
     lines.push(`internal error: ${e.message}`);
     if (!verbose) lines.push("hint: this looks like a bug in unroll; rerun with --verbose for the stack trace and report it");

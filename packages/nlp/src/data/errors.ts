@@ -7,6 +7,8 @@ export type DataErrorCode =
   | "TOO_LARGE" // above `maxBytes`
   | "BINARY" // a NUL byte: not a text file
   | "INVALID_UTF8" // bytes that are not UTF-8
+  | "TOO_SHORT" // too little text for the batches asked for
+  | "CHANGED" // not the text a run was trained on (its sha256 differs from the recorded one)
   | "MALFORMED" // text that does not follow the file's layout (a pair line without a tab, an empty side)
   | "DOWNLOAD_FAILED" // connection refused, offline, dropped connection, HTTP error
   | "CHECKSUM_MISMATCH" // downloaded bytes differ from the registered sha256 or size

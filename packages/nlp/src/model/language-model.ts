@@ -14,7 +14,7 @@ import {
   ValueRangeError,
 } from "@unroll/tensor";
 import { type CellMode, GRU, init, type InitScheme, LSTM, Linear, type Recurrent, type RecurrentState, RNN } from "@unroll/cells";
-import type { LossFunction } from "@unroll/train";
+import { checkStateDict, type LossFunction } from "@unroll/train";
 
 /** Named initialisation schemes, so that a model's configuration is plain JSON. */
 export type InitName = "pytorch" | "orthogonal" | "xavier" | "irnn" | "np-rnn";
@@ -140,27 +140,24 @@ export class LanguageModel {
 
   /**
    * Parameters from a flat state dict (`embedding.weight`, `rnn.weight_ih_l0`, ...), as a
-   * checkpoint's model.safetensors holds them. Every name and shape is checked; a mismatch names
-   * the tensor.
+   * checkpoint's model.safetensors holds them. Every name, shape and dtype (float32) is checked,
+   * names as own properties only (a tensor named "toString" is unexpected, not Object's method), and
+   * every value must be finite (NaN or infinite weights are a diverged or damaged model); a problem
+   * names the tensor. Only reads: nothing is allocated before everything is checked.
    */
   paramsFromStateDict(tensors: Readonly<Record<string, Tensor>>): LanguageModelParams {
-    const expected = this.parameterShapes();
-    const problems: string[] = [];
-    for (const [name, shape] of Object.entries(expected)) {
-      const t = tensors[name];
-      if (!t) problems.push(`missing ${name}`);
-      else if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        problems.push(`${name} has shape [${t.shape.join(",")}], expected [${shape.join(",")}]`);
-      }
-    }
-    for (const name of Object.keys(tensors)) if (!(name in expected)) problems.push(`unexpected ${name}`);
+    const expected = new Map(Object.entries(this.parameterShapes()).map(([name, shape]) => [name, { shape, dtype: "float32" as const }]));
+    const problems = checkStateDict(expected, tensors, { finite: true });
     if (problems.length > 0) throw new ShapeError("LanguageModel", `the weights do not fit this model: ${problems.join("; ")}`);
+    const byName = new Map(Object.entries(tensors));
     const rnn: Record<string, Tensor> = {};
-    for (const [name, t] of Object.entries(tensors)) if (name.startsWith("rnn.")) rnn[name.slice(4)] = t;
+    for (const [name, t] of byName) if (name.startsWith("rnn.")) rnn[name.slice(4)] = t;
+    const embedding = byName.get("embedding.weight");
+    const headWeight = byName.get("head.weight");
     return {
-      ...(tensors["embedding.weight"] ? { embedding: { weight: tensors["embedding.weight"] } } : {}),
+      ...(embedding ? { embedding: { weight: embedding } } : {}),
       rnn,
-      head: { ...(tensors["head.weight"] ? { weight: tensors["head.weight"] } : {}), bias: tensors["head.bias"]! },
+      head: { ...(headWeight ? { weight: headWeight } : {}), bias: byName.get("head.bias")! },
     };
   }
 

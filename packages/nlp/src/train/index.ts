@@ -1,2 +1,4 @@
 export { trainLanguageModel, loadLanguageModel, languageModelConfigOf, selectKernels } from "./train-lm.js";
 export type { TrainLmConfig, TrainLmOptions, TrainLmInfo, TrainLmResult, LanguageModelCheckpointConfig, LoadedLanguageModel } from "./train-lm.js";
+export { checkTrainLmConfig, corpusFingerprint, readLanguageModelCheckpointConfig, verifyCorpus } from "./checkpoint-config.js";
+export type { CorpusFingerprint } from "./checkpoint-config.js";

@@ -1,14 +1,17 @@
-import { defaultWasmThreads, loadWasmKernelsSync, Rng, setKernels, wasmSupported } from "@unroll/tensor";
+import { defaultWasmThreads, loadWasmKernelsSync, Rng, setKernels, type Tensor, treeEntries, ValueRangeError, wasmSupported } from "@unroll/tensor";
 import {
   adagrad,
   adam,
   adamw,
   type Checkpoint,
+  CheckpointError,
+  checkStateDict,
   checkpointEvery,
   constant,
   cosineWithWarmup,
   type EvalResult,
   type Optimizer,
+  latestCheckpoint,
   loadCheckpoint,
   reduceOnPlateau,
   rmsprop,
@@ -21,6 +24,7 @@ import {
   Trainer,
 } from "@unroll/train";
 import { shuffledWindows, streamBatches } from "../data/batching.js";
+import { DataError } from "../data/errors.js";
 import { splitText } from "../data/text.js";
 import { evaluate } from "../model/evaluate.js";
 import { LanguageModel, type LanguageModelConfig, type LanguageModelParams } from "../model/language-model.js";
@@ -29,6 +33,7 @@ import { CharTokenizer } from "../tokenizers/char.js";
 import type { Tokenizer, TokenizerJSON } from "../tokenizers/tokenizer.js";
 import { WordTokenizer } from "../tokenizers/word.js";
 import { tokenizerFromJSON } from "../tokenizers/from-json.js";
+import { checkTrainLmConfig, type CorpusFingerprint, corpusFingerprint, readLanguageModelCheckpointConfig, verifyCorpus } from "./checkpoint-config.js";
 
 /** How to train a language model: plain JSON, the same as the CLI's flags or config file. */
 export interface TrainLmConfig {
@@ -70,6 +75,11 @@ export interface LanguageModelCheckpointConfig {
   readonly model: LanguageModelConfig;
   readonly tokenizer: TokenizerJSON;
   readonly training: TrainLmConfig;
+  /**
+   * The training text's sha256 and UTF-8 length: a resume and `eval` of the run's own corpus check
+   * that they read the same text (absent in checkpoints written before it was recorded).
+   */
+  readonly corpus?: CorpusFingerprint;
 }
 
 export interface TrainLmOptions {
@@ -87,8 +97,13 @@ export interface TrainLmOptions {
    */
   readonly resume?: boolean;
   readonly signal?: AbortSignal;
-  /** Called once the trainer exists, before training: subscribe to its events here. */
-  readonly onTrainer?: (trainer: Trainer<LanguageModelParams, never, never>, info: TrainLmInfo) => void;
+  /**
+   * Called with the model, its tokenizer and the settings in effect (a resumed run's own) before any
+   * parameter is allocated: the place to check that the model fits in memory (throw to stop).
+   */
+  readonly beforeInit?: (model: LanguageModel, tokenizer: Tokenizer, config: TrainLmConfig) => void;
+  /** Called (and awaited) once the trainer exists, before training: subscribe to its events here. */
+  readonly onTrainer?: (trainer: Trainer<LanguageModelParams, never, never>, info: TrainLmInfo) => void | Promise<void>;
 }
 
 export interface TrainLmInfo {
@@ -172,16 +187,27 @@ export function selectKernels(choice: "auto" | "wasm" | "reference" = "auto", th
  * Trains a language model on a text: tokenizer, 90/10 split, batches, model, trainer (Adam,
  * clipping, evaluation on the validation split), checkpoints that resume exactly. The CLI's
  * `train lm` and the benchmark scripts are thin layers over this.
+ *
+ * Everything read from a file is checked before it is used: a resumed checkpoint's settings
+ * (CheckpointError naming checkpoint.json and the key), its tokenizer against the model's
+ * vocabulary, its weights (names, shapes, dtypes, finite values), its training state, and the text
+ * against the corpus fingerprint it records (DataError "CHANGED"). A text too short for the
+ * batches is a DataError "TOO_SHORT" that says how many tokens there are and how many are needed.
  */
 export async function trainLanguageModel(options: TrainLmOptions): Promise<TrainLmResult> {
+  checkTrainLmConfig(options.config ?? {});
   let config = options.config ?? {};
   let tokenizer: Tokenizer;
   let modelConfig: LanguageModelConfig;
-  let resumed: Checkpoint | null = null;
+  let model: LanguageModel;
+  let resumed: { checkpoint: Checkpoint; dir: string } | null = null;
+  let corpus: CorpusFingerprint | undefined;
   if (options.resume) {
     if (!options.checkpointDir) throw new TypeError("trainLanguageModel: resume needs checkpointDir");
-    resumed = await loadCheckpoint(options.checkpointDir);
-    const saved = languageModelConfigOf(resumed, options.checkpointDir);
+    const checkpoint = await loadCheckpoint(options.checkpointDir);
+    const dir = await checkpointDirOf(options.checkpointDir);
+    const from = languageModelFromCheckpoint(checkpoint, dir);
+    const saved = from.config;
     // The saved run's settings rule (model, data, optimiser, schedule), so that it continues exactly;
     // only how long to run and which kernels (and threads) to use may change.
     const limits = options.config ?? {};
@@ -192,34 +218,56 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
       ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
       ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
     };
-    tokenizer = tokenizerFromJSON(saved.tokenizer);
+    await verifyCorpus(saved, options.text, saved.training.data ?? "the text");
+    corpus = saved.corpus;
+    tokenizer = from.tokenizer;
     modelConfig = saved.model;
+    model = from.model;
+    resumed = { checkpoint, dir };
   } else {
     tokenizer = buildTokenizer(options.text, config);
     modelConfig = { vocabSize: tokenizer.vocabSize, cell: "lstm", hiddenSize: 256, embeddingSize: 64, ...config.model };
+    model = new LanguageModel(modelConfig);
   }
-  const kernels = selectKernels(config.kernels, config.threads);
-  const { train, validation } = splitText(options.text, { trainFraction: config.trainFraction ?? 0.9 });
-  const trainIds = tokenizer.encode(train);
-  const validIds = tokenizer.encode(validation);
-  const evalIds = config.evalTokens !== undefined ? validIds.slice(0, config.evalTokens + 1) : validIds;
-  const model = new LanguageModel(modelConfig);
-  const params = model.init(new Rng(config.seed ?? 0));
+  if (options.checkpointDir) corpus ??= await corpusFingerprint(options.text);
   const batchSize = config.batchSize ?? 32;
   const window = config.window ?? 64;
-  const data =
-    (config.batching ?? "stream") === "stream"
-      ? streamBatches(trainIds, { batchSize, window })
-      : shuffledWindows(trainIds, { batchSize, window, seed: config.seed ?? 0 });
-  let savedStep = resumed?.step ?? -1;
+  const batching = config.batching ?? "stream";
+  const trainFraction = config.trainFraction ?? 0.9;
+  const { train, validation } = splitText(options.text, { trainFraction });
+  const trainIds = tokenizer.encode(train);
+  const validIds = tokenizer.encode(validation);
+  checkLength({ source: config.data ?? "the text", tokenizer, trainFraction, train, validation, trainIds, validIds, batchSize, window, batching });
+  options.beforeInit?.(model, tokenizer, config);
+  const kernels = selectKernels(config.kernels, config.threads);
+  const evalIds = config.evalTokens !== undefined ? validIds.slice(0, config.evalTokens + 1) : validIds;
+  const params = model.init(new Rng(config.seed ?? 0));
+  const data = batching === "stream" ? streamBatches(trainIds, { batchSize, window }) : shuffledWindows(trainIds, { batchSize, window, seed: config.seed ?? 0 });
+  let savedStep = resumed?.checkpoint.step ?? -1;
   const steps = config.steps ?? (config.epochs !== undefined ? Math.ceil(config.epochs * data.batchesPerEpoch) : undefined);
-  const checkpointConfig: LanguageModelCheckpointConfig = { kind: "language-model", model: modelConfig, tokenizer: tokenizer.toJSON(), training: config };
+  const checkpointConfig: LanguageModelCheckpointConfig = {
+    kind: "language-model",
+    model: modelConfig,
+    tokenizer: tokenizer.toJSON(),
+    training: config,
+    ...(corpus !== undefined ? { corpus } : {}),
+  };
+  let optimizer: Optimizer;
+  let schedule: ScheduleLike;
+  try {
+    optimizer = buildOptimizer(config);
+    schedule = buildSchedule(config, steps);
+  } catch (e) {
+    // The optimiser's and schedule's own checks: settings that do not work together (warm-up longer than the run).
+    if (resumed) throw new CheckpointError("trainLanguageModel", `its settings cannot be used: ${(e as Error).message}`, { file: manifestOf(resumed.dir), cause: e });
+    throw new ValueRangeError("trainLanguageModel", `the settings do not work together: ${(e as Error).message}`);
+  }
   const trainer = new Trainer({
     params,
     loss: model.lossFunction(),
     data,
-    optimizer: buildOptimizer(config),
-    schedule: buildSchedule(config, steps),
+    optimizer,
+    schedule,
     ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
     evaluate: { every: config.evalEvery ?? 200, run: (p) => ({ ...evaluate(model, p, evalIds) }) },
     seed: config.seed ?? 0,
@@ -233,7 +281,19 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
         }
       : {}),
   });
-  if (resumed) trainer.restore(stateFromCheckpoint(resumed));
+  if (resumed) {
+    try {
+      const state = stateFromCheckpoint(resumed.checkpoint);
+      checkCarry(model, state.carry, batchSize);
+      trainer.restore(state);
+    } catch (e) {
+      throw new CheckpointError(
+        "trainLanguageModel",
+        `this run cannot continue from it: ${(e as Error).message} (the checkpoint was edited or damaged, or does not belong to these settings)`,
+        { file: manifestOf(resumed.dir), cause: e },
+      );
+    }
+  }
   let parameters = 0;
   for (const shape of Object.values(model.parameterShapes())) parameters += shape.reduce((a, b) => a * b, 1);
   const info: TrainLmInfo = {
@@ -243,7 +303,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     validationTokens: validIds.length,
     parameters,
     kernels,
-    resumedFrom: resumed ? resumed.step : null,
+    resumedFrom: resumed ? resumed.checkpoint.step : null,
     targetSteps: steps ?? null,
     batchesPerEpoch: data.batchesPerEpoch,
   };
@@ -255,7 +315,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     last = e.metrics;
     lastEvalStep = e.step;
   });
-  options.onTrainer?.(trainer as unknown as Trainer<LanguageModelParams, never, never>, info);
+  await options.onTrainer?.(trainer as unknown as Trainer<LanguageModelParams, never, never>, info);
   const stopReason = await trainer.run({
     ...(steps !== undefined ? { steps } : {}),
     ...(config.timeBudgetMinutes !== undefined ? { timeBudgetMs: config.timeBudgetMinutes * 60_000 } : {}),
@@ -270,15 +330,121 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
   return { ...info, params, stopReason, steps: trainer.step, validation: last, history };
 }
 
-/** The language-model part of a checkpoint's config; a clear error for any other checkpoint. */
-export function languageModelConfigOf(checkpoint: Checkpoint, where: string): LanguageModelCheckpointConfig {
-  const saved = checkpoint.config as Partial<LanguageModelCheckpointConfig> | null;
-  if (saved?.kind !== "language-model" || !saved.model || !saved.tokenizer) {
-    throw new TypeError(
-      `${where} holds a checkpoint of another kind (${saved?.kind === undefined ? "no model description" : `"${String(saved.kind)}"`}), not a language model`,
+/** Refuses a text too short for the batches, saying how many tokens there are and how many are needed. */
+function checkLength(a: {
+  source: string;
+  tokenizer: Tokenizer;
+  trainFraction: number;
+  train: string;
+  validation: string;
+  trainIds: Int32Array;
+  validIds: Int32Array;
+  batchSize: number;
+  window: number;
+  batching: "stream" | "shuffled";
+}): void {
+  const { tokenizer } = a;
+  const tokens = (n: number): string => `${n.toLocaleString("en-US")} token${n === 1 ? "" : "s"}`;
+  const chars = (s: string): string => `${s.length.toLocaleString("en-US")} character${s.length === 1 ? "" : "s"}`;
+  const how = `with the ${tokenizer.kind} tokenizer (vocabulary ${tokenizer.vocabSize.toLocaleString("en-US")})`;
+  const why =
+    tokenizer.kind === "word" && tokenizer.vocabSize <= 1
+      ? "; the word tokenizer keeps the words seen at least twice, and this text has none, so it reads as one unknown token after another: use the char or bpe tokenizer"
+      : "";
+  const need = a.batching === "stream" ? a.batchSize + 1 : a.window + 1;
+  if (a.trainIds.length < need) {
+    const what = a.batching === "stream" ? `${a.batchSize} parallel streams (batchSize) need at least ${need}` : `windows of ${a.window} tokens need at least ${need}`;
+    throw new DataError(
+      "TOO_SHORT",
+      `${a.source} is too short to train on: its training part (the first ${Math.round(a.trainFraction * 100)}%, ${chars(a.train)}) is ${tokens(a.trainIds.length)} ${how}, ` +
+        `and ${what}${why}; use a longer text, or a smaller ${a.batching === "stream" ? "batchSize" : "window"}`,
+      { path: a.source },
     );
   }
-  return saved as LanguageModelCheckpointConfig;
+  if (a.validIds.length < 2) {
+    throw new DataError(
+      "TOO_SHORT",
+      `${a.source} is too short to validate on: its validation part (the last ${Math.round((1 - a.trainFraction) * 100)}%, ${chars(a.validation)}) is ${tokens(a.validIds.length)} ${how}, ` +
+        `and scoring needs at least 2${why}; use a longer text`,
+      { path: a.source },
+    );
+  }
+}
+
+/** Checks a carried state read from state.safetensors against the model: its names, dims, dtype, finite values. */
+function checkCarry(model: LanguageModel, carry: Readonly<Record<string, Tensor>> | null, batchSize: number): void {
+  if (carry === null) return;
+  const expected = new Map(treeEntries(model.initialState(1)).map(([path, t]) => [path, t.shape]));
+  const have = new Map(Object.entries(carry));
+  const problems = checkStateDict(
+    new Map([...expected].map(([path, shape]) => {
+      const t = have.get(path);
+      // The batch axis (1) is the batch's width: batchSize, or fewer in a short last batch.
+      const width = t !== undefined && t.rank === shape.length && t.shape[1]! >= 1 && t.shape[1]! <= batchSize ? t.shape[1]! : batchSize;
+      return [path, { shape: [shape[0]!, width, ...shape.slice(2)], dtype: "float32" as const }];
+    })),
+    carry,
+    { finite: true },
+  );
+  if (problems.length > 0) throw new Error(`its carried state (state.safetensors) does not fit the model: ${problems.join("; ")}`);
+}
+
+function manifestOf(dir: string): string {
+  return `${dir}/checkpoint.json`;
+}
+
+/** The checkpoint directory that `loadCheckpoint(dirOrRoot)` read: `dirOrRoot` itself, or the one its latest.json names. */
+async function checkpointDirOf(dirOrRoot: string): Promise<string> {
+  const { stat } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const isDir = await stat(join(dirOrRoot, "checkpoint.json")).then(() => true, () => false);
+  return isDir ? dirOrRoot : ((await latestCheckpoint(dirOrRoot)) ?? dirOrRoot);
+}
+
+/**
+ * A checkpoint's language model, everything checked: its config (`readLanguageModelCheckpointConfig`),
+ * the model it describes, its tokenizer, that the tokenizer's vocabulary is the one the embedding and
+ * output layer were trained for, and the weights (names, shapes, float32, finite). Problems are
+ * CheckpointErrors naming the file.
+ */
+function languageModelFromCheckpoint(checkpoint: Checkpoint, dir: string): { config: LanguageModelCheckpointConfig; model: LanguageModel; tokenizer: Tokenizer; params: LanguageModelParams } {
+  const file = manifestOf(dir);
+  const config = readLanguageModelCheckpointConfig(checkpoint.config, file);
+  const fail = (what: string, e: unknown, at = file): never => {
+    throw new CheckpointError("loadLanguageModel", `${what}: ${(e as Error).message}`, { file: at, cause: e });
+  };
+  let model: LanguageModel;
+  try {
+    model = new LanguageModel(config.model);
+  } catch (e) {
+    return fail("config.model does not describe a language model", e);
+  }
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerFromJSON(config.tokenizer);
+  } catch (e) {
+    return fail("config.tokenizer cannot be read", e);
+  }
+  if (tokenizer.vocabSize !== model.config.vocabSize) {
+    throw new CheckpointError(
+      "loadLanguageModel",
+      `the tokenizer has ${tokenizer.vocabSize} tokens, but the model's embedding and output layer are for ${model.config.vocabSize} (config.model.vocabSize): ` +
+        "they do not belong together, so token ids would be misread; the checkpoint was edited or assembled from two runs",
+      { file },
+    );
+  }
+  let params: LanguageModelParams;
+  try {
+    params = model.paramsFromStateDict(checkpoint.params);
+  } catch (e) {
+    return fail("the weights cannot be used", e, `${dir}/model.safetensors`);
+  }
+  return { config, model, tokenizer, params };
+}
+
+/** The language-model part of a checkpoint's config, checked; a CheckpointError naming `where` for any other checkpoint or any bad setting. */
+export function languageModelConfigOf(checkpoint: Checkpoint, where: string): LanguageModelCheckpointConfig {
+  return readLanguageModelCheckpointConfig(checkpoint.config, where);
 }
 
 export interface LoadedLanguageModel {
@@ -289,10 +455,12 @@ export interface LoadedLanguageModel {
   readonly step: number;
 }
 
-/** A trained language model from a checkpoint directory (or a run directory through latest.json). */
+/**
+ * A trained language model from a checkpoint directory (or a run directory through latest.json),
+ * everything checked (see `trainLanguageModel`): a problem is a CheckpointError naming the file.
+ */
 export async function loadLanguageModel(dirOrRoot: string): Promise<LoadedLanguageModel> {
   const checkpoint = await loadCheckpoint(dirOrRoot);
-  const config = languageModelConfigOf(checkpoint, dirOrRoot);
-  const model = new LanguageModel(config.model);
-  return { model, params: model.paramsFromStateDict(checkpoint.params), tokenizer: tokenizerFromJSON(config.tokenizer), config, step: checkpoint.step };
+  const { model, params, tokenizer, config } = languageModelFromCheckpoint(checkpoint, await checkpointDirOf(dirOrRoot));
+  return { model, params, tokenizer, config, step: checkpoint.step };
 }

@@ -36,6 +36,9 @@ export const DEFAULT_OPSET = 17;
 // IR version that goes with each opset (onnx/onnx docs/Versioning.md).
 const IR_VERSION: Readonly<Record<number, number>> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
+/** The opsets of the default domain that the exporter writes: 13 to 21. */
+export const SUPPORTED_OPSETS: readonly number[] = Object.keys(IR_VERSION).map(Number);
+
 interface Lowered {
   readonly builder: GraphBuilder;
   readonly inputs: readonly { readonly name: string; readonly tensor: Tensor }[];

@@ -3,6 +3,7 @@
 // time). The interfaces below name the fields exactly as onnx.proto does; they cover the part of the
 // schema an exporter uses, and protobufjs checks every message against the full schema on encode.
 import protobuf from "protobufjs/light.js";
+import { OnnxFormatError } from "../errors.js";
 import { onnxDescriptor, SCHEMA_IR_VERSION } from "./onnx.generated.js";
 
 export { SCHEMA_IR_VERSION };
@@ -98,11 +99,10 @@ export function encodeModel(model: ModelProto): Uint8Array {
  * every shape and attribute this package writes); tensor bytes stay views into `bytes`.
  */
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  let message: protobuf.Message;
   try {
-    message = ModelType.decode(bytes);
+    const message = ModelType.decode(bytes);
+    return ModelType.toObject(message, { longs: Number, arrays: true, defaults: false }) as unknown as ModelProto;
   } catch (e) {
-    throw new TypeError(`decodeModel: not an ONNX model file (${(e as Error).message})`, { cause: e });
+    throw Object.assign(new OnnxFormatError("decodeModel", `not an ONNX model file (${String((e as Error).message).split("\n")[0]!.slice(0, 200)})`), { cause: e });
   }
-  return ModelType.toObject(message, { longs: Number, arrays: true, defaults: false }) as unknown as ModelProto;
 }

@@ -1,6 +1,6 @@
 /// <reference types="node" />
 import { type DataArray, Tensor, TensorError } from "@unroll/tensor";
-import { type GraphSignature, METADATA_KEYS, readMetadata } from "../metadata.js";
+import { type GraphSignature, readMetadata, signatureOf } from "../metadata.js";
 
 // A thin wrapper over onnxruntime: onnxruntime-node in Node, onnxruntime-web in browsers (or any
 // module with their API, passed in). Neither is a dependency of this package: install the one you
@@ -188,8 +188,7 @@ export class OnnxSession {
 
   /** The graph's signature (metadata `unroll.signature`), or null when the file has none. */
   get signature(): GraphSignature | null {
-    const text = this.metadata[METADATA_KEYS.signature];
-    return text === undefined ? null : (JSON.parse(text) as GraphSignature);
+    return signatureOf("OnnxSession.signature", this.metadata);
   }
 
   async release(): Promise<void> {

@@ -94,6 +94,14 @@ const TENSOR_FILES = [MODEL, OPTIMIZER, STATE] as const;
 const STEP_DIR = /^step-(\d{8,})$/;
 const LEFTOVER = /^(?:\.step-\d{8,}\.(?:tmp|old)-[0-9a-f]+|latest\.json\.tmp-[0-9a-f]+)$/;
 
+/**
+ * Whether a directory entry of a checkpoint root is a checkpoint's: a step directory, latest.json, or
+ * what a crashed save left behind (hidden `.step-<n>.tmp-*`/`.old-*` directories, pointer temp files).
+ */
+export function isCheckpointEntry(name: string): boolean {
+  return STEP_DIR.test(name) || name === POINTER || LEFTOVER.test(name);
+}
+
 /** `step-00001200`: the directory name of a step's checkpoint. */
 export function checkpointDirName(step: number): string {
   return `step-${String(step).padStart(8, "0")}`;
@@ -491,7 +499,7 @@ async function loadDir(op: string, dir: string, expectedStep: number | undefined
   const m = doc as Record<string, unknown>;
   if (m["version"] !== CHECKPOINT_VERSION) fail(`has version ${describe(m["version"])}; this library reads checkpoint version ${CHECKPOINT_VERSION}`);
   for (const key of ["step", "config", "optimizer", "schedule", "rng", "data", "metrics", "trainer", "files"]) {
-    if (!(key in m)) fail(`has no "${key}" field`);
+    if (!Object.hasOwn(m, key)) fail(`has no "${key}" field`);
   }
   const step = m["step"];
   if (!isStep(step)) fail(`has an invalid step ${describe(step)}`);
@@ -509,7 +517,7 @@ async function loadDir(op: string, dir: string, expectedStep: number | undefined
   }
   const decoded: Record<string, ReturnType<typeof decodeSafetensors>> = {};
   for (const name of TENSOR_FILES) {
-    const entry = listed[name];
+    const entry = Object.hasOwn(listed, name) ? listed[name] : undefined;
     if (!isPlainObject(entry) || !isStep(entry["bytes"]) || typeof entry["sha256"] !== "string" || !/^[0-9a-f]{64}$/.test(entry["sha256"])) {
       fail(`"files" has no valid entry for ${name} (expected {"bytes": n, "sha256": "<64 hex digits>"})`);
     }

@@ -219,10 +219,12 @@ export class RuleOptimizer implements Optimizer {
     if (state.name !== this.name) fail(`the state is for a '${String(state.name)}' optimiser, not '${this.name}'`);
     if (state.version !== 1) fail(`unsupported state version ${String(state.version)}; this build reads version 1`);
     const hyper = state.hyper ?? {};
+    // Settings' names may come from a file: own properties only.
+    const own = (o: Readonly<Record<string, unknown>>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
     const keys = new Set([...Object.keys(this.rule.hyper), ...Object.keys(hyper)]);
     const diffs = [...keys]
-      .filter((k) => this.rule.hyper[k] !== hyper[k])
-      .map((k) => `${k}: saved ${String(hyper[k])}, here ${String(this.rule.hyper[k])}`);
+      .filter((k) => own(this.rule.hyper, k) !== own(hyper, k))
+      .map((k) => `${k}: saved ${String(own(hyper, k))}, here ${String(own(this.rule.hyper, k))}`);
     if (diffs.length > 0) fail(`the settings differ (${diffs.join("; ")})`);
     if (!Number.isInteger(state.step) || state.step < 0) fail(`step must be a non-negative integer, got ${String(state.step)}`);
     if (typeof state.lr !== "number" || !Number.isFinite(state.lr) || state.lr < 0) fail(`lr must be a finite number >= 0, got ${String(state.lr)}`);

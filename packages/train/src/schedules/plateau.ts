@@ -122,10 +122,12 @@ export function reduceOnPlateau(options: ReduceOnPlateauOptions): ReduceOnPlatea
       if (s.format !== name) fail(`expected format '${name}', got '${String(s.format)}'`);
       if (s.version !== 1) fail(`unsupported version ${String(s.version)}; this build reads version 1`);
       const saved = s.settings ?? {};
+      // Settings' names come from a file: own properties only.
+      const own = (o: object, k: string): unknown => (Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
       const keys = new Set([...Object.keys(settings), ...Object.keys(saved)]);
       const diffs = [...keys]
-        .filter((k) => (settings as Record<string, unknown>)[k] !== saved[k])
-        .map((k) => `${k}: saved ${String(saved[k])}, here ${String((settings as Record<string, unknown>)[k])}`);
+        .filter((k) => own(settings, k) !== own(saved, k))
+        .map((k) => `${k}: saved ${String(own(saved, k))}, here ${String(own(settings, k))}`);
       if (diffs.length > 0) fail(`the settings differ (${diffs.join("; ")})`);
       const count = (what: string, v: unknown): number =>
         typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail(`${what} must be an integer >= 0, got ${String(v)}`);
