@@ -22,7 +22,7 @@ import {
   zeros,
 } from "@unroll/tensor";
 import { type CellMode, GRU, Linear, LSTM, type Recurrent, type RecurrentState, RNN } from "@unroll/cells";
-import type { LossFunction } from "@unroll/train";
+import { checkStateDict, type LossFunction } from "@unroll/train";
 import { ATTENTION_KINDS, attend, attentionKeys, type AttentionKind, type AttentionMemory, type AttentionParams } from "./attention.js";
 import { labelSmoothedCrossEntropy } from "./loss.js";
 import { Vocabulary } from "./vocabulary.js";
@@ -260,19 +260,13 @@ export class Seq2Seq {
    * shape and dtype is checked; a mismatch names the tensor.
    */
   paramsFromStateDict(tensors: Readonly<Record<string, Tensor>>): Seq2SeqParams {
-    const expected = this.parameterShapes();
-    const problems: string[] = [];
-    for (const [name, shape] of Object.entries(expected)) {
-      const t = Object.hasOwn(tensors, name) ? tensors[name] : undefined;
-      if (!t) problems.push(`missing ${name}`);
-      else if (t.dtype !== "float32") problems.push(`${name} is ${t.dtype}, expected float32`);
-      else if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`${name} has shape [${t.shape.join(",")}], expected [${shape.join(",")}]`);
-    }
-    for (const name of Object.keys(tensors)) if (!Object.hasOwn(expected, name)) problems.push(`unexpected ${name}`);
+    const expected = new Map(Object.entries(this.parameterShapes()).map(([name, shape]) => [name, { shape, dtype: "float32" as const }]));
+    const problems = checkStateDict(expected, tensors, { finite: true });
     if (problems.length > 0) throw new ShapeError("Seq2Seq", `the weights do not fit this model: ${problems.join("; ")}`);
-    const get = (name: string): Tensor => tensors[name]!;
+    const byName = new Map(Object.entries(tensors));
+    const get = (name: string): Tensor => byName.get(name)!;
     const prefixed = (prefix: string): Record<string, Tensor> =>
-      Object.fromEntries(Object.entries(tensors).filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+      Object.fromEntries([...byName].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
     const c = this.config;
     let attention: Seq2SeqParams["attention"];
     if (c.attention === "bahdanau") attention = { query: { weight: get("attention.query.weight") }, key: { weight: get("attention.key.weight") }, v: get("attention.v") };

@@ -32,7 +32,7 @@ describe("trainTranslationModel", () => {
   it("trains with dev loss, BLEU and chrF at intervals, and resumes exactly where it stopped", async () => {
     const dir = mkdtempSync(join(tmpdir(), "unroll-mt-"));
     const straightLosses: number[] = [];
-    const straight = await trainTranslationModel({ train, dev, config: { ...config, steps: 6 }, onTrainer: (t) => t.events.on("step", (e) => straightLosses.push(e.loss)) });
+    const straight = await trainTranslationModel({ train, dev, config: { ...config, steps: 6 }, onTrainer: (t) => void t.events.on("step", (e) => straightLosses.push(e.loss)) });
     expect(straight.steps).toBe(6);
     expect(straight.evaluations.map((e) => e.step)).toEqual([3, 6]);
     for (const { result } of straight.evaluations) {
@@ -41,9 +41,9 @@ describe("trainTranslationModel", () => {
       expect(result.chrf).toBeGreaterThanOrEqual(0);
     }
     const losses: number[] = [];
-    const first = await trainTranslationModel({ train, dev, config: { ...config, steps: 3 }, checkpointDir: dir, checkpointEvery: 3, onTrainer: (t) => t.events.on("step", (e) => losses.push(e.loss)) });
+    const first = await trainTranslationModel({ train, dev, config: { ...config, steps: 3 }, checkpointDir: dir, checkpointEvery: 3, onTrainer: (t) => void t.events.on("step", (e) => losses.push(e.loss)) });
     expect(first.steps).toBe(3);
-    const resumed = await trainTranslationModel({ train, dev, config: { steps: 6 }, checkpointDir: dir, resume: true, onTrainer: (t) => t.events.on("step", (e) => losses.push(e.loss)) });
+    const resumed = await trainTranslationModel({ train, dev, config: { steps: 6 }, checkpointDir: dir, resume: true, onTrainer: (t) => void t.events.on("step", (e) => losses.push(e.loss)) });
     expect(resumed.resumedFrom).toBe(3);
     expect(losses).toEqual(straightLosses);
     expect(treeLeaves(resumed.params).map((t) => Array.from(t.data))).toEqual(treeLeaves(straight.params).map((t) => Array.from(t.data)));
@@ -62,6 +62,15 @@ describe("trainTranslationModel", () => {
     expect(result.evaluation!.bleu).toBeGreaterThan(90);
     const [t] = await translate(result.model, result.params, result, ["fünf vier eins."], { beamSize: 3 });
     expect(t!.text).toBe("five four one.");
+  });
+
+  it("refuses to resume on other training pairs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "unroll-mt-changed-"));
+    await trainTranslationModel({ train, dev, config: { ...config, steps: 1 }, checkpointDir: dir });
+    const other = train.map((p, i) => (i === 7 ? { ...p, target: `${p.target} too` } : p));
+    await expect(trainTranslationModel({ train: other, dev, config: { steps: 2 }, checkpointDir: dir, resume: true })).rejects.toThrow(
+      /these training pairs are not the ones the run in .* was trained on/,
+    );
   });
 
   it("refuses a checkpoint of another kind with a clear message", async () => {

@@ -19,6 +19,8 @@ import {
 } from "@unroll/train";
 import { corpusBleu, type BleuScore } from "../metrics/bleu.js";
 import { corpusChrf, type ChrfScore } from "../metrics/chrf.js";
+import { DataError } from "../data/errors.js";
+import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type EncodedPair, pairBatches } from "./batches.js";
 import { evaluateTranslationLoss } from "./evaluate.js";
@@ -76,6 +78,8 @@ export interface TranslationCheckpointConfig {
   readonly source: VocabularyJSON;
   readonly target: VocabularyJSON;
   readonly training: TrainMtConfig;
+  /** The training pairs' fingerprint (sha256 of `source<TAB>target` lines), checked on resume. */
+  readonly corpus?: CorpusFingerprint;
 }
 
 export interface TranslationEvaluation extends EvalResult {
@@ -96,7 +100,9 @@ export interface TrainMtOptions {
   /** Continue the run in `checkpointDir` exactly (see `trainLanguageModel`: steps, time, kernels and threads may change). */
   readonly resume?: boolean;
   readonly signal?: AbortSignal;
-  readonly onTrainer?: (trainer: Trainer<Seq2SeqParams, Seq2SeqBatch, never>, info: TrainMtInfo) => void;
+  /** Called with the model before any parameter is allocated (the CLI checks the size here). */
+  readonly beforeInit?: (model: Seq2Seq, config: TrainMtConfig) => void;
+  readonly onTrainer?: (trainer: Trainer<Seq2SeqParams, Seq2SeqBatch, never>, info: TrainMtInfo) => void | Promise<void>;
   /** After each evaluation: the dev loss, BLEU and chrF. */
   readonly onEvaluation?: (step: number, result: TranslationEvaluation) => void;
 }
@@ -233,6 +239,17 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     vocabularies = buildVocabularies(options.train, config);
     modelConfig = { ...config.model, srcVocabSize: vocabularies.source.size, tgtVocabSize: vocabularies.target.size, sharedEmbeddings: config.joint ?? false };
   }
+  const corpus = await corpusFingerprint(options.train.map((p) => `${p.source}\t${p.target}\n`).join(""));
+  if (resumed) {
+    const recorded = translationConfigOf(resumed, options.checkpointDir!).corpus;
+    if (recorded !== undefined && recorded.sha256 !== corpus.sha256) {
+      throw new DataError(
+        "CHANGED",
+        `these training pairs are not the ones the run in ${options.checkpointDir} was trained on (sha256 ${corpus.sha256}, ${options.train.length} pairs; the checkpoint records ${recorded.sha256})`,
+        { path: config.data ?? options.checkpointDir! },
+      );
+    }
+  }
   const kernels = selectKernels(config.kernels, config.threads);
   let trainSet = options.train;
   let devSet = options.dev ?? [];
@@ -247,6 +264,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
   const devEncoded = encodePairs(devSet, vocabularies).pairs;
   const bleuPairs = devSet.slice(0, config.bleuSentences ?? 500);
   const model = new Seq2Seq(modelConfig);
+  options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));
   const data = pairBatches(trainPairs, { batchSize: config.batchSize ?? 64, seed: config.seed ?? 0 });
   const steps = config.steps ?? (config.epochs !== undefined ? Math.ceil(config.epochs * data.batchesPerEpoch) : undefined);
@@ -256,6 +274,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     source: vocabularies.source.toJSON(),
     target: vocabularies.target.toJSON(),
     training: config,
+    corpus,
   };
   const evalEvery = config.evalEvery ?? 500;
   const evaluations: { step: number; result: TranslationEvaluation }[] = [];
@@ -322,7 +341,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     targetSteps: steps ?? null,
     batchesPerEpoch: data.batchesPerEpoch,
   };
-  options.onTrainer?.(trainer, info);
+  await options.onTrainer?.(trainer, info);
   const stopReason = await trainer.run({
     ...(steps !== undefined ? { steps } : {}),
     ...(config.timeBudgetMinutes !== undefined ? { timeBudgetMs: config.timeBudgetMinutes * 60_000 } : {}),
