@@ -7,12 +7,14 @@ import { registerEval } from "./commands/eval.js";
 import { registerOnnx } from "./commands/onnx.js";
 import { registerSample } from "./commands/sample.js";
 import { registerTrainLm } from "./commands/train-lm.js";
+import { registerTrainMt } from "./commands/train-mt.js";
+import { registerEvalMt, registerPlotAttention, registerTranslate } from "./commands/translate.js";
 import { describeError } from "./ui/errors.js";
 import { makeOutput, type Output } from "./ui/output.js";
 
 /**
  * The `unroll` command line. Commands are grouped by what they act on so that translation and
- * captioning slot in beside the language model: `train lm | seq2seq | caption`, `sample`,
+ * captioning slot in beside the language model: `train lm | mt | caption`, `sample`,
  * `translate`, `caption`, `eval`, `export onnx`, `run onnx`, `diagnose`, `plot`, `bench`, `data`.
  * Returns the exit code: 0 on success, 1 on errors, 2 on usage errors.
  */
@@ -22,20 +24,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   const out = (): Output => (output ??= makeOutput(Boolean(program.opts().json)));
   program
     .name("unroll")
-    .description("Train and use recurrent neural networks: language models now; translation and captioning to come.")
+    .description("Train and use recurrent neural networks: language models and translation with attention; captioning to come.")
     .option("--json", "machine-readable output: one JSON object per line on stdout")
     .option("--verbose", "show stack traces of errors")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const train = program.command("train").description("train a model (lm: a language model)");
+  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model)");
   registerTrainLm(train, out);
+  registerTrainMt(train, out);
   registerSample(program, out);
-  registerEval(program, out);
+  registerTranslate(program, out);
+  registerEvalMt(registerEval(program, out), out);
   registerOnnx(program, out);
   registerDiagnose(program, out);
-  registerPlot(program, out);
+  registerPlotAttention(registerPlot(program, out), out);
   registerBench(program, out);
   registerData(program, out);
 

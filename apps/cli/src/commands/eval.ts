@@ -5,9 +5,11 @@ import { UserError } from "../ui/errors.js";
 import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
-export function registerEval(program: Command, out: () => Output): void {
-  program
-    .command("eval")
+/** `eval lm RUN` (the default: `eval RUN`); returns the `eval` group, where `eval mt` joins it. */
+export function registerEval(program: Command, out: () => Output): Command {
+  const group = program.command("eval").description("score a model: lm (default) a language model on text, mt a translation model on sentence pairs");
+  group
+    .command("lm", { isDefault: true })
     .description("score a language model on text: loss (nats per token), bits per token, perplexity")
     .argument("<run>", "a run directory (its latest checkpoint) or a checkpoint directory")
     .option("--data <corpus-or-file>", "text to score on purpose, instead of the run's own corpus (which is checked against the sha256 its checkpoint records)")
@@ -50,4 +52,5 @@ export function registerEval(program: Command, out: () => Output): void {
           `  perplexity  ${result.perplexity.toFixed(3)}`,
       );
     });
+  return group;
 }

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { exportLanguageModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
-import { generateText, loadLanguageModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { exportLanguageModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
+import { generateText, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { loadCheckpoint } from "@unroll/train";
 import { choiceFlag } from "../config.js";
 import { parseSetting } from "../settings/validate.js";
 import { UserError } from "../ui/errors.js";
@@ -72,13 +73,39 @@ export async function loadOnnxGenerator(bytes: Uint8Array, model: string, option
   return { tokenizer, session, step };
 }
 
+/** The kind a checkpoint's config names ("language-model", "translation-model"), or null. */
+async function checkpointKind(run: string): Promise<string | null> {
+  const config = (await loadCheckpoint(run)).config as { kind?: unknown } | null;
+  return typeof config?.kind === "string" ? config.kind : null;
+}
+
+/** `model.onnx` -> `model.encoder.onnx`, `model.decoder.onnx`. */
+export function translationFiles(out: string): { encoder: string; decoder: string } {
+  const base = out.replace(/(\.encoder|\.decoder)?\.onnx$/i, "");
+  return { encoder: `${base}.encoder.onnx`, decoder: `${base}.decoder.onnx` };
+}
+
+async function exportTranslation(o: Output, run: string, a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
+  if (a.graphGiven) throw new UserError("--graph applies to language models; a translation model is always exported as an encoder graph and a decoder-step graph", "drop --graph");
+  if (a.lowering === "unrolled") throw new UserError("the unrolled lowering needs a fixed number of steps, which the encoder does not have", "use --lowering operators (the default)");
+  const loaded = await loadTranslationModel(run);
+  const files = exportTranslationModel(loaded.model, loaded.params, { opset: a.opset, vocabularies: { source: loaded.source, target: loaded.target } });
+  const paths = translationFiles(a.out);
+  await writeFileAtomic(paths.encoder, files.encoder);
+  await writeFileAtomic(paths.decoder, files.decoder);
+  o.result(
+    { encoder: paths.encoder, decoder: paths.decoder, bytes: files.encoder.length + files.decoder.length, step: loaded.step },
+    () => `wrote ${paths.encoder} and ${paths.decoder} (${((files.encoder.length + files.decoder.length) / 1024 / 1024).toFixed(2)} MiB, from step ${loaded.step}); translate with: unroll translate ${paths.encoder}`,
+  );
+}
+
 export function registerOnnx(program: Command, out: () => Output): void {
   const [lowest, highest] = [Math.min(...SUPPORTED_OPSETS), Math.max(...SUPPORTED_OPSETS)];
   program
     .command("export")
     .description("export a trained model (export onnx)")
     .command("onnx")
-    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside")
+    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model as two files, <out>.encoder.onnx and <out>.decoder.onnx")
     .argument("<run>", "a run directory or checkpoint")
     .option("--out <file>", "the ONNX file to write", "model.onnx")
     .option("--graph <kind>", "step (one token, state in and out) | sequence (tokens [time, batch], lengths)", "step")
@@ -91,6 +118,10 @@ export function registerOnnx(program: Command, out: () => Output): void {
       const opset = parseSetting("--opset", flags.opset, { type: "integer", min: lowest, max: highest }, `the exporter writes opsets ${lowest} to ${highest} (default 17)`) as number;
       if (graph === "sequence" && lowering === "unrolled") {
         throw new UserError("the unrolled lowering needs a fixed number of steps, which only the step graph has", "use --graph step, or --lowering operators");
+      }
+      if ((await checkpointKind(run)) === "translation-model") {
+        await exportTranslation(o, run, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
+        return;
       }
       const loaded = await loadLanguageModel(run);
       const bytes = exportLanguageModel(loaded.model, loaded.params, { graph, lowering, opset, tokenizer: loaded.tokenizer });

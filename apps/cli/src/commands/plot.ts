@@ -8,9 +8,11 @@ import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 
-export function registerPlot(program: Command, out: () => Output): void {
-  program
-    .command("plot")
+/** `plot loss RUN...` (the default: `plot RUN...`); returns the `plot` group, where `plot attention` joins it. */
+export function registerPlot(program: Command, out: () => Output): Command {
+  const group = program.command("plot").description("pictures: loss (default) the loss curves of runs, attention the attention weights of a translation");
+  group
+    .command("loss", { isDefault: true })
     .description("loss curves of one or several runs as an SVG picture (from their metrics.jsonl)")
     .argument("<runs...>", "run directories")
     .option("--out <file>", "the picture to write", "loss.svg")
@@ -50,4 +52,5 @@ export function registerPlot(program: Command, out: () => Output): void {
       await writeFileAtomic(flags.out, await renderSvg(lossCurvesSpec(points, flags.title)));
       o.result({ svg: flags.out, runs, points: points.length }, () => `wrote ${flags.out} (${runs.length} run${runs.length === 1 ? "" : "s"})`);
     });
+  return group;
 }

@@ -1,6 +1,10 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { evaluateTranslation, type LengthPenalty, loadTranslationModel, type LoadedTranslationModel, readPairs, translate, type TranslateOptions } from "@unroll/nlp";
+import {
+  evaluateTranslation, type LengthPenalty, libraryEngine, loadTranslationModel, type LoadedTranslationModel, readPairs, translate, type TranslateOptions,
+  type TranslationEngine, translateWith, Vocabulary,
+} from "@unroll/nlp";
+import { OnnxSession, type OnnxRows, onnxTranslationDecoder, type OnnxTranslationDecoder } from "@unroll/onnx";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { attentionHeatmapSpec } from "../charts/attention.js";
 import { renderSvg } from "../charts/render.js";
@@ -9,6 +13,7 @@ import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 import { useKernels } from "./kernel-flags.js";
+import { translationFiles } from "./onnx.js";
 
 /** The decoding flags shared by `translate`, `eval mt` and `plot attention`. */
 export function withDecodingFlags(cmd: Command, defaults: { beam: string }): Command {
@@ -46,12 +51,59 @@ export async function loadTranslationRun(run: string): Promise<LoadedTranslation
   });
 }
 
+interface Engine {
+  readonly engine: TranslationEngine<unknown>;
+  readonly vocabularies: { readonly source: Vocabulary; readonly target: Vocabulary };
+  release(): void;
+}
+
+async function libraryEngineOf(run: string): Promise<Engine> {
+  const loaded = await loadTranslationRun(run);
+  // Weights stay inside the kernels while translating (no copy per step); released afterwards.
+  const release = pinTensors(treeLeaves(loaded.params));
+  return { engine: libraryEngine(loaded.model, loaded.params) as TranslationEngine<unknown>, vocabularies: { source: loaded.source, target: loaded.target }, release };
+}
+
+/** The two files of an exported translation model on onnxruntime-node, with the vocabularies they carry. */
+async function onnxEngine(path: string): Promise<Engine> {
+  const files = translationFiles(path);
+  const open = async (file: string): Promise<OnnxSession> => {
+    try {
+      return await OnnxSession.create(file);
+    } catch (e) {
+      const name = (e as Error).name;
+      if (name === "OnnxRuntimeError" || name === "OnnxFormatError" || (e as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new UserError(`${file}: ${(e as Error).message}`, "export the model with `unroll export onnx RUN --out model.onnx`, which writes model.encoder.onnx and model.decoder.onnx");
+      }
+      throw e;
+    }
+  };
+  const encoder = await open(files.encoder);
+  const decoder = await open(files.decoder);
+  let onnx: OnnxTranslationDecoder;
+  try {
+    onnx = onnxTranslationDecoder(encoder, decoder);
+  } catch (e) {
+    throw new UserError((e as Error).message, "export the model again with `unroll export onnx`");
+  }
+  const vocabulary = (key: string): Vocabulary => {
+    const text = encoder.metadata[key];
+    if (text === undefined) throw new UserError(`${files.encoder} carries no vocabularies`, "export it with `unroll export onnx`, which stores them in the file");
+    return Vocabulary.fromJSON(JSON.parse(text));
+  };
+  const engine: TranslationEngine<OnnxRows> = {
+    encode: (src, lengths) => onnx.encode(src.data as Int32Array, lengths.data as Int32Array),
+    decoder: onnx,
+  };
+  return { engine: engine as TranslationEngine<unknown>, vocabularies: { source: vocabulary("unroll.source_vocabulary"), target: vocabulary("unroll.target_vocabulary") }, release: () => undefined };
+}
+
 export function registerTranslate(program: Command, out: () => Output): void {
   withDecodingFlags(
     program
       .command("translate")
       .description("translate sentences read from standard input, one per line, with a model trained by `unroll train mt`; one translation per line on standard output")
-      .argument("<run>", "a run directory (its latest checkpoint) or a checkpoint directory")
+      .argument("<run>", "a run directory (its latest checkpoint), a checkpoint directory, or the encoder file of `unroll export onnx` (model.encoder.onnx, with model.decoder.onnx beside it: onnxruntime runs the model)")
       .option("--batch <n>", "sentences translated together when the input is a file or a pipe", "32"),
     { beam: "5" },
   ).action(async (run: string, flags: Record<string, unknown>) => {
@@ -59,9 +111,7 @@ export function registerTranslate(program: Command, out: () => Output): void {
     const options = decodingOptions(flags);
     const batchSize = numberFlag("batch", flags.batch, "positive-integer");
     useKernels(flags);
-    const loaded = await loadTranslationRun(run);
-    const vocabularies = { source: loaded.source, target: loaded.target };
-    const release = pinTensors(treeLeaves(loaded.params));
+    const { engine, vocabularies, release } = run.toLowerCase().endsWith(".onnx") ? await onnxEngine(run) : await libraryEngineOf(run);
     try {
       // From a terminal each line is translated as soon as it is typed; from a pipe, in batches.
       const interactive = Boolean(process.stdin.isTTY);
@@ -70,7 +120,7 @@ export function registerTranslate(program: Command, out: () => Output): void {
       let line = 0;
       const flush = async (): Promise<void> => {
         if (pending.length === 0) return;
-        const results = await translate(loaded.model, loaded.params, vocabularies, pending, { ...options, batchSize });
+        const results = await translateWith(engine, vocabularies, pending, { ...options, batchSize });
         for (const [i, r] of results.entries()) {
           line++;
           if (o.json) o.result({ line, source: pending[i], translation: r.text, score: r.score, finished: r.finished, ...(r.attention ? { attention: r.attention } : {}) });

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { stringify as toYaml } from "yaml";
 import { exportLanguageModel, decodeModel, encodeModel } from "@unroll/onnx";
 import {
-  BpeTokenizer, CharTokenizer, checkTrainLmConfig, collect, generateText, loadCorpus, loadLanguageModel, tokenizerFromJSON, trainLanguageModel,
+  BpeTokenizer, CharTokenizer, checkTrainLmConfig, collect, generateText, loadCorpus, loadLanguageModel, readPairs, tokenizerFromJSON, trainLanguageModel, trainTranslationModel,
   type TokenizerJSON, WordTokenizer,
 } from "@unroll/nlp";
 import { CheckpointError, decodeSafetensors, inspectRunFolder, latestCheckpoint, loadCheckpoint, RunFolder, RunFolderError, truncateMetrics } from "@unroll/train";
@@ -313,6 +313,25 @@ export const targets: readonly FuzzTarget[] = [
           await attempt("trainLanguageModel", () => trainLanguageModel({ text, config: { ...TINY, steps: 1, data: path } }));
         }
         assert.deepEqual(new Uint8Array(await readFile(path)), bytes, "the corpus changed");
+        await rm(dir, { recursive: true, force: true });
+      }),
+  ),
+  target("sentence-pair files (train mt, eval mt)", 80, (f) =>
+      fc.asyncProperty(fc.oneof(fc.record({ bytes: byteMutations }), fc.record({ raw: fc.uint8Array({ maxLength: 64 }) })), async (m) => {
+        const dir = await caseDir(f);
+        const path = join(dir, "pairs.tsv");
+        const valid = "Eins zwei.\tOne two.\r\nDrei!\tThree!\tCC-BY\n\nVier.\tFour.\n";
+        const bytes = "raw" in m ? m.raw : mutateBytes(new TextEncoder().encode(valid), m.bytes);
+        await writeFile(path, bytes);
+        const parsed = await attempt("readPairs", () => readPairs(path));
+        if (parsed) {
+          // Every pair has two non-empty sides and names a line of the file; then it trains.
+          for (const p of parsed.pairs) assert.ok(p.source !== "" && p.target !== "" && p.line >= 1, `readPairs gave an empty side or no line: ${JSON.stringify(p)}`);
+          await attempt("trainTranslationModel", () =>
+            trainTranslationModel({ train: parsed.pairs, dev: parsed.pairs, config: { model: { embeddingSize: 4, encoderHiddenSize: 4, decoderHiddenSize: 4 }, steps: 1, batchSize: 2, minFrequency: 1 } }),
+          );
+        }
+        assert.deepEqual(new Uint8Array(await readFile(path)), bytes, "the pair file changed");
         await rm(dir, { recursive: true, force: true });
       }),
   ),

@@ -44,6 +44,28 @@ export function seq2seqDecoder(model: Seq2Seq, params: Seq2SeqParams): Decoder<S
   };
 }
 
+/**
+ * What translation runs on: the first rows of a source batch (`src` int32 `[S, B]` padded with 0,
+ * `lengths` `[B]`) and a decoder over them. `libraryEngine` is the library's model; an exported
+ * model over onnxruntime (`@unroll/onnx`'s `onnxTranslationDecoder`) is another.
+ */
+export interface TranslationEngine<S> {
+  encode(src: Tensor, lengths: Tensor): S | Promise<S>;
+  readonly decoder: Decoder<S>;
+}
+
+/** The library model as a `TranslationEngine`. */
+export function libraryEngine(model: Seq2Seq, params: Seq2SeqParams): TranslationEngine<Seq2SeqRows> {
+  return {
+    encode: (src, lengths) =>
+      noGrad(() => {
+        const encoded = model.encode(params, src, lengths);
+        return { memory: encoded.memory, state: model.initialDecoderState(encoded) };
+      }),
+    decoder: seq2seqDecoder(model, params),
+  };
+}
+
 export interface TranslateOptions {
   /** 1 (default) decodes greedily; more keeps that many hypotheses per sentence. */
   readonly beamSize?: number;
@@ -80,9 +102,19 @@ export interface Translation {
  * by beam search, in batches of sentences of similar length; results in input order. An empty
  * (or all-whitespace) sentence translates to the empty string without running the model.
  */
-export async function translate(
+export function translate(
   model: Seq2Seq,
   params: Seq2SeqParams,
+  vocabularies: { readonly source: Vocabulary; readonly target: Vocabulary },
+  sentences: readonly string[],
+  options: TranslateOptions = {},
+): Promise<Translation[]> {
+  return translateWith(libraryEngine(model, params), vocabularies, sentences, options);
+}
+
+/** `translate` over any engine: the same batching, search and results. */
+export async function translateWith<S>(
+  engine: TranslationEngine<S>,
   vocabularies: { readonly source: Vocabulary; readonly target: Vocabulary },
   sentences: readonly string[],
   options: TranslateOptions = {},
@@ -95,19 +127,19 @@ export async function translate(
   const order = sources.map((_, i) => i).filter((i) => sources[i]!.length > 0);
   order.sort((a, b) => sources[a]!.length - sources[b]!.length || a - b);
   const results: Translation[] = sentences.map(() => ({ text: "", tokens: [], sourceTokens: [], score: 0, logProb: 0, finished: true }));
-  const decoder = seq2seqDecoder(model, params);
+  const decoder = engine.decoder;
   for (let i = 0; i < order.length; i += batchSize) {
     const chunk = order.slice(i, i + batchSize);
     const batch = makeBatch(chunk.map((k) => ({ src: sources[k]!, tgt: new Int32Array(0) })));
-    const encoded = noGrad(() => model.encode(params, batch.src, batch.srcLengths));
-    const rows: Seq2SeqRows = { memory: encoded.memory, state: model.initialDecoderState(encoded) };
+    const rows = await engine.encode(batch.src, batch.srcLengths);
+    const lengths = Array.from(batch.srcLengths.data);
     const search = {
       bos: Vocabulary.BOS,
       eos: Vocabulary.EOS,
       maxLength: options.maxLength ?? 200,
       maxLengthA: options.maxLengthA ?? 2,
       maxLengthB: options.maxLengthB ?? 10,
-      sourceLengths: encoded.lengths,
+      sourceLengths: lengths,
       exclude: [Vocabulary.PAD, Vocabulary.BOS],
       ...(options.noRepeatNgram !== undefined ? { noRepeatNgram: options.noRepeatNgram } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
