@@ -2,19 +2,23 @@
 // 1,000 dev pairs), one model per decoder (bottleneck, Bahdanau, Luong general), each for the same
 // time budget, dev BLEU and chrF (sacreBLEU defaults, greedy) every `--eval-every` steps against
 // the minutes trained, then greedy and beam-5 BLEU/chrF on the whole dev set.
-//   npx tsx scripts/translation.ts [--minutes 15] [--attention none,bahdanau,luong-general]
-//     [--vocabulary word|bpe] [--json translation.json] [--out runs/mt]
+//   npx --yes pnpm@12.4.2 --filter @unroll/cli translation -- [--minutes 15] [--attention none,bahdanau,luong-general]
+//     [--vocabulary word|bpe] [--json translation.json] [--svg translation.svg] [--out runs/mt]
+// (from apps/cli: `npx tsx scripts/translation.ts ...`; the packages must be built).
 // The reference setting of the issue (PyTorch 1.13 on this kind of machine: bottleneck 1.0 BLEU,
 // additive attention 3.1 after 15 minutes): word vocabulary, min count 2, embedding 256, bi-GRU
 // encoder 256, GRU decoder 256, Adam 1e-3, batch 64.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { evaluateTranslation, readPairs, trainTranslationModel, type AttentionKind, type TrainMtConfig } from "../src/index.js";
+import { type AttentionKind, evaluateTranslation, readPairs, trainTranslationModel, type TrainMtConfig } from "@unroll/nlp";
+import type { TopLevelSpec } from "vega-lite";
+import { renderSvg } from "../src/charts/render.js";
 
 const { values: args } = parseArgs({
   options: {
     data: { type: "string", default: "../../../shared/data/de-en" },
+    svg: { type: "string" },
     minutes: { type: "string", default: "15" },
     attention: { type: "string", default: "none,bahdanau,luong-general" },
     vocabulary: { type: "string", default: "word" },
@@ -30,7 +34,7 @@ const { values: args } = parseArgs({
 
 const train = (await readPairs(join(args.data!, "train.tsv"))).pairs;
 const dev = (await readPairs(join(args.data!, "dev.tsv"))).pairs;
-const runs: unknown[] = [];
+const runs: { attention: string; curve: { minutes: number; bleu: number }[]; [more: string]: unknown }[] = [];
 for (const attention of args.attention!.split(",") as AttentionKind[]) {
   const config: TrainMtConfig = {
     vocabulary: args.vocabulary as "word" | "bpe",
@@ -84,4 +88,24 @@ for (const attention of args.attention!.split(",") as AttentionKind[]) {
     examples: dev.slice(0, 5).map((p, i) => ({ source: p.source, reference: p.target, greedy: greedy.hypotheses[i], beam5: beam.hypotheses[i] })),
   });
   if (args.json) writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), minutes: Number(args.minutes), vocabulary: args.vocabulary, runs }, null, 1)}\n`);
+}
+
+if (args.svg) {
+  // Dev BLEU (greedy) against minutes of training, one line per decoder.
+  const points = runs.flatMap((r) => [{ attention: r.attention, minutes: 0, bleu: 0 }, ...r.curve.map((c) => ({ attention: r.attention, minutes: c.minutes, bleu: c.bleu }))]);
+  const spec: TopLevelSpec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: `German -> English, dev BLEU (greedy) against training time (${args.vocabulary} vocabulary)`,
+    width: 560,
+    height: 320,
+    data: { values: points },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "minutes", type: "quantitative", title: "minutes of training (2 cores)" },
+      y: { field: "bleu", type: "quantitative", title: "dev BLEU (sacreBLEU)" },
+      color: { field: "attention", type: "nominal", title: "decoder" },
+    },
+  };
+  writeFileSync(args.svg, await renderSvg(spec));
+  console.log(`wrote ${args.svg}`);
 }
