@@ -56,3 +56,15 @@ export type { TensorLike } from "./ops/operand.js";
 
 export { gradcheck } from "./gradcheck.js";
 export type { GradcheckOptions, GradcheckReport, GradcheckMismatch } from "./gradcheck.js";
+
+export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dParams, Conv2d, Conv2dBackwardInput, Conv2dBackwardWeight } from "./ops/conv.js";
+export type { Conv2dOptions, Conv2dAttrs } from "./ops/conv.js";
+export type { Size2d } from "./ops/window.js";
+export {
+  maxPool2d, maxPool2dWithIndices, avgPool2d, globalAvgPool2d, MaxPool2d, MaxPool2dGrad, AvgPool2d, AvgPool2dGrad, GlobalAvgPool2d,
+} from "./ops/pool.js";
+export type { MaxPool2dOptions, AvgPool2dOptions } from "./ops/pool.js";
+export { batchNorm, BatchNorm, BatchNormTraining, BatchNormTrainingGrad } from "./ops/norm.js";
+export type { BatchNormOptions, BatchNormResult } from "./ops/norm.js";
+export { relu6, Relu6 } from "./ops/activation.js";
+export type { Conv2dParams, Pool2dParams, BatchNormArgs, BatchNormBackwardArgs, BatchNormBackwardOut } from "./backend/kernels.js";

@@ -1,6 +1,6 @@
 import type { DType, FloatDType, Tensor } from "@unroll/tensor";
 import { DataType } from "../proto/onnx.js";
-import { INT64_MAX, onnxDataType } from "./builder.js";
+import { INT64_MAX, onnxDataType, OnnxExportError } from "./builder.js";
 import type { Lowering, LoweringContext, LoweringTable } from "./lowering.js";
 import { recurrentSequenceLowering } from "./recurrent.js";
 
@@ -174,6 +174,79 @@ const squeeze: Lowering = (ctx) => {
 
 const identity = direct("Identity");
 
+// --- vision: convolution, pooling, batch normalisation --------------------------------------
+
+interface WindowAttrs {
+  readonly stride: readonly [number, number];
+  /** `[top, left, bottom, right]`: ONNX's `pads` order already. */
+  readonly pads: readonly [number, number, number, number];
+  readonly dilation: readonly [number, number];
+}
+
+const conv2d: Lowering = (ctx) => {
+  const { stride, pads, dilation, groups } = attrs<WindowAttrs & { groups: number }>(ctx);
+  const w = ctx.node.inputs[1]!;
+  ctx.emit("Conv", ctx.node.inputs.map((_, i) => ctx.input(i)), [ctx.output(0)], {
+    kernel_shape: [w.shape[2]!, w.shape[3]!], strides: [...stride], pads: [...pads], dilations: [...dilation], group: groups,
+  });
+};
+
+// The input gradient of a convolution is ConvTranspose with the same weight ([C_out, C_in/groups,
+// kH, kW] is ConvTranspose's [C, M/groups, kH, kW]); output_padding picks the forward input's size
+// among those a strided convolution maps to the same output size.
+const conv2dBackwardInput: Lowering = (ctx) => {
+  const { stride, pads, dilation, groups, inputSize } = attrs<WindowAttrs & { groups: number; inputSize: readonly [number, number] }>(ctx);
+  const [dy, w] = ctx.node.inputs as [Tensor, Tensor];
+  const kernel = [w.shape[2]!, w.shape[3]!];
+  const outputPadding = [0, 1].map(
+    (i) => inputSize[i]! - (stride[i]! * (dy.shape[2 + i]! - 1) + dilation[i]! * (kernel[i]! - 1) + 1 - pads[i]! - pads[i + 2]!),
+  );
+  ctx.emit("ConvTranspose", [ctx.input(0), ctx.input(1)], [ctx.output(0)], {
+    kernel_shape: kernel, strides: [...stride], pads: [...pads], dilations: [...dilation], group: groups, output_padding: outputPadding,
+  });
+};
+
+const maxPool2d: Lowering = (ctx) => {
+  const { kernel, stride, pads, dilation } = attrs<WindowAttrs & { kernel: readonly [number, number] }>(ctx);
+  const poolAttrs = { kernel_shape: [...kernel], strides: [...stride], pads: [...pads], dilations: [...dilation], ceil_mode: 0 };
+  if (!ctx.used(1)) {
+    ctx.emit("MaxPool", [ctx.input(0)], [ctx.output(0)], poolAttrs);
+    return;
+  }
+  // ONNX's Indices count over the whole tensor, ((n·C + c)·H + h)·W + w (int64); the library's
+  // are positions h·W + w in the plane (int32), PyTorch's.
+  const x = ctx.node.inputs[0]!;
+  const [, flat] = ctx.emit("MaxPool", [ctx.input(0)], [ctx.output(0), ctx.fresh("indices")], { ...poolAttrs, storage_order: 0 });
+  const [inPlane] = ctx.emit("Mod", [flat!, ctx.int64s([x.shape[2]! * x.shape[3]!], [])], 1);
+  ctx.emit("Cast", [inPlane!], [ctx.output(1)], { to: DataType.INT32 });
+};
+
+const avgPool2d: Lowering = (ctx) => {
+  const { kernel, stride, pads, countIncludePad } = attrs<WindowAttrs & { kernel: readonly [number, number]; countIncludePad: boolean }>(ctx);
+  ctx.emit("AveragePool", [ctx.input(0)], [ctx.output(0)], {
+    kernel_shape: [...kernel], strides: [...stride], pads: [...pads], count_include_pad: countIncludePad ? 1 : 0, ceil_mode: 0,
+  });
+};
+
+// The library's inputs are [x, mean, variance, weight, bias]; ONNX's [X, scale, B, mean, var].
+const batchNorm: Lowering = (ctx) => {
+  const { eps } = attrs<{ eps: number }>(ctx);
+  ctx.emit("BatchNormalization", [0, 3, 4, 1, 2].map((i) => ctx.input(i)), [ctx.output(0)], { epsilon: { float: eps } });
+};
+
+const batchNormTraining: Lowering = (ctx) => {
+  throw new OnnxExportError(
+    "graphToOnnx",
+    `${ctx.name} is training-mode batch normalisation (batch statistics, running averages updated), which an inference graph ` +
+      "does not compute; trace the model with batchNorm(..., { training: false }) to export it with its running statistics",
+  );
+};
+
+const relu6: Lowering = (ctx) => {
+  const dtype = ctx.node.inputs[0]!.dtype;
+  ctx.emit("Clip", [ctx.input(0), ctx.scalar(0, dtype), ctx.scalar(6, dtype)], [ctx.output(0)]);
+};
+
 /**
  * The lowering of every primitive of @unroll/tensor that has an ONNX counterpart, and of the fused
  * recurrent scan of @unroll/cells (`RecurrentSequence`). Training-only primitives (ScatterAdd,
@@ -228,5 +301,15 @@ export const defaultLowerings: LoweringTable = Object.freeze({
   Softmax: softmax("Softmax"),
   LogSoftmax: softmax("LogSoftmax"),
   RecurrentSequence: recurrentSequenceLowering,
+  // Vision. Conv2dBackwardWeight, MaxPool2dGrad, AvgPool2dGrad and BatchNormTrainingGrad are
+  // training-only and have none; BatchNormTraining refuses with the fix.
+  Conv2d: conv2d,
+  Conv2dBackwardInput: conv2dBackwardInput,
+  MaxPool2d: maxPool2d,
+  AvgPool2d: avgPool2d,
+  GlobalAvgPool2d: direct("GlobalAveragePool"),
+  BatchNorm: batchNorm,
+  BatchNormTraining: batchNormTraining,
+  Relu6: relu6,
 });
 

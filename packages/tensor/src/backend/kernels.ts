@@ -100,6 +100,63 @@ export interface RecurrentBackwardOut {
 }
 
 /**
+ * Where a 2-D convolution reads its input (NCHW): `stride` and `dilation` as `[along H, along W]`,
+ * `pads` as `[top, left, bottom, right]` (ONNX's order; zeros outside the input). The output's
+ * spatial size is `out.shape`'s, the kernel's the weight's; `groups` splits the input and output
+ * channels into that many independent convolutions.
+ */
+export interface Conv2dParams {
+  readonly stride: readonly [number, number];
+  readonly pads: readonly [number, number, number, number];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+}
+
+/**
+ * A 2-D pooling window over NCHW planes: `kernel` `[kH, kW]`, `stride`, `dilation` (max pooling
+ * only; 1 for average pooling) and `pads` `[top, left, bottom, right]`, as in `Conv2dParams`.
+ */
+export interface Pool2dParams {
+  readonly kernel: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly pads: readonly [number, number, number, number];
+  readonly dilation: readonly [number, number];
+}
+
+/**
+ * Per-channel normalisation of `x` `[N, C, ...]` (channel axis 1):
+ * `(x - mean[c]) / sqrt(variance[c] + eps) * weight[c] + bias[c]`, every vector `[C]`.
+ */
+export interface BatchNormArgs {
+  readonly x: KernelTensor;
+  readonly mean: KernelTensor;
+  readonly variance: KernelTensor;
+  readonly weight: KernelTensor;
+  readonly bias: KernelTensor;
+  readonly eps: number;
+}
+
+/**
+ * Backward of training-mode batch normalisation, whose `mean` and (biased) `variance` are the
+ * batch's own statistics of `x`: the cotangent `dOut` `[N, C, ...]` and the forward's inputs.
+ */
+export interface BatchNormBackwardArgs {
+  readonly x: KernelTensor;
+  readonly mean: KernelTensor;
+  readonly variance: KernelTensor;
+  readonly weight: KernelTensor;
+  readonly eps: number;
+  readonly dOut: KernelTensor;
+}
+
+/** Gradients of `x` `[N, C, ...]`, `weight` `[C]` and `bias` `[C]`; outputs arrive zero-filled. */
+export interface BatchNormBackwardOut {
+  readonly dx: KernelTensor;
+  readonly dWeight: KernelTensor;
+  readonly dBias: KernelTensor;
+}
+
+/**
  * The scalars of one Adam step, each already rounded to float32 as PyTorch rounds Python scalars
  * (see `Kernels.adamUpdate`).
  */
@@ -181,6 +238,39 @@ export interface Kernels {
   recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void;
   /** Backpropagation through time of `recurrentForward`, with the weight gradients as one product over all steps. */
   recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void;
+  /**
+   * 2-D convolution (cross-correlation, as PyTorch's `conv2d`): `x` `[N, C_in, H, W]`, `weight`
+   * `[C_out, C_in/groups, kH, kW]`, `bias` `[C_out]` or null, into `out` `[N, C_out, H_out, W_out]`.
+   */
+  conv2d(x: KernelTensor, weight: KernelTensor, bias: KernelTensor | null, params: Conv2dParams, out: KernelTensor): void;
+  /**
+   * Gradient of `conv2d` with respect to its input (a transposed convolution): `dOut`
+   * `[N, C_out, H_out, W_out]` and `weight` into `out` `[N, C_in, H, W]`.
+   */
+  conv2dBackwardInput(dOut: KernelTensor, weight: KernelTensor, params: Conv2dParams, out: KernelTensor): void;
+  /** Gradient of `conv2d` with respect to its weight: `x` and `dOut` into `out` `[C_out, C_in/groups, kH, kW]`, summed over the batch. */
+  conv2dBackwardWeight(x: KernelTensor, dOut: KernelTensor, params: Conv2dParams, out: KernelTensor): void;
+  /**
+   * Max pooling of `x` `[N, C, H, W]` into `out` `[N, C, H_out, W_out]` (padded positions never win); `indices`
+   * (int32, `out`'s shape) gets each maximum's position `h * W + w` in its plane, the first in the
+   * window's row-major order on ties (a NaN wins, as in PyTorch).
+   */
+  maxPool2d(x: KernelTensor, params: Pool2dParams, out: KernelTensor, indices: KernelTensor): void;
+  /** `out[n, c].flat[indices[n, c, i]] += dOut[n, c, i]`: the gradient of `maxPool2d`; `out` `[N, C, H, W]` starts zeroed. */
+  maxPool2dBackward(dOut: KernelTensor, indices: KernelTensor, out: KernelTensor): void;
+  /**
+   * Average pooling (PyTorch's `avg_pool2d`, ceil mode off): the window's sum divided by its
+   * size (padding included) when `countIncludePad`, else by the number of real elements it covers.
+   */
+  avgPool2d(x: KernelTensor, params: Pool2dParams, countIncludePad: boolean, out: KernelTensor): void;
+  /** Gradient of `avgPool2d`: each `dOut` element shared out over its window, into `out` `[N, C, H, W]`. */
+  avgPool2dBackward(dOut: KernelTensor, params: Pool2dParams, countIncludePad: boolean, out: KernelTensor): void;
+  /** Mean and biased variance of every channel of `x` `[N, C, ...]` (axis 1) over all other axes, into `[C]` tensors. */
+  channelMoments(x: KernelTensor, mean: KernelTensor, variance: KernelTensor): void;
+  /** Batch normalisation with given statistics (see `BatchNormArgs`), into `out` of `x`'s shape. */
+  batchNorm(args: BatchNormArgs, out: KernelTensor): void;
+  /** Backward of training-mode batch normalisation, the statistics' dependence on `x` included. */
+  batchNormBackward(args: BatchNormBackwardArgs, out: BatchNormBackwardOut): void;
   /**
    * Optional: one Adam (AdamW) step of a float32 parameter in place, moments `m` and `v` updated
    * too, fused into one pass: bitwise what @unroll/train's `adam` update loop (PyTorch 1.13's order

@@ -1,8 +1,11 @@
 import type { Kernels } from "../kernels.js";
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from "./conv.js";
 import { binary, cast, clamp, unary, where } from "./elementwise.js";
 import { gather, oneHot, scatterAdd } from "./indexing.js";
 import { broadcastTo, concat, pad, slice, transpose } from "./layout.js";
 import { matmul } from "./matmul.js";
+import { batchNorm, batchNormBackward, channelMoments } from "./norm.js";
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool.js";
 import { argmax, reduce } from "./reduce.js";
 import { recurrentBackward, recurrentForward } from "./recurrent.js";
 import { logSoftmax, softmax, softmaxCrossEntropy, softmaxCrossEntropyBackward } from "./softmax.js";
@@ -35,4 +38,14 @@ export const referenceKernels: Kernels = Object.freeze({
   softmaxCrossEntropyBackward,
   recurrentForward,
   recurrentBackward,
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  maxPool2d,
+  maxPool2dBackward,
+  avgPool2d,
+  avgPool2dBackward,
+  channelMoments,
+  batchNorm,
+  batchNormBackward,
 });
