@@ -11,7 +11,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type AttentionKind, evaluateTranslation, readPairs, trainTranslationModel, type TrainMtConfig } from "@unroll/nlp";
+import { type AttentionKind, evaluateTranslation, readPairs, trainTranslationModel, type TrainMtConfig, type TranslationEngine, translateWith } from "@unroll/nlp";
+import { exportTranslationModel, OnnxSession, type OnnxRows, onnxTranslationDecoder } from "@unroll/onnx";
 import type { TopLevelSpec } from "vega-lite";
 import { renderSvg } from "../src/charts/render.js";
 
@@ -71,9 +72,18 @@ for (const attention of args.attention!.split(",") as AttentionKind[]) {
   const t1 = performance.now();
   const beam = await evaluateTranslation(result.model, result.params, vocabularies, dev, { beamSize: 5, lengthPenalty: { kind: "gnmt", alpha: 0.6 } });
   const beamSeconds = (performance.now() - t1) / 1000;
+  // The same beam search over the exported graphs on onnxruntime-node.
+  const files = exportTranslationModel(result.model, result.params, { vocabularies });
+  const onnx = onnxTranslationDecoder(await OnnxSession.create(files.encoder), await OnnxSession.create(files.decoder));
+  const engine: TranslationEngine<OnnxRows> = { encode: (src, lengths) => onnx.encode(src.data as Int32Array, lengths.data as Int32Array), decoder: onnx };
+  const t2 = performance.now();
+  const viaOnnx = await translateWith(engine, vocabularies, dev.map((p) => p.source), { beamSize: 5, lengthPenalty: { kind: "gnmt", alpha: 0.6 } });
+  const onnxSeconds = (performance.now() - t2) / 1000;
+  const sameAsLibrary = viaOnnx.filter((t, i) => t.text === beam.hypotheses[i]).length;
   console.log(
     `${attention}: ${result.steps} steps in ${trainedMinutes.toFixed(1)} min; dev greedy BLEU ${greedy.bleu.score.toFixed(2)} chrF ${greedy.chrf.score.toFixed(2)}; ` +
-      `beam 5 BLEU ${beam.bleu.score.toFixed(2)} chrF ${beam.chrf.score.toFixed(2)} (${(dev.length / beamSeconds).toFixed(1)} sentences/s; greedy ${(dev.length / greedySeconds).toFixed(1)})`,
+      `beam 5 BLEU ${beam.bleu.score.toFixed(2)} chrF ${beam.chrf.score.toFixed(2)} (${(dev.length / beamSeconds).toFixed(1)} sentences/s; greedy ${(dev.length / greedySeconds).toFixed(1)}; ` +
+      `onnxruntime beam 5 ${(dev.length / onnxSeconds).toFixed(1)} sentences/s, ${sameAsLibrary}/${dev.length} translations identical to the library's)`,
   );
   console.log(`  ${greedy.bleu.signature}`);
   for (let i = 0; i < 3; i++) console.log(`  ${dev[i]!.source}\n    -> ${beam.hypotheses[i]}\n    (${dev[i]!.target})`);
@@ -85,6 +95,7 @@ for (const attention of args.attention!.split(",") as AttentionKind[]) {
     curve,
     greedy: { bleu: greedy.bleu.score, chrf: greedy.chrf.score, signature: greedy.bleu.signature, sentencesPerSecond: dev.length / greedySeconds },
     beam5: { bleu: beam.bleu.score, chrf: beam.chrf.score, sentencesPerSecond: dev.length / beamSeconds },
+    onnxBeam5: { sentencesPerSecond: dev.length / onnxSeconds, identical: sameAsLibrary },
     examples: dev.slice(0, 5).map((p, i) => ({ source: p.source, reference: p.target, greedy: greedy.hypotheses[i], beam5: beam.hypotheses[i] })),
   });
   if (args.json) writeFileSync(args.json, `${JSON.stringify({ date: new Date().toISOString(), minutes: Number(args.minutes), vocabulary: args.vocabulary, runs }, null, 1)}\n`);
