@@ -275,7 +275,8 @@ export function evaluationWindows(ids: Int32Array, options: { batchSize: number;
 }
 
 /** A uniformly random permutation of 0..n-1 (Fisher-Yates, 53-bit uniforms from `rng`). */
-function permutation(n: number, rng: Rng): Int32Array {
+/** A uniform random permutation of 0..n-1 (Fisher-Yates on 53-bit draws from `rng`). */
+export function permutation(n: number, rng: Rng): Int32Array {
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   if (n < 2) return order;

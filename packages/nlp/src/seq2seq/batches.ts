@@ -1,5 +1,6 @@
 import { Rng, type RngState, Tensor, ValueRangeError } from "@unroll/tensor";
 import type { DataSource } from "@unroll/train";
+import { permutation } from "../data/batching.js";
 import type { Seq2SeqBatch } from "./model.js";
 import { Vocabulary } from "./vocabulary.js";
 
@@ -92,14 +93,14 @@ export function pairBatches(pairs: readonly EncodedPair[], options: PairBatchOpt
   const batches = Math.ceil(pairs.length / B);
 
   const plan = (rng: Rng): Int32Array[] => {
-    const order = shuffled(pairs.length, rng);
+    const order = permutation(pairs.length, rng);
     const cut: Int32Array[] = [];
     for (let start = 0; start < order.length; start += pool * B) {
       const chunk = Array.from(order.subarray(start, Math.min(order.length, start + pool * B)));
       if (pool > 1) chunk.sort((a, b) => pairs[a]!.src.length - pairs[b]!.src.length || pairs[a]!.tgt.length - pairs[b]!.tgt.length || a - b);
       for (let i = 0; i < chunk.length; i += B) cut.push(Int32Array.from(chunk.slice(i, i + B)));
     }
-    const batchOrder = shuffled(cut.length, rng);
+    const batchOrder = permutation(cut.length, rng);
     return Array.from(batchOrder, (i) => cut[i]!);
   };
 
@@ -140,20 +141,4 @@ export function pairBatches(pairs: readonly EncodedPair[], options: PairBatchOpt
 /** Fixed batches in file order (evaluation, translation): sentences of similar length are not regrouped. */
 export function* inOrderBatches(pairs: readonly EncodedPair[], batchSize: number): Generator<Seq2SeqBatch & { readonly tokens: number }> {
   for (let i = 0; i < pairs.length; i += batchSize) yield makeBatch(pairs.slice(i, i + batchSize));
-}
-
-/** A uniform random permutation of 0..n-1 (Fisher-Yates on 53-bit draws). */
-function shuffled(n: number, rng: Rng): Int32Array {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  if (n < 2) return order;
-  const words = rng.uint32(2 * (n - 1));
-  for (let i = n - 1, k = 0; i > 0; i--, k += 2) {
-    const u = ((words[k]! >>> 5) * 67108864 + (words[k + 1]! >>> 6)) / 9007199254740992;
-    const j = Math.floor(u * (i + 1));
-    const tmp = order[i]!;
-    order[i] = order[j]!;
-    order[j] = tmp;
-  }
-  return order;
 }

@@ -1,18 +1,10 @@
 import { Rng, ValueRangeError } from "@unroll/tensor";
 import {
-  adam,
-  adamw,
   type Checkpoint,
   checkpointEvery,
-  constant,
-  cosineWithWarmup,
   type EvalResult,
   loadCheckpoint,
-  type Optimizer,
-  reduceOnPlateau,
   saveTrainerCheckpoint,
-  type ScheduleLike,
-  sgd,
   stateFromCheckpoint,
   type StopReason,
   Trainer,
@@ -21,6 +13,7 @@ import { corpusBleu, type BleuScore } from "../metrics/bleu.js";
 import { corpusChrf, type ChrfScore } from "../metrics/chrf.js";
 import { DataError } from "../data/errors.js";
 import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
+import { buildOptimizer, buildSchedule } from "../train/recipe.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type EncodedPair, pairBatches } from "./batches.js";
 import { evaluateTranslationLoss } from "./evaluate.js";
@@ -142,32 +135,6 @@ function buildVocabularies(pairs: readonly SentencePair[], config: TrainMtConfig
     return { source: joint, target: joint };
   }
   return { source: Vocabulary.fit(pairs.map((p) => p.source), options), target: Vocabulary.fit(pairs.map((p) => p.target), options) };
-}
-
-function buildOptimizer(config: TrainMtConfig): Optimizer {
-  const o = config.optimizer ?? {};
-  const lr = o.lr ?? 1e-3;
-  switch (o.name ?? "adam") {
-    case "adam":
-      return adam({ lr, weightDecay: o.weightDecay ?? 0 });
-    case "adamw":
-      return adamw({ lr, weightDecay: o.weightDecay ?? 1e-2 });
-    case "sgd":
-      return sgd({ lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 });
-  }
-}
-
-function buildSchedule(config: TrainMtConfig, totalSteps: number | undefined): ScheduleLike {
-  const s = config.schedule ?? {};
-  const lr = config.optimizer?.lr ?? 1e-3;
-  switch (s.name ?? "constant") {
-    case "constant":
-      return constant(lr);
-    case "cosine":
-      return cosineWithWarmup({ lr, warmupSteps: s.warmupSteps ?? 0, totalSteps: totalSteps ?? 10_000, minLr: s.minLr ?? 0 });
-    case "plateau":
-      return reduceOnPlateau({ lr, patience: s.patience ?? 2, factor: s.factor ?? 0.5, minLr: s.minLr ?? 0 });
-  }
 }
 
 /** Encodes pairs; drops those over the length limits (training) or keeps them all (evaluation). */
@@ -304,8 +271,8 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
       ...(config.labelSmoothing !== undefined ? { labelSmoothing: config.labelSmoothing } : {}),
     }),
     data,
-    optimizer: buildOptimizer(config),
-    schedule: buildSchedule(config, steps),
+    optimizer: buildOptimizer(config.optimizer, 1e-3),
+    schedule: buildSchedule(config.schedule, config.optimizer?.lr ?? 1e-3, steps),
     ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
     ...(devEncoded.length > 0
       ? {

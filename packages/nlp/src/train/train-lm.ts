@@ -1,25 +1,16 @@
 import { defaultWasmThreads, loadWasmKernelsSync, Rng, setKernels, type Tensor, treeEntries, ValueRangeError, wasmSupported } from "@unroll/tensor";
 import {
-  adagrad,
-  adam,
-  adamw,
   type Checkpoint,
   CheckpointError,
   checkStateDict,
   checkpointEvery,
-  constant,
-  cosineWithWarmup,
   type EvalResult,
   type Optimizer,
   latestCheckpoint,
   loadCheckpoint,
-  reduceOnPlateau,
-  rmsprop,
   saveTrainerCheckpoint,
   type ScheduleLike,
-  sgd,
   stateFromCheckpoint,
-  stepDecay,
   type StopReason,
   Trainer,
 } from "@unroll/train";
@@ -33,6 +24,7 @@ import { CharTokenizer } from "../tokenizers/char.js";
 import type { Tokenizer, TokenizerJSON } from "../tokenizers/tokenizer.js";
 import { WordTokenizer } from "../tokenizers/word.js";
 import { tokenizerFromJSON } from "../tokenizers/from-json.js";
+import { buildOptimizer, buildSchedule } from "./recipe.js";
 import { checkTrainLmConfig, type CorpusFingerprint, corpusFingerprint, readLanguageModelCheckpointConfig, verifyCorpus } from "./checkpoint-config.js";
 
 /** How to train a language model: plain JSON, the same as the CLI's flags or config file. */
@@ -138,38 +130,6 @@ function buildTokenizer(text: string, config: TrainLmConfig): Tokenizer {
   }
 }
 
-function buildOptimizer(config: TrainLmConfig): Optimizer {
-  const o = config.optimizer ?? {};
-  const lr = o.lr ?? 2e-3;
-  switch (o.name ?? "adam") {
-    case "adam":
-      return adam({ lr, weightDecay: o.weightDecay ?? 0 });
-    case "adamw":
-      return adamw({ lr, weightDecay: o.weightDecay ?? 1e-2 });
-    case "sgd":
-      return sgd({ lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 });
-    case "rmsprop":
-      return rmsprop({ lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0 });
-    case "adagrad":
-      return adagrad({ lr, weightDecay: o.weightDecay ?? 0 });
-  }
-}
-
-function buildSchedule(config: TrainLmConfig, totalSteps: number | undefined): ScheduleLike {
-  const s = config.schedule ?? {};
-  const lr = config.optimizer?.lr ?? 2e-3;
-  switch (s.name ?? "constant") {
-    case "constant":
-      return constant(lr);
-    case "cosine":
-      return cosineWithWarmup({ lr, warmupSteps: s.warmupSteps ?? 0, totalSteps: totalSteps ?? 10_000, minLr: s.minLr ?? 0 });
-    case "step":
-      return stepDecay({ lr, stepSize: s.stepSize ?? 1000, gamma: s.gamma ?? 0.5 });
-    case "plateau":
-      return reduceOnPlateau({ lr, patience: s.patience ?? 2, factor: s.factor ?? 0.5, minLr: s.minLr ?? 0 });
-  }
-}
-
 /**
  * Selects the kernels (`threads`: for the WebAssembly ones, default `defaultWasmThreads()`);
  * returns the name of the table in use.
@@ -255,8 +215,8 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
   let optimizer: Optimizer;
   let schedule: ScheduleLike;
   try {
-    optimizer = buildOptimizer(config);
-    schedule = buildSchedule(config, steps);
+    optimizer = buildOptimizer(config.optimizer, 2e-3);
+    schedule = buildSchedule(config.schedule, config.optimizer?.lr ?? 2e-3, steps);
   } catch (e) {
     // The optimiser's and schedule's own checks: settings that do not work together (warm-up longer than the run).
     if (resumed) throw new CheckpointError("trainLanguageModel", `its settings cannot be used: ${(e as Error).message}`, { file: manifestOf(resumed.dir), cause: e });
