@@ -14,6 +14,7 @@ export type { RngState, RandomOptions } from "./random/rng.js";
 export type {
   Kernels, KernelTensor, UnaryOp, BinaryOp, ArithmeticOp, ComparisonOp, ReduceOp,
   RecurrentCell, RecurrentForwardArgs, RecurrentForwardOut, RecurrentBackwardArgs, RecurrentBackwardOut, AdamScalars,
+  AttentionDecoderForwardArgs, AttentionDecoderForwardOut, AttentionDecoderBackwardArgs, AttentionDecoderBackwardOut,
 } from "./backend/kernels.js";
 export { referenceKernels } from "./backend/reference/index.js";
 export { getKernels, setKernels, withKernels, pinTensors } from "./backend/active.js";

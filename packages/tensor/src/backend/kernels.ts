@@ -100,6 +100,87 @@ export interface RecurrentBackwardOut {
 }
 
 /**
+ * A one-layer recurrent decoder with additive attention (Bahdanau et al. 2015) over a whole,
+ * teacher-forced target sequence: at step t, with the previous state h_{t-1} as the query,
+ * `u_s = tanh(k_s + W_q h_{t-1})`, `e_s = vᵀ u_s` over the real source positions (mask 1),
+ * `α_t = softmax(e)`, `ctx_t = Σ_s α_s m_s`, then the cell with input projection
+ * `xProj_t + ctx_t W_chᵀ` and recurrent projection `h_{t-1} W_hhᵀ + b_hh`. Shapes: T steps, B
+ * examples, S source positions, D memory width, A attention width, H hidden units, GH = G*H.
+ * - `xProj` `[T, B, GH]`: the embedded previous tokens' part of the input projection, b_ih included
+ * - `weightCH` `[GH, D]` (the context's columns of W_ih), `weightHH` `[GH, H]`, `biasHH` `[GH]`,
+ *   `h0`, `c0` `[B, H]`
+ * - `values` `[B, S, D]` (the memory m), `keys` `[S, B, A]` (W_k m, time-first), `mask` `[B, S]`,
+ *   `weightQ` `[A, H]`, `v` `[A]`
+ */
+export interface AttentionDecoderForwardArgs {
+  readonly cell: RecurrentCell;
+  readonly xProj: KernelTensor;
+  readonly weightCH: KernelTensor;
+  readonly weightHH: KernelTensor;
+  readonly biasHH: KernelTensor;
+  readonly h0: KernelTensor;
+  readonly c0: KernelTensor | null;
+  readonly values: KernelTensor;
+  readonly keys: KernelTensor;
+  readonly mask: KernelTensor;
+  readonly weightQ: KernelTensor;
+  readonly v: KernelTensor;
+}
+
+/**
+ * What the fused decoder writes: `hs` `[T, B, H]`, `contexts` `[T, B, D]`, the attention
+ * `weights` `[T, B, S]`, `hT`, `cT` (LSTM) `[B, H]`; and for backward `cells` `[T, B, H]` (LSTM),
+ * `gates` `[T, B, S_g]` (as `RecurrentForwardOut.gates`), `hidden` `[T, S, B, A]` (the u of every step).
+ */
+export interface AttentionDecoderForwardOut {
+  readonly hs: KernelTensor;
+  readonly contexts: KernelTensor;
+  readonly weights: KernelTensor;
+  readonly hT: KernelTensor;
+  readonly cT: KernelTensor | null;
+  readonly cells: KernelTensor | null;
+  readonly gates: KernelTensor;
+  readonly hidden: KernelTensor;
+}
+
+/** Backward of `attentionDecoderForward`: its inputs, what it saved, and the cotangents of its outputs (`dweights` may be null). */
+export interface AttentionDecoderBackwardArgs {
+  readonly cell: RecurrentCell;
+  readonly weightCH: KernelTensor;
+  readonly weightHH: KernelTensor;
+  readonly h0: KernelTensor;
+  readonly c0: KernelTensor | null;
+  readonly values: KernelTensor;
+  readonly weightQ: KernelTensor;
+  readonly v: KernelTensor;
+  readonly hs: KernelTensor;
+  readonly cells: KernelTensor | null;
+  readonly gates: KernelTensor;
+  readonly contexts: KernelTensor;
+  readonly weights: KernelTensor;
+  readonly hidden: KernelTensor;
+  readonly dhs: KernelTensor;
+  readonly dcontexts: KernelTensor;
+  readonly dweights: KernelTensor | null;
+  readonly dhT: KernelTensor;
+  readonly dcT: KernelTensor | null;
+}
+
+/** Gradients of every differentiable input of the fused decoder; outputs arrive zero-filled. */
+export interface AttentionDecoderBackwardOut {
+  readonly dxProj: KernelTensor;
+  readonly dWeightCH: KernelTensor;
+  readonly dWeightHH: KernelTensor;
+  readonly dBiasHH: KernelTensor;
+  readonly dh0: KernelTensor;
+  readonly dc0: KernelTensor | null;
+  readonly dValues: KernelTensor;
+  readonly dKeys: KernelTensor;
+  readonly dWeightQ: KernelTensor;
+  readonly dv: KernelTensor;
+}
+
+/**
  * Where a 2-D convolution reads its input (NCHW): `stride` and `dilation` as `[along H, along W]`,
  * `pads` as `[top, left, bottom, right]` (ONNX's order; zeros outside the input). The output's
  * spatial size is `out.shape`'s, the kernel's the weight's; `groups` splits the input and output
@@ -238,6 +319,10 @@ export interface Kernels {
   recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwardOut): void;
   /** Backpropagation through time of `recurrentForward`, with the weight gradients as one product over all steps. */
   recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void;
+  /** A fused one-layer decoder with additive attention (see `AttentionDecoderForwardArgs`); the composed primitives are its oracle. */
+  attentionDecoderForward(args: AttentionDecoderForwardArgs, out: AttentionDecoderForwardOut): void;
+  /** Its backpropagation through time, the weight gradients as products over all steps. */
+  attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out: AttentionDecoderBackwardOut): void;
   /**
    * 2-D convolution (cross-correlation, as PyTorch's `conv2d`): `x` `[N, C_in, H, W]`, `weight`
    * `[C_out, C_in/groups, kH, kW]`, `bias` `[C_out]` or null, into `out` `[N, C_out, H_out, W_out]`.

@@ -8,6 +8,7 @@ import { batchNorm, batchNormBackward, channelMoments } from "./norm.js";
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from "./pool.js";
 import { argmax, reduce } from "./reduce.js";
 import { recurrentBackward, recurrentForward } from "./recurrent.js";
+import { attentionDecoderBackward, attentionDecoderForward } from "./attention-decoder.js";
 import { logSoftmax, softmax, softmaxCrossEntropy, softmaxCrossEntropyBackward } from "./softmax.js";
 
 /**
@@ -38,6 +39,8 @@ export const referenceKernels: Kernels = Object.freeze({
   softmaxCrossEntropyBackward,
   recurrentForward,
   recurrentBackward,
+  attentionDecoderForward,
+  attentionDecoderBackward,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardWeight,

@@ -7,18 +7,13 @@ import type {
   RecurrentForwardArgs,
   RecurrentForwardOut,
 } from "../kernels.js";
+import { cellBackward, cellForward } from "./cell-step.js";
 import { gemmRowsByRows, transposeInto } from "./matmul.js";
 
 // The fused recurrent scan in plain TypeScript: the oracle of faster kernels and the fallback.
 // Buffer shapes are in comments; `t` indexes steps, `b` examples, `j` hidden units.
 
 const GATES: Record<RecurrentCell, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
-
-function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
 
 function dtypeOf(data: DataArray): DType {
   return data instanceof Float64Array ? "float64" : "float32";
@@ -56,6 +51,8 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
   const cells = out.cells?.data ?? null; // (T, B, H)
   const gates = out.gates.data; // (T, B, S)
   const hp = allocate(dtypeOf(x), B * GH); // (B, GH): h_prev · W_hhᵀ
+  const padH = allocate(dtypeOf(x), H); // (H): a padded step's discarded new state
+  const padC = cells ? allocate(dtypeOf(x), H) : null;
   let hPrev: DataArray = h0.data;
   let hPrevOff = 0;
   let cPrev: DataArray | null = c0?.data ?? null;
@@ -71,49 +68,16 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
       const oo = (time * B + b) * H; // hs[time, b, :] (input time order)
       const go = (t * B + b) * S; // gates[t, b, :]
       const ho = hPrevOff + b * H; // h_prev[b, :]
-      for (let j = 0; j < H; j++) {
-        const prev = hPrev[ho + j]!;
-        let hNew: number;
-        switch (cell) {
-          case "rnn_tanh":
-            hNew = Math.tanh(x[xo + j]! + hp[po + j]! + bias[j]!);
-            break;
-          case "rnn_relu": {
-            const a = x[xo + j]! + hp[po + j]! + bias[j]!;
-            hNew = a > 0 ? a : a === a ? 0 : a;
-            break;
-          }
-          case "lstm": {
-            const i = sigmoid(x[xo + j]! + hp[po + j]! + bias[j]!);
-            const f = sigmoid(x[xo + H + j]! + hp[po + H + j]! + bias[H + j]!);
-            const g = Math.tanh(x[xo + 2 * H + j]! + hp[po + 2 * H + j]! + bias[2 * H + j]!);
-            const o = sigmoid(x[xo + 3 * H + j]! + hp[po + 3 * H + j]! + bias[3 * H + j]!);
-            gates[go + j] = i;
-            gates[go + H + j] = f;
-            gates[go + 2 * H + j] = g;
-            gates[go + 3 * H + j] = o;
-            const cp = cPrev![cPrevOff + b * H + j]!;
-            const cNew = f * cp + i * g;
-            cells![so + j] = real ? cNew : cp;
-            hNew = o * Math.tanh(cNew);
-            break;
-          }
-          case "gru": {
-            const r = sigmoid(x[xo + j]! + hp[po + j]! + bias[j]!);
-            const z = sigmoid(x[xo + H + j]! + hp[po + H + j]! + bias[H + j]!);
-            const hn = hp[po + 2 * H + j]! + bias[2 * H + j]!;
-            const n = Math.tanh(x[xo + 2 * H + j]! + r * hn);
-            gates[go + j] = r;
-            gates[go + H + j] = z;
-            gates[go + 2 * H + j] = n;
-            gates[go + 3 * H + j] = hn;
-            hNew = n + z * (prev - n);
-            break;
-          }
-        }
-        states[so + j] = real ? hNew : prev;
-        hs[oo + j] = real ? hNew : 0;
+      const rows = { x, xo, hp, po, bias, hPrev, ho, cPrev, co: cPrevOff + b * H, gates, go };
+      if (real) cellForward(cell, H, rows, states, so, cells, so);
+      else {
+        // Padding: the state is carried on unchanged. The gates are computed all the same (backward
+        // never reads them), so that every kernel writes the same gates tensor.
+        cellForward(cell, H, rows, padH, 0, padC, 0);
+        for (let j = 0; j < H; j++) states[so + j] = hPrev[ho + j]!;
+        if (cells) for (let j = 0; j < H; j++) cells[so + j] = cPrev![cPrevOff + b * H + j]!;
       }
+      for (let j = 0; j < H; j++) hs[oo + j] = real ? states[so + j]! : 0;
     }
     hPrev = states;
     hPrevOff = t * B * H;
@@ -150,6 +114,7 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
   const gc = dcT ? Float64Array.from(dcT.data) : new Float64Array(B * H); // (B, H) carried c
   const dPrevFromW = allocate(dtype, B * H); // (B, H)
   const extra = new Float64Array(B * H); // GRU's direct z·h path
+  const dNew = new Float64Array(H); // (H) d h_new of one example
   for (let t = T - 1; t >= 0; t--) {
     const prevH: DataArray = t === 0 ? h0.data : st;
     const prevHOff = t === 0 ? 0 : (t - 1) * B * H;
@@ -164,70 +129,24 @@ export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBac
       const go = (t * B + b) * S;
       const xo = (time * B + b) * GH; // dx in input time order
       const po = (t * B + b) * GH; // dhp in scan order (paired with h_prev of the same scan step)
+      if (!real) continue; // the state passes through unchanged: gh/gc carry on as they are
+      const k = b * H;
       for (let j = 0; j < H; j++) {
-        const k = b * H + j;
-        if (!real) continue; // the state passes through unchanged: gh/gc carry on as they are
-        const dNew = gh[k]! + dOut[oo + j]!; // d h_new
-        gh[k] = 0; // taken: the path to h_prev is added below
-        switch (cell) {
-          case "rnn_tanh": {
-            const h = st[so + j]!;
-            const da = dNew * (1 - h * h);
-            dx[xo + j] = da;
-            dhp[po + j] = da;
-            break;
-          }
-          case "rnn_relu": {
-            const da = st[so + j]! > 0 ? dNew : 0;
-            dx[xo + j] = da;
-            dhp[po + j] = da;
-            break;
-          }
-          case "lstm": {
-            // c = f·c_prev + i·g; h = o·tanh(c)
-            const i = gt[go + j]!;
-            const f = gt[go + H + j]!;
-            const g = gt[go + 2 * H + j]!;
-            const o = gt[go + 3 * H + j]!;
-            const tc = Math.tanh(cs![so + j]!);
-            const dc = gc[k]! + dNew * o * (1 - tc * tc);
-            const cp = prevC![prevCOff + b * H + j]!;
-            const dai = dc * g * i * (1 - i);
-            const daf = dc * cp * f * (1 - f);
-            const dag = dc * i * (1 - g * g);
-            const dao = dNew * tc * o * (1 - o);
-            gc[k] = dc * f; // to c_prev
-            dx[xo + j] = dai;
-            dx[xo + H + j] = daf;
-            dx[xo + 2 * H + j] = dag;
-            dx[xo + 3 * H + j] = dao;
-            dhp[po + j] = dai;
-            dhp[po + H + j] = daf;
-            dhp[po + 2 * H + j] = dag;
-            dhp[po + 3 * H + j] = dao;
-            break;
-          }
-          case "gru": {
-            // n = tanh(x_n + r·hn); h = n + z·(h_prev - n)
-            const r = gt[go + j]!;
-            const z = gt[go + H + j]!;
-            const n = gt[go + 2 * H + j]!;
-            const hn = gt[go + 3 * H + j]!;
-            const hp = prevH[prevHOff + b * H + j]!;
-            const dan = dNew * (1 - z) * (1 - n * n);
-            const daz = dNew * (hp - n) * z * (1 - z);
-            const dar = dan * hn * r * (1 - r);
-            extra[k] = dNew * z;
-            dx[xo + j] = dar;
-            dx[xo + H + j] = daz;
-            dx[xo + 2 * H + j] = dan;
-            dhp[po + j] = dar;
-            dhp[po + H + j] = daz;
-            dhp[po + 2 * H + j] = dan * r;
-            break;
-          }
-        }
+        dNew[j] = gh[k + j]! + dOut[oo + j]!; // d h_new
+        gh[k + j] = 0; // taken: the path to h_prev is added below
       }
+      cellBackward(
+        cell,
+        H,
+        { dh: dNew, dho: 0, hNew: st, cNew: cs, so, hPrev: prevH, ho: prevHOff + b * H, cPrev: prevC, co: prevCOff + b * H, gates: gt, go },
+        dx,
+        xo,
+        dhp,
+        po,
+        gc,
+        extra,
+        k,
+      );
     }
     // dh_prev = dhp_t · W_hh, (B, GH) · (GH, H), as rows of dhp_t against rows of W_hhᵀ.
     gemmRowsByRows(dhp, t * B * GH, Wt, 0, dPrevFromW, 0, B, H, GH);
