@@ -5,6 +5,7 @@
 export { reserve, useScratch } from "./scratch";
 export { gemm, readyWorkers, setWorkers, workerJobs, workerLoop } from "./parallel";
 export { recurrentForward, recurrentBackward } from "./recurrent";
+export { attentionDecoderForward, attentionDecoderBackward } from "./attention";
 export {
   binaryF32,
   reduceAllF32,

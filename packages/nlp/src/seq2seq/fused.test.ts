@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gradcheck, Rng, type Tensor, treeLeaves, treeMap, valueAndGrad } from "@unroll/tensor";
+import { gradcheck, loadWasmKernelsSync, referenceKernels, Rng, type Tensor, treeLeaves, treeMap, valueAndGrad, withKernels } from "@unroll/tensor";
 import { makeBatch, Seq2Seq, type Seq2SeqParams } from "../index.js";
 
 // The fused one-layer Bahdanau decoder against the step-by-step decoder it replaces in training.
@@ -48,6 +48,20 @@ describe("the fused Bahdanau decoder", () => {
       const f = (...leaves: Tensor[]): Tensor => m.loss(m.forward(withLeaves(params, leaves), batch, { fused: true }).logits, batch.tgtOut);
       const report = gradcheck(f, treeLeaves(params), { atol: 1e-5, rtol: 1e-4 });
       expect(report.ok, report.message).toBe(true);
+    });
+  }
+
+  for (const [cell, sizes] of [["gru", { h: 5, a: 4 }], ["lstm", { h: 8, a: 8 }], ["rnn_tanh", { h: 7, a: 6 }], ["lstm", { h: 3, a: 5 }]] as const) {
+    it(`${cell} (hidden ${sizes.h}, attention ${sizes.a}): the WebAssembly kernel gives the reference kernel's loss and gradients`, () => {
+      const m = new Seq2Seq({ srcVocabSize: 9, tgtVocabSize: 8, embeddingSize: 4, encoderHiddenSize: 4, decoderHiddenSize: sizes.h, attentionSize: sizes.a, attention: "bahdanau", cell });
+      const params = m.init(new Rng(6));
+      const batch = makeBatch(pairs);
+      const run = () => valueAndGrad((p: Seq2SeqParams) => m.loss(m.forward(p, batch, { fused: true }).logits, batch.tgtOut))(params);
+      const reference = withKernels(referenceKernels, run);
+      const wasm = withKernels(loadWasmKernelsSync({ threads: 1 }), run);
+      expect(Math.abs(wasm.value.item() - reference.value.item())).toBeLessThan(1e-5);
+      const r = treeLeaves(reference.grads);
+      treeLeaves(wasm.grads).forEach((g, i) => expect(maxDiff(g.data, r[i]!.data), `gradient ${i}`).toBeLessThan(1e-4));
     });
   }
 });

@@ -12,42 +12,44 @@ interface Attrs {
 
 const GATE_COUNT: Record<RecurrentCell, number> = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 };
 
-/** Inputs: xProj, weightCH, weightHH, biasHH, h0, [c0 (LSTM)], values, keys, mask, weightQ, v. */
+/** Inputs: x, weightIH, biasIH, weightHH, biasHH, h0, [c0 (LSTM)], values, keys, mask, weightQ, v. */
 function unpack(inputs: readonly Tensor[], cell: RecurrentCell) {
   let i = 0;
   const next = (): Tensor => inputs[i++]!;
-  const xProj = next();
-  const weightCH = next();
+  const x = next();
+  const weightIH = next();
+  const biasIH = next();
   const weightHH = next();
   const biasHH = next();
   const h0 = next();
   const c0 = cell === "lstm" ? next() : null;
-  return { xProj, weightCH, weightHH, biasHH, h0, c0, values: next(), keys: next(), mask: next(), weightQ: next(), v: next() };
+  return { x, weightIH, biasIH, weightHH, biasHH, h0, c0, values: next(), keys: next(), mask: next(), weightQ: next(), v: next() };
 }
 
 /** Outputs: hs, contexts, weights, hT, gates, hidden, [cT, cells (LSTM)]. */
 export const AttentionDecoderSequence = definePrimitive<readonly Tensor[], readonly Tensor[], Attrs>({
   name: "AttentionDecoderSequence",
   infer: (inputs, { cell }) => {
-    const { xProj, weightCH, weightHH, biasHH, h0, c0, values, keys, mask, weightQ, v } = unpack(inputs, cell);
+    const { x, weightIH, biasIH, weightHH, biasHH, h0, c0, values, keys, mask, weightQ, v } = unpack(inputs, cell);
     const name = `AttentionDecoderSequence(${cell})`;
-    const [T, B, GH] = xProj.shape as [number, number, number];
+    const [T, B, E] = x.shape as [number, number, number];
+    const GH = weightHH.shape[0] ?? -1;
     const H = GH / GATE_COUNT[cell];
     const [, S, D] = values.shape as [number, number, number];
     const A = weightQ.shape[0] ?? -1;
     const fits = (t: Tensor | null, shape: number[]): boolean => t !== null && t.rank === shape.length && t.shape.every((d, k) => d === shape[k]);
     if (
-      xProj.rank !== 3 || !Number.isInteger(H) || !fits(weightCH, [GH, D]) || !fits(weightHH, [GH, H]) || !fits(biasHH, [GH]) || !fits(h0, [B, H]) ||
+      x.rank !== 3 || !Number.isInteger(H) || !fits(weightIH, [GH, E + D]) || !fits(biasIH, [GH]) || !fits(weightHH, [GH, H]) || !fits(biasHH, [GH]) || !fits(h0, [B, H]) ||
       (cell === "lstm" && !fits(c0, [B, H])) || !fits(values, [B, S, D]) || !fits(keys, [S, B, A]) || !fits(mask, [B, S]) || !fits(weightQ, [A, H]) || !fits(v, [A])
     ) {
       throw new ShapeError(
         name,
-        `shapes do not fit: xProj ${formatShape(xProj.shape)}, weightCH ${formatShape(weightCH.shape)}, weightHH ${formatShape(weightHH.shape)}, h0 ${formatShape(h0.shape)}, ` +
+        `shapes do not fit: x ${formatShape(x.shape)}, weightIH ${formatShape(weightIH.shape)}, weightHH ${formatShape(weightHH.shape)}, h0 ${formatShape(h0.shape)}, ` +
           `values ${formatShape(values.shape)}, keys ${formatShape(keys.shape)}, mask ${formatShape(mask.shape)}, weightQ ${formatShape(weightQ.shape)}, v ${formatShape(v.shape)}`,
       );
     }
-    const dtype = xProj.dtype;
-    for (const t of [weightCH, weightHH, biasHH, h0, ...(c0 ? [c0] : []), values, keys, weightQ, v]) {
+    const dtype = x.dtype;
+    for (const t of [weightIH, biasIH, weightHH, biasHH, h0, ...(c0 ? [c0] : []), values, keys, weightQ, v]) {
       if (t.dtype !== dtype) throw new DTypeError(name, `every float input must be ${dtype}, found ${t.dtype}`);
     }
     const saved = cell === "lstm" || cell === "gru" ? 4 * H : 0;
@@ -67,54 +69,52 @@ export const AttentionDecoderSequence = definePrimitive<readonly Tensor[], reado
     k.attentionDecoderForward({ cell, ...unpack(inputs, cell) }, { hs: hs!, contexts: contexts!, weights: weights!, hT: hT!, cT: cT ?? null, cells: cells ?? null, gates: gates!, hidden: hidden! });
   },
   vjp: ({ inputs, outputs, attrs: { cell } }, cotangents, needed) => {
-    const { weightCH, weightHH, h0, c0, values, weightQ, v } = unpack(inputs, cell);
+    const { x, weightIH, weightHH, h0, c0, values, weightQ, v } = unpack(inputs, cell);
     const [hs, contexts, weights, hT, gates, hidden, cT, cells] = outputs as Tensor[];
     const [dhs, dcontexts, dweights, dhT, , , dcT] = cotangents as (Tensor | null)[];
     const lstm = cell === "lstm";
     const gradInputs = [
-      weightCH, weightHH, h0, ...(c0 ? [c0] : []), values, weightQ, v,
+      x, weightIH, weightHH, h0, ...(c0 ? [c0] : []), values, weightQ, v,
       hs!, ...(lstm ? [cells!] : []), gates!, contexts!, weights!, hidden!,
       dhs ?? zeros(hs!.shape, hs!.dtype), dcontexts ?? zeros(contexts!.shape, contexts!.dtype), dweights ?? zeros(weights!.shape, weights!.dtype),
       dhT ?? zeros(hT!.shape, hT!.dtype), ...(lstm ? [dcT ?? zeros(cT!.shape, cT!.dtype)] : []),
     ];
     const g = apply(AttentionDecoderSequenceGrad, gradInputs, { cell }) as Tensor[];
-    // Outputs of the grad: dxProj, dWeightCH, dWeightHH, dBiasHH, dh0, [dc0], dValues, dKeys, dWeightQ, dv.
+    // Outputs of the grad: dx, dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0, [dc0], dValues, dKeys, dWeightQ, dv.
     let i = 0;
     const next = (): Tensor => g[i++]!;
-    const dxProj = next();
-    const dWeightCH = next();
-    const dWeightHH = next();
-    const dBiasHH = next();
-    const dh0 = next();
+    const head = [next(), next(), next(), next(), next(), next()]; // dx .. dh0
     const dc0 = lstm ? next() : null;
-    const result: (Tensor | null)[] = [dxProj, dWeightCH, dWeightHH, dBiasHH, dh0, ...(lstm ? [dc0] : []), next(), next(), null, next(), next()];
+    const result: (Tensor | null)[] = [...head, ...(lstm ? [dc0] : []), next(), next(), null, next(), next()];
     return result.map((r, k) => (needed[k] ? r : null));
   },
 });
 
 /**
- * Backpropagation through time of `AttentionDecoderSequence`. Inputs: weightCH, weightHH, h0, [c0],
- * values, weightQ, v, hs, [cells], gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT,
- * [dcT]. Outputs: dxProj, dWeightCH, dWeightHH, dBiasHH, dh0, [dc0], dValues, dKeys, dWeightQ, dv.
+ * Backpropagation through time of `AttentionDecoderSequence`. Inputs: x, weightIH, weightHH, h0,
+ * [c0], values, weightQ, v, hs, [cells], gates, contexts, weights, hidden, dhs, dcontexts, dweights,
+ * dhT, [dcT]. Outputs: dx, dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0, [dc0], dValues, dKeys,
+ * dWeightQ, dv.
  */
 export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], readonly Tensor[], Attrs>({
   name: "AttentionDecoderSequenceGrad",
   infer: (inputs, { cell }) => {
     const lstm = cell === "lstm";
-    const [weightCH, weightHH, h0] = inputs as [Tensor, Tensor, Tensor];
+    const [x, weightIH, weightHH, h0] = inputs as [Tensor, Tensor, Tensor, Tensor];
     const at = (k: number): Tensor => inputs[k + (lstm ? 1 : 0)]!;
-    const values = at(3);
-    const weightQ = at(4);
-    const v = at(5);
-    const hs = at(6);
-    const [T, B] = hs.shape as [number, number];
+    const values = at(4);
+    const weightQ = at(5);
+    const v = at(6);
+    const hs = at(7);
+    const B = hs.shape[1]!;
     const GH = weightHH.shape[0]!;
     const [, S] = values.shape as [number, number];
     const A = weightQ.shape[0]!;
     const dtype = hs.dtype;
     return [
-      { shape: [T, B, GH], dtype },
-      { shape: weightCH.shape, dtype },
+      { shape: x.shape, dtype },
+      { shape: weightIH.shape, dtype },
+      { shape: [GH], dtype },
       { shape: weightHH.shape, dtype },
       { shape: [GH], dtype },
       { shape: h0.shape, dtype },
@@ -129,7 +129,8 @@ export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], r
     const lstm = cell === "lstm";
     let i = 0;
     const next = (): Tensor => inputs[i++]!;
-    const weightCH = next();
+    const x = next();
+    const weightIH = next();
     const weightHH = next();
     const h0 = next();
     const c0 = lstm ? next() : null;
@@ -149,15 +150,16 @@ export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], r
     const dcT = lstm ? next() : null;
     let o = 0;
     const out = (): Tensor => outputs[o++]!;
-    const dxProj = out();
-    const dWeightCH = out();
+    const dx = out();
+    const dWeightIH = out();
+    const dBiasIH = out();
     const dWeightHH = out();
     const dBiasHH = out();
     const dh0 = out();
     const dc0 = lstm ? out() : null;
     k.attentionDecoderBackward(
-      { cell, weightCH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT },
-      { dxProj, dWeightCH, dWeightHH, dBiasHH, dh0, dc0, dValues: out(), dKeys: out(), dWeightQ: out(), dv: out() },
+      { cell, x, weightIH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT },
+      { dx, dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0, dc0, dValues: out(), dKeys: out(), dWeightQ: out(), dv: out() },
     );
   },
 });
@@ -172,11 +174,11 @@ export interface FusedDecoderResult {
 export function attentionDecoderSequence(
   cell: RecurrentCell,
   a: {
-    xProj: Tensor; weightCH: Tensor; weightHH: Tensor; biasHH: Tensor; h0: Tensor; c0: Tensor | null;
+    x: Tensor; weightIH: Tensor; biasIH: Tensor; weightHH: Tensor; biasHH: Tensor; h0: Tensor; c0: Tensor | null;
     values: Tensor; keys: Tensor; mask: Tensor; weightQ: Tensor; v: Tensor;
   },
 ): FusedDecoderResult {
-  const inputs = [a.xProj, a.weightCH, a.weightHH, a.biasHH, a.h0, ...(cell === "lstm" ? [a.c0!] : []), a.values, a.keys, a.mask, a.weightQ, a.v];
+  const inputs = [a.x, a.weightIH, a.biasIH, a.weightHH, a.biasHH, a.h0, ...(cell === "lstm" ? [a.c0!] : []), a.values, a.keys, a.mask, a.weightQ, a.v];
   const outs = apply(AttentionDecoderSequence, inputs, { cell }) as Tensor[];
   return { hs: outs[0]!, contexts: outs[1]!, weights: outs[2]! };
 }

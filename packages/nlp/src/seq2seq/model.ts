@@ -1,5 +1,4 @@
 import {
-  add,
   argmax,
   concat,
   detach,
@@ -438,18 +437,15 @@ export class Seq2Seq {
   private fusedBahdanau(params: Seq2SeqParams, encoded: Encoded, tgtIn: Tensor, options: Seq2SeqForwardOptions): { logits: Tensor; attention: Tensor | null } {
     const c = this.config;
     const [T, B] = tgtIn.shape as [number, number];
-    const E = c.embeddingSize;
     const D = this.memoryWidth;
     const drop = this.dropper(options);
     const rnn = params.decoder.rnn;
-    const weightIH = rnn["weight_ih_l0"]!; // (GH, E + D): the embedding's columns, then the context's
-    const embedded = drop(gather(this.targetEmbedding(params), tgtIn)); // (T, B, E)
-    const xProj = add(matmul(embedded, slice(weightIH, [0], [E], [1]), { transB: true }), rnn["bias_ih_l0"]!); // (T, B, GH)
     const memory = encoded.memory!;
     const top = (s: Tensor): Tensor => squeeze(s, [0]); // one layer: (1, B, H) -> (B, H)
     const out = attentionDecoderSequence(c.cell, {
-      xProj,
-      weightCH: slice(weightIH, [E], [E + D], [1]),
+      x: drop(gather(this.targetEmbedding(params), tgtIn)), // (T, B, E)
+      weightIH: rnn["weight_ih_l0"]!, // (GH, E + D): the cell reads [E y_{t-1}; ctx_t]
+      biasIH: rnn["bias_ih_l0"]!,
       weightHH: rnn["weight_hh_l0"]!,
       biasHH: rnn["bias_hh_l0"]!,
       h0: top(encoded.state.h),
@@ -500,10 +496,10 @@ export class Seq2Seq {
 }
 
 /**
- * Whether the fused decoder is the faster path on the active kernels: only where they bring a
- * fused kernel of their own. The reference table's fused kernel runs as fast as its op-by-op path
- * (W4 shapes: 2.76 against 2.82 s a step), and the WebAssembly table without one is faster op by
- * op (0.94 against 1.26 s), as its products run in WebAssembly there.
+ * Whether the fused decoder is the faster path on the active kernels: where they bring a fused
+ * kernel of their own (the WebAssembly table: a W4 training step in 0.45 s against 0.98 s op by
+ * op, one thread, on a busy 2-core machine). The reference table's fused kernel only matches its
+ * op-by-op path (2.76 against 2.82 s), so there the composed steps stay the default.
  */
 function fusedPays(): boolean {
   return getKernels().attentionDecoderForward !== referenceKernels.attentionDecoderForward;

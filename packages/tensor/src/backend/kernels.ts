@@ -103,19 +103,19 @@ export interface RecurrentBackwardOut {
  * A one-layer recurrent decoder with additive attention (Bahdanau et al. 2015) over a whole,
  * teacher-forced target sequence: at step t, with the previous state h_{t-1} as the query,
  * `u_s = tanh(k_s + W_q h_{t-1})`, `e_s = vᵀ u_s` over the real source positions (mask 1),
- * `α_t = softmax(e)`, `ctx_t = Σ_s α_s m_s`, then the cell with input projection
- * `xProj_t + ctx_t W_chᵀ` and recurrent projection `h_{t-1} W_hhᵀ + b_hh`. Shapes: T steps, B
- * examples, S source positions, D memory width, A attention width, H hidden units, GH = G*H.
- * - `xProj` `[T, B, GH]`: the embedded previous tokens' part of the input projection, b_ih included
- * - `weightCH` `[GH, D]` (the context's columns of W_ih), `weightHH` `[GH, H]`, `biasHH` `[GH]`,
- *   `h0`, `c0` `[B, H]`
+ * `α_t = softmax(e)`, `ctx_t = Σ_s α_s m_s`, then the cell on the input `[x_t; ctx_t]`:
+ * `[x_t; ctx_t] W_ihᵀ + b_ih` and `h_{t-1} W_hhᵀ + b_hh`. Shapes: T steps, B examples, E input
+ * width, S source positions, D memory width, A attention width, H hidden units, GH = G*H.
+ * - `x` `[T, B, E]`: the embedded previous tokens
+ * - `weightIH` `[GH, E + D]`, `biasIH` `[GH]`, `weightHH` `[GH, H]`, `biasHH` `[GH]`, `h0`, `c0` `[B, H]`
  * - `values` `[B, S, D]` (the memory m), `keys` `[S, B, A]` (W_k m, time-first), `mask` `[B, S]`,
  *   `weightQ` `[A, H]`, `v` `[A]`
  */
 export interface AttentionDecoderForwardArgs {
   readonly cell: RecurrentCell;
-  readonly xProj: KernelTensor;
-  readonly weightCH: KernelTensor;
+  readonly x: KernelTensor;
+  readonly weightIH: KernelTensor;
+  readonly biasIH: KernelTensor;
   readonly weightHH: KernelTensor;
   readonly biasHH: KernelTensor;
   readonly h0: KernelTensor;
@@ -146,7 +146,8 @@ export interface AttentionDecoderForwardOut {
 /** Backward of `attentionDecoderForward`: its inputs, what it saved, and the cotangents of its outputs (`dweights` may be null). */
 export interface AttentionDecoderBackwardArgs {
   readonly cell: RecurrentCell;
-  readonly weightCH: KernelTensor;
+  readonly x: KernelTensor;
+  readonly weightIH: KernelTensor;
   readonly weightHH: KernelTensor;
   readonly h0: KernelTensor;
   readonly c0: KernelTensor | null;
@@ -168,8 +169,9 @@ export interface AttentionDecoderBackwardArgs {
 
 /** Gradients of every differentiable input of the fused decoder; outputs arrive zero-filled. */
 export interface AttentionDecoderBackwardOut {
-  readonly dxProj: KernelTensor;
-  readonly dWeightCH: KernelTensor;
+  readonly dx: KernelTensor;
+  readonly dWeightIH: KernelTensor;
+  readonly dBiasIH: KernelTensor;
   readonly dWeightHH: KernelTensor;
   readonly dBiasHH: KernelTensor;
   readonly dh0: KernelTensor;

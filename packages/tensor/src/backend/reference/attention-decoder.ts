@@ -23,6 +23,14 @@ function productTN(a: DataArray, b: DataArray, R: number, M: number, N: number, 
   gemmRowsByRows(aT, 0, bT, 0, out, 0, M, N, R);
 }
 
+/** `out (R, E + D)`: rows of `a (R, E)` from `ao` and `b (R, D)` from `bo`, side by side. */
+function joinRows(a: DataArray, ao: number, b: DataArray, bo: number, R: number, E: number, D: number, out: DataArray): void {
+  for (let r = 0; r < R; r++) {
+    for (let e = 0; e < E; e++) out[r * (E + D) + e] = a[ao + r * E + e]!;
+    for (let d = 0; d < D; d++) out[r * (E + D) + E + d] = b[bo + r * D + d]!;
+  }
+}
+
 /** `Wᵀ` of a row-major `(rows, cols)` matrix. */
 function transposed(w: DataArray, rows: number, cols: number): DataArray {
   const t = allocate(dtypeOf(w), rows * cols);
@@ -31,13 +39,14 @@ function transposed(w: DataArray, rows: number, cols: number): DataArray {
 }
 
 export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: AttentionDecoderForwardOut): void {
-  const { cell, xProj, weightCH, weightHH, biasHH, h0, c0, values, keys, mask, weightQ, v } = args;
-  const [T, B, GH] = xProj.shape as [number, number, number];
+  const { cell, x, weightIH, biasIH, weightHH, biasHH, h0, c0, values, keys, mask, weightQ, v } = args;
+  const [T, B, E] = x.shape as [number, number, number];
+  const GH = weightHH.shape[0]!;
   const H = GH / GATES[cell];
   const [, S, D] = values.shape as [number, number, number];
   const A = weightQ.shape[0]!;
   const Sg = out.gates.shape[2]!;
-  const dtype = dtypeOf(xProj.data);
+  const dtype = dtypeOf(x.data);
   const M = values.data; // (B, S, D)
   const K = keys.data; // (S, B, A)
   const V = v.data; // (A)
@@ -47,8 +56,8 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
   const alpha = out.weights.data; // (T, B, S)
   const hidden = out.hidden.data; // (T, S, B, A): tanh(W_k m_s + W_q h_{t-1})
   const q = allocate(dtype, B * A); // (B, A)
-  const cp = allocate(dtype, B * GH); // (B, GH): ctx_t · W_chᵀ
-  const xin = allocate(dtype, B * GH); // (B, GH): the step's whole input projection
+  const input = allocate(dtype, B * (E + D)); // (B, E + D): [x_t; ctx_t]
+  const xin = allocate(dtype, B * GH); // (B, GH): [x_t; ctx_t] · W_ihᵀ + b_ih
   const hp = allocate(dtype, B * GH); // (B, GH): h_{t-1} · W_hhᵀ
   const scores = new Float64Array(S);
   let hPrev: DataArray = h0.data;
@@ -88,9 +97,10 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
         for (let d = 0; d < D; d++) ctx[co + d] = ctx[co + d]! + w * M[mo + d]!;
       }
     }
-    // The cell reads [E y_{t-1}; ctx_t]: its input projection is xProj_t + ctx_t W_chᵀ.
-    gemmRowsByRows(ctx, t * B * D, weightCH.data, 0, cp, 0, B, GH, D);
-    for (let i = 0; i < B * GH; i++) xin[i] = xProj.data[t * B * GH + i]! + cp[i]!;
+    // The cell reads [x_t; ctx_t].
+    joinRows(x.data, t * B * E, ctx, t * B * D, B, E, D, input);
+    gemmRowsByRows(input, 0, weightIH.data, 0, xin, 0, B, GH, E + D);
+    for (let b = 0; b < B; b++) for (let k = 0; k < GH; k++) xin[b * GH + k] = xin[b * GH + k]! + biasIH.data[k]!;
     gemmRowsByRows(hPrev, hPrevOff, weightHH.data, 0, hp, 0, B, GH, H);
     for (let b = 0; b < B; b++) {
       const so = (t * B + b) * H;
@@ -121,8 +131,9 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
 }
 
 export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out: AttentionDecoderBackwardOut): void {
-  const { cell, weightCH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT } = args;
+  const { cell, x, weightIH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT } = args;
   const [T, B, H] = hs.shape as [number, number, number];
+  const E = x.shape[2]!;
   const GH = weightHH.shape[0]!;
   const [, S, D] = values.shape as [number, number, number];
   const A = weightQ.shape[0]!;
@@ -134,20 +145,20 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
   const cs = cells?.data ?? null;
   const alpha = weights.data; // (T, B, S)
   const U = hidden.data; // (T, S, B, A)
-  const dA = out.dxProj.data; // (T, B, GH): d of the step's input projection, also xProj's gradient
+  const dA = allocate(dtype, T * B * GH); // (T, B, GH): d of the step's input projection [x_t; ctx_t] W_ihᵀ + b_ih
   const dhp = allocate(dtype, T * B * GH); // (T, B, GH): d of h_{t-1} W_hhᵀ + b_hh
   const dq = allocate(dtype, T * B * A); // (T, B, A): d of W_q h_{t-1}
   const dM = out.dValues.data; // (B, S, D), accumulated
   const dK = out.dKeys.data; // (S, B, A), accumulated
   const dv = out.dv.data; // (A), accumulated
-  const WchT = transposed(weightCH.data, GH, D); // (D, GH)
+  const WihT = transposed(weightIH.data, GH, E + D); // (E + D, GH)
   const WhhT = transposed(weightHH.data, GH, H); // (H, GH)
   const WqT = transposed(weightQ.data, A, H); // (H, A)
   const gh = Float64Array.from(dhT.data); // (B, H): d of the carried h
   const gc = dcT ? Float64Array.from(dcT.data) : new Float64Array(B * H); // (B, H): d of the carried c
   const extra = new Float64Array(B * H); // GRU's direct z·h path
   const dNew = new Float64Array(H);
-  const dctxIn = allocate(dtype, B * D); // (B, D): dA_t · W_ch
+  const dInput = allocate(dtype, B * (E + D)); // (B, E + D): dA_t · W_ih = [dx_t; d ctx_t from the cell]
   const dPrevW = allocate(dtype, B * H); // (B, H): dhp_t · W_hh
   const dPrevQ = allocate(dtype, B * H); // (B, H): dq_t · W_q
   const dctx = new Float64Array(D);
@@ -158,7 +169,7 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
     const prevC: DataArray | null = cell === "lstm" ? (t === 0 ? c0!.data : cs) : null;
     const prevCOff = t === 0 ? 0 : (t - 1) * B * H;
     extra.fill(0);
-    // The cell: h_t = cell(xProj_t + ctx_t W_chᵀ, h_{t-1} W_hhᵀ + b_hh).
+    // The cell: h_t = cell([x_t; ctx_t] W_ihᵀ + b_ih, h_{t-1} W_hhᵀ + b_hh).
     for (let b = 0; b < B; b++) {
       const k = b * H;
       for (let j = 0; j < H; j++) {
@@ -180,9 +191,10 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
       );
     }
     // ctx_t reaches the loss through the cell's input and directly (the output layer reads it).
-    gemmRowsByRows(dA, t * B * GH, WchT, 0, dctxIn, 0, B, D, GH);
+    gemmRowsByRows(dA, t * B * GH, WihT, 0, dInput, 0, B, E + D, GH);
     for (let b = 0; b < B; b++) {
-      for (let d = 0; d < D; d++) dctx[d] = dcontexts.data[(t * B + b) * D + d]! + dctxIn[b * D + d]!;
+      for (let e = 0; e < E; e++) out.dx.data[(t * B + b) * E + e] = dInput[b * (E + D) + e]!;
+      for (let d = 0; d < D; d++) dctx[d] = dcontexts.data[(t * B + b) * D + d]! + dInput[b * (E + D) + E + d]!;
       const ao = (t * B + b) * S;
       // ctx = Σ_s α_s m_s: dα_s = dctx · m_s, dm_s += α_s dctx
       let weighted = 0;
@@ -227,7 +239,11 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
   hPrevAll.set(h0.data, 0);
   hPrevAll.set(hsd.subarray(0, (T - 1) * B * H), B * H);
   productTN(dhp, hPrevAll, rows, GH, H, out.dWeightHH.data); // dW_hh = dhpᵀ · H_prev
-  productTN(dA, contexts.data, rows, GH, D, out.dWeightCH.data); // dW_ch = dAᵀ · C
+  const inputs = allocate(dtype, rows * (E + D)); // (T*B, E + D): [x_t; ctx_t] of every step
+  joinRows(x.data, 0, contexts.data, 0, rows, E, D, inputs);
+  productTN(dA, inputs, rows, GH, E + D, out.dWeightIH.data); // dW_ih = dAᵀ · [X, C]
+  const dbih = out.dBiasIH.data;
+  for (let r = 0; r < rows; r++) for (let k = 0; k < GH; k++) dbih[k] = dbih[k]! + dA[r * GH + k]!;
   productTN(dq, hPrevAll, rows, A, H, out.dWeightQ.data); // dW_q = dqᵀ · H_prev
   const db = out.dBiasHH.data;
   for (let r = 0; r < rows; r++) for (let k = 0; k < GH; k++) db[k] = db[k]! + dhp[r * GH + k]!;

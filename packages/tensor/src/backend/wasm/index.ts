@@ -18,6 +18,7 @@ import {
   wasmUnary,
 } from "./elementwise.js";
 import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
+import { wasmAttentionDecoderBackward, wasmAttentionDecoderForward } from "./attention-decoder.js";
 import { paddedBytes as padded, Residency } from "./resident.js";
 
 export { defaultWasmThreads, MAX_WASM_THREADS, wasmSupported, wasmThreadsSupported } from "./module.js";
@@ -197,6 +198,8 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
       wasmSoftmaxCrossEntropyBackward(wasm, r, logits, targets, grad, ignoreIndex, out),
     recurrentForward: (args, out) => wasmRecurrentForward(wasm, r, args, out),
     recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, r, args, out),
+    attentionDecoderForward: (args, out) => wasmAttentionDecoderForward(wasm, r, args, out),
+    attentionDecoderBackward: (args, out) => wasmAttentionDecoderBackward(wasm, r, args, out),
     adamUpdate: (param, grad, m, v, scalars) => wasmAdamUpdate(wasm, r, param, grad, m, v, scalars),
     pin: (tensors) => r.pin(tensors),
     memoryBytes: () => wasm.memory.buffer.byteLength,

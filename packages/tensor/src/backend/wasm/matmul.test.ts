@@ -53,6 +53,8 @@ describe("WebAssembly SIMD matmul kernel vs a float64 triple loop", () => {
       "matmul",
       "recurrentForward",
       "recurrentBackward",
+      "attentionDecoderForward",
+      "attentionDecoderBackward",
       "unary",
       "binary",
       "reduce",

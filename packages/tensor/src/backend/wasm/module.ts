@@ -28,6 +28,23 @@ export interface KernelsExports {
     dhp: number, gh: number, gc: number, dprev: number, extra: number, hPrevAll: number,
     accumulate: boolean,
   ): void;
+  /** The fused attention decoder; see assembly/attention.ts and src/backend/wasm/attention-decoder.ts. */
+  attentionDecoderForward(
+    cell: number, T: number, B: number, E: number, S: number, D: number, A: number, H: number,
+    x: number, Wih: number, bih: number, Whh: number, bhh: number, h0: number, c0: number,
+    values: number, keys: number, mask: number, Wq: number, v: number,
+    hs: number, contexts: number, weights: number, hT: number, cT: number, cells: number, gates: number, hidden: number,
+    q: number, input: number, xProj: number, hp: number,
+  ): void;
+  attentionDecoderBackward(
+    cell: number, T: number, B: number, E: number, S: number, D: number, A: number, H: number,
+    x: number, Wih: number, Whh: number, h0: number, c0: number, values: number, Wq: number, v: number,
+    hs: number, cells: number, gates: number, contexts: number, weights: number, hidden: number,
+    dhs: number, dcontexts: number, dweights: number, dhT: number, dcT: number,
+    dx: number, dWih: number, dbih: number, dWhh: number, dbhh: number, dh0: number, dc0: number, dValues: number, dKeys: number, dWq: number, dv: number,
+    gh: number, gc: number, gh2: number, gc2: number, sGh: number, sGc: number, sPrev: number, sExtra: number, sPrevAll: number,
+    dA: number, dhp: number, input: number, dInput: number, dq: number, dctx: number, dalpha: number,
+  ): void;
   /** The elementwise kernels of assembly/elementwise.ts; see src/backend/wasm/elementwise.ts. */
   unaryF32(op: number, x: number, out: number, n: number): void;
   binaryF32(op: number, rows: number, len: number, a: number, offA: number, sa: number, b: number, offB: number, sb: number, out: number): void;
@@ -131,7 +148,7 @@ const IMPORTS = {
 
 function asExports(instance: WasmInstance): KernelsExports {
   const e = instance.exports;
-  const functions = ["gemm", "reserve", "recurrentForward", "recurrentBackward", "setWorkers", "readyWorkers", "workerJobs"];
+  const functions = ["gemm", "reserve", "recurrentForward", "recurrentBackward", "attentionDecoderForward", "attentionDecoderBackward", "setWorkers", "readyWorkers", "workerJobs"];
   if (functions.some((name) => typeof e[name] !== "function") || typeof e.memory !== "object") {
     throw new Error(`the WebAssembly kernels module lacks some of its exports (${functions.join(", ")}, memory): a stale build? run \`pnpm run wasm\``);
   }

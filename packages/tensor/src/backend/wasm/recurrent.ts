@@ -12,28 +12,10 @@ import type {
 } from "../kernels.js";
 import { referenceKernels } from "../reference/index.js";
 import type { KernelsExports } from "./module.js";
+import { copyIn, copyOut, f32, Layout } from "./layout.js";
 import type { Residency } from "./resident.js";
 
 const CELL_CODE: Record<RecurrentCell, number> = { rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3 };
-
-/** Assigns 64-byte-aligned byte addresses to named buffers of given element counts (4 bytes each). */
-class Layout {
-  private bytes = 0;
-  readonly at: Record<string, number> = {};
-  /** Buffers already in the module's memory (pinned weights), by absolute address. */
-  readonly pinned: Record<string, number> = {};
-  add(name: string, elements: number, pinnedAt: number | null = null): void {
-    if (pinnedAt !== null) {
-      this.pinned[name] = pinnedAt;
-      return;
-    }
-    this.at[name] = this.bytes;
-    this.bytes += Math.ceil((elements * 4) / 64) * 64;
-  }
-  get size(): number {
-    return this.bytes;
-  }
-}
 
 /**
  * Bytes of operands one scan call lays out in the module, about: longer sequences run as several
@@ -65,19 +47,6 @@ function chunkSteps(T: number, reverse: boolean, padded: boolean, bytesPerStep: 
  */
 function inputStart(reverse: boolean, T: number, t0: number, n: number): number {
   return reverse ? T - t0 - n : t0;
-}
-
-function f32(t: KernelTensor | null): t is KernelTensor & { data: Float32Array } {
-  return t === null || t.data instanceof Float32Array;
-}
-
-function copyIn(wasm: KernelsExports, at: number, data: Float32Array | Int32Array): void {
-  if (data instanceof Int32Array) new Int32Array(wasm.memory.buffer, at, data.length).set(data);
-  else new Float32Array(wasm.memory.buffer, at, data.length).set(data);
-}
-
-function copyOut(wasm: KernelsExports, at: number, into: KernelTensor["data"], offset = 0, length = into.length - offset): void {
-  into.set(new Float32Array(wasm.memory.buffer, at, length), offset);
 }
 
 /** Lengths seen from step `t0` on: an example of length L has max(0, L - t0) real steps left. */
