@@ -1,5 +1,6 @@
 import { allocate, type DataArray, type DType, dtypeOf, isFloat } from "./dtype.js";
 import { DTypeError, ShapeError, ValueRangeError } from "./errors.js";
+import { formatTensor } from "./format.js";
 import { assertValidShape, formatShape, type Shape, sizeOf } from "./shape.js";
 
 /** Nested JavaScript arrays of numbers, as `toArray()` returns and `fromArray` accepts. */
@@ -58,6 +59,11 @@ export class Tensor {
 
   toString(): string {
     return `Tensor(${this.dtype}, ${formatShape(this.shape)})`;
+  }
+
+  /** What Node's `util.inspect` (and so `console.log`) shows: dtype, shape and the values, abridged like PyTorch's. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return formatTensor(this.data, this.shape, this.dtype);
   }
 }
 
