@@ -162,3 +162,12 @@ describe("train lm's settings", () => {
     }
   });
 });
+
+describe("mistyped settings", () => {
+  it("suggests the nearest known setting, and nothing when none is close", () => {
+    const table = { hidden: { kind: kinds.positiveInteger, help: "" }, evalEvery: { kind: kinds.positiveInteger, help: "" } };
+    expect(() => readSettings(table, {}, { hiden: 3 }, "lm.yaml")).toThrow('unknown setting "hiden" in lm.yaml (did you mean "hidden"?)');
+    expect(() => readSettings(table, {}, { "eval-evry": 3 }, "lm.yaml")).toThrow('(did you mean "eval-every"?)');
+    expect(() => readSettings(table, {}, { colour: 3 }, "lm.yaml")).toThrow(/^unknown setting "colour" in lm\.yaml$/);
+  });
+});

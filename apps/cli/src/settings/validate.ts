@@ -129,6 +129,28 @@ export function parseSetting(where: string, raw: unknown, kind: SettingKind, hin
   return value;
 }
 
+/** The edit distance between two strings (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The known name closest to a mistyped one (`hiden` -> `hidden`), if one is close enough to be meant. */
+export function nearest(name: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== null && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : null;
+}
+
 /** `evalEvery` -> `eval-every`: a setting's flag name. */
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -163,7 +185,8 @@ export function readSettings(table: SettingsTable, flags: Readonly<Record<string
   for (const [written, value] of Object.entries(fileSettings)) {
     const key = camel(written);
     if (!specs.has(key) || (written !== key && written !== flagName(key))) {
-      throw new UserError(`unknown setting ${JSON.stringify(written)} in ${file}`, `known settings: ${known()}`);
+      const near = nearest(flagName(camel(written)), [...specs.keys()].map(flagName));
+      throw new UserError(`unknown setting ${JSON.stringify(written)} in ${file}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}`, `known settings: ${known()}`);
     }
     const before = raw.get(key);
     if (before !== undefined) throw new UserError(`${file} gives the setting ${flagName(key)} twice (as ${JSON.stringify(before.as)} and ${JSON.stringify(written)})`, "keep one of them");
