@@ -87,6 +87,17 @@ describe("unroll train lm / sample / eval", () => {
     expect(code, stderr).toBe(0);
   });
 
+  it("refuses a resumed run's model or optimiser settings that differ from the run's own, and takes its own values again", async () => {
+    const out = join(work, "resume-flags");
+    expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "2", "--sample", "0", ...tiny)).code).toBe(0);
+    const changed = await unroll("train", "lm", "--out", out, "--resume", "--steps", "3", "--sample", "0", "--hidden", "32", "--lr", "0.1");
+    expectUserError(changed, /error: --hidden, --lr cannot change on --resume: the run continues with its own model, data and optimiser settings/);
+    const same = await unroll("train", "lm", "--data", corpus, "--out", out, "--resume", "--steps", "3", "--sample", "0", ...tiny);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stderr).toMatch(/resuming from step 2/);
+    expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change/);
+  });
+
   it("takes its settings from a YAML config file, flags overriding it", async () => {
     const config = join(work, "lm.yaml");
     await writeFile(config, `data: ${corpus}\ncell: gru\nhidden: 12\nembedding: 6\nbatch: 2\nwindow: 8\nsteps: 2\nsample: 0\n`);

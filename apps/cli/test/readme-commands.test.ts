@@ -43,8 +43,10 @@ let trainedSteps = 0;
 function budgeted(line: string): string {
   if (!/ train lm\b/.test(line)) return line;
   const [command, comment] = line.split(/\s+#\s/);
-  trainedSteps = line.includes("--resume") ? trainedSteps + 2 : 3;
-  return `${command!.trim()} --steps ${trainedSteps} --eval-tokens 400 --sample 40${comment === undefined ? "" : ` # ${comment}`}`;
+  const resume = line.includes("--resume");
+  trainedSteps = resume ? trainedSteps + 2 : 3;
+  // A resumed run keeps its own settings: only the step budget (and the sample) may change.
+  return `${command!.trim()} --steps ${trainedSteps}${resume ? "" : " --eval-tokens 400"} --sample 40${comment === undefined ? "" : ` # ${comment}`}`;
 }
 
 function sh(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -51,6 +51,8 @@ type Key = keyof typeof SETTINGS;
 type Values = ReadonlyMap<string, number | string | boolean>;
 
 const DEFAULTS = { data: "moby-dick", out: "runs/lm", steps: 300, sample: 300, checkpointEvery: 100 } as const;
+/** What a resumed run may change: how long it runs, where, on which kernels, and what the CLI does around it. */
+const ON_RESUME = new Set<Key>(["out", "data", "steps", "time", "kernels", "threads", "sample", "checkpointEvery"]);
 
 /** The library's config from checked settings (every value already has its type). */
 export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume: boolean): TrainLmConfig {
@@ -136,7 +138,7 @@ export function registerTrainLm(train: Command, out: () => Output): void {
   }
   cmd.addHelpText(
     "after",
-    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64. One training at a time per --out (a lock file, run.lock, says who trains there). Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
+    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64. One training at a time per --out (a lock file, run.lock, says who trains there).\nOn --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change. Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
   );
   cmd.action(async (flags: Record<string, unknown>) => trainLm(flags, out()));
 }
@@ -155,13 +157,38 @@ async function trainLm(flags: Record<string, unknown>, out: Output): Promise<voi
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train lm" });
   run.releaseOnExit();
   try {
-    await trainIn(run, { values, config, resume, memory }, out);
+    await trainIn(run, { values, source, config, resume, memory }, out);
   } finally {
     await run.close();
   }
 }
 
-async function trainIn(run: RunFolder, a: { values: Values; config: TrainLmConfig; resume: boolean; memory: number }, out: Output): Promise<void> {
+/**
+ * A resumed run continues with its own model, data and optimiser settings: a setting given again
+ * with the value the run was trained with is fine, one with another value is refused (it would
+ * silently not apply).
+ */
+function refuseChangedSettings(values: Values, source: ReadonlyMap<string, string>, saved: { model: object; training: TrainLmConfig }): void {
+  const changed: string[] = [];
+  const leaves = (o: unknown, path: string[] = []): [string[], unknown][] =>
+    o !== null && typeof o === "object" ? Object.entries(o).flatMap(([k, v]) => leaves(v, [...path, k])) : [[path, o]];
+  const at = (o: unknown, path: readonly string[]): unknown => path.reduce<unknown>((x, k) => (x !== null && typeof x === "object" && Object.hasOwn(x, k) ? (x as Record<string, unknown>)[k] : undefined), o);
+  const bare = leaves(toConfig(new Map(), new Map(), true));
+  for (const [key, value] of values) {
+    if (ON_RESUME.has(key as Key)) continue;
+    const given = leaves(toConfig(new Map([[key, value]]), source, true)).filter(([p, v]) => !bare.some(([q, w]) => q.join(".") === p.join(".") && w === v));
+    const differs = given.some(([path, v]) => (path[0] === "model" ? at(saved.model, path.slice(1)) : at(saved.training, path)) !== v);
+    if (differs) changed.push(source.get(key) ?? `--${flagName(key)}`);
+  }
+  if (changed.length > 0) {
+    throw new UserError(
+      `${changed.join(", ")} cannot change on --resume: the run continues with its own model, data and optimiser settings`,
+      "drop them (or give the run's own values); on --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change (start a new run with --force or another --out to train differently)",
+    );
+  }
+}
+
+async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<string, string>; config: TrainLmConfig; resume: boolean; memory: number }, out: Output): Promise<void> {
   const { values, config, resume } = a;
   const dir = run.dir;
   let data = String(values.get("data") ?? DEFAULTS.data);
@@ -169,7 +196,9 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainLmConfi
     // A resumed run reads the text it was trained on: its tokenizer and data position refer to it.
     let recorded: string | undefined;
     try {
-      recorded = languageModelConfigOf(await loadCheckpoint(run.checkpoint!), join(run.checkpoint!, "checkpoint.json")).training.data;
+      const saved = languageModelConfigOf(await loadCheckpoint(run.checkpoint!), join(run.checkpoint!, "checkpoint.json"));
+      recorded = saved.training.data;
+      refuseChangedSettings(values, a.source, saved);
     } catch (e) {
       if (e instanceof CheckpointError) throw cannotResume(dir, e);
       throw e;
