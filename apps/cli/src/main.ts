@@ -9,14 +9,15 @@ import { registerSample } from "./commands/sample.js";
 import { registerTrainLm } from "./commands/train-lm.js";
 import { registerTrainMt } from "./commands/train-mt.js";
 import { registerEvalMt, registerPlotAttention, registerTranslate } from "./commands/translate.js";
-import { describeError } from "./ui/errors.js";
+import { describeError, Interrupted } from "./ui/errors.js";
 import { makeOutput, type Output } from "./ui/output.js";
 
 /**
  * The `unroll` command line. Commands are grouped by what they act on so that translation and
  * captioning slot in beside the language model: `train lm | mt | caption`, `sample`,
  * `translate`, `caption`, `eval`, `export onnx`, `run onnx`, `diagnose`, `plot`, `bench`, `data`.
- * Returns the exit code: 0 on success, 1 on errors, 2 on usage errors.
+ * Returns the exit code: 0 on success, 1 on errors, 2 on usage errors, 130 for a training stopped
+ * with Ctrl-C (after its checkpoint is saved).
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command();
@@ -51,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
       return error.exitCode === 0 ? 0 : 2; // commander already printed the usage problem
     }
+    if (error instanceof Interrupted) return 130;
     for (const line of describeError(error, Boolean(program.opts().verbose))) process.stderr.write(`${line}\n`);
     return 1;
   }

@@ -98,6 +98,28 @@ describe("unroll train lm / sample / eval", () => {
     expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change/);
   });
 
+  it("stops on Ctrl-C after saving a checkpoint, and exits 130 as an interrupted program does", async () => {
+    const out = join(work, "interrupted");
+    const child = spawn(process.execPath, [bin, "train", "lm", "--data", corpus, "--out", out, "--steps", "100000", "--sample", "0", ...tiny], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    const started = new Promise<void>((resolve) =>
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (/step \d+/.test(stderr)) resolve();
+      }),
+    );
+    await started;
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopping after this step and saving a checkpoint/);
+    expect(stdout).toMatch(/stopped at step \d+; checkpoint saved in .*interrupted(; validation loss [\d.]+ nats\/token)?\nresume with: unroll train lm --out .*interrupted --resume/);
+    const latest = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as { step: number };
+    expect(latest.step).toBeGreaterThan(0);
+  });
+
   it("takes its settings from a YAML config file, flags overriding it", async () => {
     const config = join(work, "lm.yaml");
     await writeFile(config, `data: ${corpus}\ncell: gru\nhidden: 12\nembedding: 6\nbatch: 2\nwindow: 8\nsteps: 2\nsample: 0\n`);

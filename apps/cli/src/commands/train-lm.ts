@@ -7,7 +7,7 @@ import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
-import { UserError } from "../ui/errors.js";
+import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
 
@@ -18,7 +18,7 @@ export const SETTINGS = {
   cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
   layers: { kind: kinds.positiveInteger, help: "number of recurrent layers" },
   hidden: { kind: kinds.positiveInteger, help: "hidden units per layer" },
-  embedding: { kind: { type: "size-or", words: ["one-hot"] }, help: "embedding size, or one-hot" },
+  embedding: { kind: { type: "size-or", words: ["one-hot"] }, help: "embedding size (default 64), or one-hot to feed one-hot vectors instead: --embedding one-hot" },
   dropout: { kind: kinds.fraction, help: "dropout between layers and before the output layer" },
   init: { kind: kinds.choice("pytorch", "orthogonal", "xavier", "irnn", "np-rnn"), help: "pytorch | orthogonal | xavier | irnn | np-rnn" },
   forgetBias: { kind: kinds.number, help: "LSTM forget-gate bias (char-rnn: 1)" },
@@ -255,6 +255,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
         (result.validation ? `; validation loss ${result.validation.loss.toFixed(4)} nats/token` : "") +
         (stopped ? `\nresume with: unroll train lm --out ${dir} --resume` : ""),
     );
+    if (stopped) throw new Interrupted();
     const sampleLength = (values.get("sample") as number | undefined) ?? DEFAULTS.sample;
     if (sampleLength > 0 && !stopped) {
       const prime = "\n";

@@ -7,7 +7,7 @@ import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
-import { UserError } from "../ui/errors.js";
+import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
 
@@ -272,6 +272,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
         (ev ? `; dev BLEU ${ev.bleu.toFixed(2)}, chrF ${ev.chrf.toFixed(2)}, loss ${ev.loss.toFixed(4)}` : "") +
         (stopped ? `\nresume with: unroll train mt --out ${dir} --resume` : `\ntranslate with: echo "..." | unroll translate ${dir}`),
     );
+    if (stopped) throw new Interrupted();
   } finally {
     (progress as TrainingProgress | null)?.stop();
     interrupt.dispose();

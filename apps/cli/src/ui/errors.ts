@@ -47,3 +47,15 @@ export function describeError(error: unknown, verbose: boolean): string[] {
   if (verbose && e.stack) lines.push(e.stack);
   return lines;
 }
+
+/**
+ * A run stopped by the user (Ctrl-C) after saving what it had: not an error to print, but the
+ * command ends with exit code 130 (128 + SIGINT), as interrupted programs do, so that scripts can
+ * tell a finished run from a stopped one.
+ */
+export class Interrupted extends Error {
+  constructor() {
+    super("stopped by the user");
+    this.name = "Interrupted";
+  }
+}

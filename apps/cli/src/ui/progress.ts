@@ -23,6 +23,8 @@ export class TrainingProgress {
     private readonly out: Output,
     private readonly total: number | null,
     private readonly tty: boolean = Boolean(process.stderr.isTTY),
+    /** Where the bar is drawn (a terminal). */
+    private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
   step(e: StepEvent): void {
@@ -36,15 +38,16 @@ export class TrainingProgress {
       tps: Math.round(e.tokensPerSecond).toLocaleString("en-US"),
       gnorm: e.gradNorm.toFixed(2),
       lr: e.lr.toExponential(1),
-      eta: duration(e.etaMs),
+      // Not "eta": cli-progress fills its own {eta} token (bare seconds) before the payload's.
+      remaining: duration(e.etaMs),
     };
     if (this.tty && this.total !== null) {
       if (!this.bar) {
         this.bar = new SingleBar({
-          format: "{bar} step {value}/{total} | loss {loss} | {tps} tok/s | |g| {gnorm} | lr {lr} | ETA {eta}",
+          format: "{bar} step {value}/{total} | loss {loss} | {tps} tok/s | |g| {gnorm} | lr {lr} | ETA {remaining}",
           barsize: 24,
           hideCursor: true,
-          stream: process.stderr,
+          stream: this.stream,
         });
         this.bar.start(this.total, e.step - 1, fields);
       }
@@ -55,7 +58,7 @@ export class TrainingProgress {
     if (now - this.lastLine >= 2000 || e.step === 1 || e.step === this.total) {
       this.lastLine = now;
       const of = this.total !== null ? `/${this.total}` : "";
-      this.out.info(`step ${e.step}${of}  loss ${fields.loss}  ${fields.tps} tok/s  |g| ${fields.gnorm}  lr ${fields.lr}  ETA ${fields.eta}`);
+      this.out.info(`step ${e.step}${of}  loss ${fields.loss}  ${fields.tps} tok/s  |g| ${fields.gnorm}  lr ${fields.lr}  ETA ${fields.remaining}`);
     }
   }
 
