@@ -120,6 +120,16 @@ describe("unroll train lm / sample / eval", () => {
     expect(latest.step).toBeGreaterThan(0);
   });
 
+  it("records the validation of the model as it ends in metrics.jsonl, also between validations", async () => {
+    const out = join(work, "final-validation");
+    const r = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "4", "--sample", "0", ...tiny); // validations every 3
+    expect(r.code, r.stderr).toBe(0);
+    const metrics = (await readFile(join(out, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { step: number; validation?: number });
+    expect(metrics.filter((m) => m.validation !== undefined).map((m) => m.step)).toEqual([3, 4]);
+    const printed = Number(/validation loss ([\d.]+) nats\/token$/m.exec(r.stdout)![1]);
+    expect(metrics.at(-1)!.validation!).toBeCloseTo(printed, 4);
+  });
+
   it("takes its settings from a YAML config file, flags overriding it", async () => {
     const config = join(work, "lm.yaml");
     await writeFile(config, `data: ${corpus}\ncell: gru\nhidden: 12\nembedding: 6\nbatch: 2\nwindow: 8\nsteps: 2\nsample: 0\n`);

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
-import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
+import { CheckpointError, loadCheckpoint, type MetricsLog, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
@@ -214,6 +214,8 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
   });
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
+  let metrics: MetricsLog | null = null;
+  let lastEvalStep = -1;
   try {
     const result = await trainLanguageModel({
       text,
@@ -236,12 +238,17 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
         }
         progress = new TrainingProgress(out, info.targetSteps);
         reportTraining(trainer, { progress, metrics: log, vocabSize: info.tokenizer.vocabSize });
+        metrics = log;
+        trainer.events.on("eval", (e) => (lastEvalStep = e.step));
       },
     }).catch((e: unknown) => {
       throw explain(e, { dir, data, resume });
     });
     (progress as TrainingProgress | null)?.stop();
     const stopped = result.stopReason === "stopped";
+    // The validation of the model as it ends goes into metrics.jsonl too (plot draws it), unless the
+    // run was stopped to be resumed: then the file stays what an uninterrupted run's would be.
+    if (!stopped && result.validation && lastEvalStep !== result.steps) (metrics as MetricsLog | null)?.append({ step: result.steps, validation: result.validation.loss });
     out.result(
       {
         event: "done",

@@ -231,6 +231,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
   let metrics: Awaited<ReturnType<RunFolder["openMetrics"]>>["log"] | null = null;
+  let lastEvalStep = -1;
   try {
     const result = await trainTranslationModel({
       train,
@@ -253,9 +254,13 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
         metrics = opened.log;
         progress = new TrainingProgress(out, info.targetSteps);
         reportTraining(trainer, { progress, metrics: opened.log, vocabSize: info.target.size });
+        trainer.events.on("eval", (e) => (lastEvalStep = e.step));
       },
       onEvaluation: (step, r) => {
-        (metrics as { append(r: Record<string, number>): void } | null)?.append({ step, bleu: r.bleu, chrf: r.chrf });
+        const log = metrics as { append(r: Record<string, number>): void } | null;
+        // The final evaluation of a run that ended between validations: its dev loss too (plot draws it).
+        if (step !== lastEvalStep) log?.append({ step, validation: r.loss });
+        log?.append({ step, bleu: r.bleu, chrf: r.chrf });
         (progress as TrainingProgress | null)?.line(`step ${step}: dev BLEU ${r.bleu.toFixed(2)}, chrF ${r.chrf.toFixed(2)} (greedy)`, { event: "bleu", step, bleu: r.bleu, chrf: r.chrf, loss: r.loss });
       },
     }).catch((e: unknown) => {

@@ -314,8 +314,9 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     ...(config.timeBudgetMinutes !== undefined ? { timeBudgetMs: config.timeBudgetMinutes * 60_000 } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  // The model as it ends, evaluated outside the trainer so that its state stays that of an uninterrupted run.
-  if (trainer.step > 0 && evaluations.at(-1)?.step !== trainer.step) await bleuAt(trainer.step);
+  // The model as it ends, evaluated outside the trainer so that its state stays that of an
+  // uninterrupted run; not for a run stopped to be resumed (its metrics stay an uninterrupted run's).
+  if (trainer.step > 0 && stopReason !== "stopped" && evaluations.at(-1)?.step !== trainer.step) await bleuAt(trainer.step);
   if (options.checkpointDir && savedStep !== trainer.step) {
     await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep: options.keepCheckpoints ?? 3 });
   }
