@@ -53,7 +53,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2; // commander already printed the usage problem
     }
     if (error instanceof Interrupted) return 130;
-    for (const line of describeError(error, Boolean(program.opts().verbose))) process.stderr.write(`${line}\n`);
+    const lines = describeError(error, Boolean(program.opts().verbose));
+    if (program.opts().json) {
+      // With --json the error is a JSON line on stdout too, where a program reading the output looks.
+      const field = (prefix: string): string | undefined => lines.find((l) => l.startsWith(prefix))?.slice(prefix.length);
+      const message = field("error: ") ?? field("internal error: ") ?? String(error);
+      process.stdout.write(`${JSON.stringify({ event: "error", error: message, ...(field("hint: ") ? { hint: field("hint: ") } : {}), internal: lines[0]!.startsWith("internal") })}\n`);
+    }
+    for (const line of lines) process.stderr.write(`${line}\n`);
     return 1;
   }
 }

@@ -130,6 +130,20 @@ describe("unroll train lm / sample / eval", () => {
     expect(metrics.at(-1)!.validation!).toBeCloseTo(printed, 4);
   });
 
+  it("checks every sampling flag before writing anything, names flags (not API fields), and gives JSON errors with --json", async () => {
+    const out = join(work, "sampling-flags");
+    expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "1", "--sample", "0", ...tiny)).code).toBe(0);
+    const topP = await unroll("sample", out, "--prime", "the", "--top-p", "2");
+    expectUserError(topP, /error: --top-p must be a number in \(0, 1\], got "2"/);
+    expect(topP.stdout).toBe("");
+    const temperature = await unroll("sample", out, "--prime", "the", "--temperature", "-1");
+    expectUserError(temperature, /error: --temperature must be a number >= 0, got "-1"/);
+    expect(temperature.stdout).toBe("");
+    const json = await unroll("--json", "sample", out, "--prime", "the", "--top-p", "2");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ event: "error", error: '--top-p must be a number in (0, 1], got "2"', internal: false });
+  });
+
   it("takes its settings from a YAML config file, flags overriding it", async () => {
     const config = join(work, "lm.yaml");
     await writeFile(config, `data: ${corpus}\ncell: gru\nhidden: 12\nembedding: 6\nbatch: 2\nwindow: 8\nsteps: 2\nsample: 0\n`);

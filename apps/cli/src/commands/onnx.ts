@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { exportLanguageModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
-import { generateText, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { checkSampling, generateText, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
 import { loadCheckpoint } from "@unroll/train";
 import { choiceFlag } from "../config.js";
 import { parseSetting } from "../settings/validate.js";
@@ -155,6 +155,7 @@ export function registerOnnx(program: Command, out: () => Output): void {
         onFallback: (message) => o.info(`note: ${message}`),
       });
       checkPrime(tokenizer, options.prime);
+      checkSampling(options); // every setting checked before the first character is written
       let text = "";
       o.write(options.prime);
       for await (const piece of generateText(step, tokenizer, options)) {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { generateText, loadLanguageModel, modelStep } from "@unroll/nlp";
+import { checkSampling, generateText, loadLanguageModel, modelStep } from "@unroll/nlp";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { UserError } from "../ui/errors.js";
 import { useKernels } from "./kernel-flags.js";
@@ -24,6 +24,7 @@ export function registerSample(program: Command, out: () => Output): void {
       const prime = String(flags.prime);
       checkPrime(loaded.tokenizer, prime);
       const options = samplingOptions(flags);
+      checkSampling(options); // every setting checked before the first character is written
       let text = "";
       o.write(prime);
       // Weights stay inside the kernels while generating (no copy per token); released afterwards.

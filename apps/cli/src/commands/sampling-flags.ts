@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { GenerateTextOptions } from "@unroll/nlp";
 import { numberFlag } from "../config.js";
+import { parseSetting } from "../settings/validate.js";
 import { UserError } from "../ui/errors.js";
 
 /** The sampling flags shared by `sample` and `run onnx`: the same flags give the same text. */
@@ -22,7 +23,9 @@ export function samplingOptions(flags: Record<string, string | string[] | undefi
     temperature: numberFlag("temperature", flags.temperature, "non-negative"),
     seed: numberFlag("seed", flags.seed, "integer"),
     ...(flags.topK !== undefined ? { topK: numberFlag("top-k", flags.topK, "positive-integer") } : {}),
-    ...(flags.topP !== undefined ? { topP: numberFlag("top-p", flags.topP, "positive") } : {}),
+    ...(flags.topP !== undefined
+      ? { topP: parseSetting("--top-p", flags.topP, { type: "number", min: 0, minExclusive: true, max: 1 }, "the smallest set of tokens whose probabilities add up to p: 0.9 is usual") as number }
+      : {}),
     ...(flags.stop !== undefined ? { stop: ([] as string[]).concat(flags.stop) } : {}),
   };
 }
