@@ -150,8 +150,12 @@ export function registerOnnx(program: Command, out: () => Output): void {
       } catch (e) {
         throw new UserError(`cannot read ${model}: ${(e as Error).message}`, "give the path of a file written by `unroll export onnx`");
       }
+      // onnxruntime logs a raw C++ error for every provider it cannot start; the note below says it
+      // in words, so the native log keeps to fatal errors (all of it with --verbose).
+      const providers = String(flags.provider).split(",").map((p) => p.trim());
+      if (!program.opts().verbose && providers.some((p) => p !== "cpu")) (await import("onnxruntime-node")).env.logLevel = "fatal";
       const { tokenizer, session, step } = await loadOnnxGenerator(bytes, model, {
-        providers: String(flags.provider).split(",").map((p) => p.trim()),
+        providers,
         onFallback: (message) => o.info(`note: ${message}`),
       });
       checkPrime(tokenizer, options.prime);

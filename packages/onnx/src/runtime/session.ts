@@ -89,8 +89,9 @@ async function readModel(model: Uint8Array | string): Promise<Uint8Array> {
 
 const PROVIDER_HELP: Readonly<Record<string, string>> = {
   cuda:
-    "onnxruntime-node's CUDA binaries are not part of its npm package: its install script downloads them, and this project does not " +
-    "run install scripts. See the @unroll/onnx README, \"Running on a GPU\", to install them (CUDA 12 and cuDNN 9 are needed).",
+    "onnxruntime-node's CUDA binaries are not part of its npm package: its install script downloads them from GitHub, which does not " +
+    "happen where install scripts are skipped (pnpm's default, npm --ignore-scripts, ONNXRUNTIME_NODE_INSTALL=skip) or offline. " +
+    "See the @unroll/onnx README, \"Running on a GPU\", to install them (CUDA 12 and cuDNN 9 are needed).",
   webgpu: "WebGPU needs a browser with WebGPU enabled (navigator.gpu) and the onnxruntime-web build that includes it, or a GPU adapter for onnxruntime-node.",
 };
 
