@@ -42,21 +42,13 @@ function gatesOf(cell: i32): i32 {
   return cell == LSTM ? 4 : cell == GRU ? 3 : 1;
 }
 
-/** `e = vᵀ tanh(k + q)` over A values, storing the tanh values in `u`. */
-@inline function score(k: usize, q: usize, v: usize, u: usize, A: i32): f32 {
+/** `e = vᵀ tanh(k + q)` over A values. */
+@inline function score(k: usize, q: usize, v: usize, A: i32): f32 {
   let a = 0;
   let acc = f32x4.splat(0);
-  for (; a + 4 <= A; a += 4) {
-    const t = vtanh(f32x4.add(vload(k, a), vload(q, a)));
-    vstore(u, a, t);
-    acc = f32x4.add(acc, f32x4.mul(t, vload(v, a)));
-  }
+  for (; a + 4 <= A; a += 4) acc = f32x4.add(acc, f32x4.mul(vtanh(f32x4.add(vload(k, a), vload(q, a))), vload(v, a)));
   let e = hsum(acc);
-  for (; a < A; a++) {
-    const t = Mathf.tanh(f(k, a) + f(q, a));
-    put(u, a, t);
-    e += t * f(v, a);
-  }
+  for (; a < A; a++) e += Mathf.tanh(f(k, a) + f(q, a)) * f(v, a);
   return e;
 }
 
@@ -89,14 +81,14 @@ function joinRows(a: usize, b: usize, R: i32, E: i32, D: i32, out: usize): void 
 /**
  * Forward. In: x (T,B,E), Wih (GH,E+D), bih (GH), Whh (GH,H), bhh (GH), h0, c0 (B,H), values
  * (B,S,D), keys (S,B,A), mask (B,S), Wq (A,H), v (A). Out: hs (T,B,H), contexts (T,B,D), weights
- * (T,B,S), hT, cT (B,H), cells (T,B,H; LSTM), gates (T,B,4H for LSTM/GRU), hidden (T,S,B,A).
+ * (T,B,S), hT, cT (B,H), cells (T,B,H; LSTM), gates (T,B,4H for LSTM/GRU).
  * Scratch: q (B,A), input (B,E+D), xProj (B,GH), hp (B,GH).
  */
 export function attentionDecoderForward(
   cell: i32, T: i32, B: i32, E: i32, S: i32, D: i32, A: i32, H: i32,
   x: usize, Wih: usize, bih: usize, Whh: usize, bhh: usize, h0: usize, c0: usize,
   values: usize, keys: usize, mask: usize, Wq: usize, v: usize,
-  hs: usize, contexts: usize, weights: usize, hT: usize, cT: usize, cells: usize, gates: usize, hidden: usize,
+  hs: usize, contexts: usize, weights: usize, hT: usize, cT: usize, cells: usize, gates: usize,
   q: usize, input: usize, xProj: usize, hp: usize,
 ): void {
   const Sg = cell == LSTM || cell == GRU ? 4 * H : 0;
@@ -109,7 +101,7 @@ export function attentionDecoderForward(
       const wo = (t * B + b) * S;
       let max: f32 = -Infinity;
       for (let s = 0; s < S; s++) {
-        const e = score(at(keys, (s * B + b) * A), at(q, b * A), v, at(hidden, ((t * S + s) * B + b) * A), A);
+        const e = score(at(keys, (s * B + b) * A), at(q, b * A), v, A);
         const sc: f32 = f(mask, b * S + s) != 0 ? e : -Infinity;
         put(weights, wo + s, sc);
         if (sc > max) max = sc;
@@ -142,22 +134,22 @@ export function attentionDecoderForward(
 }
 
 /**
- * Backward. In: x, Wih, Whh, h0, c0, values, Wq, v (as forward), hs, cells, gates, contexts,
- * weights, hidden (as forward wrote them), dhs (T,B,H), dcontexts (T,B,D), dweights (T,B,S, or 0),
+ * Backward. In: x, Wih, Whh, h0, c0, values, keys, Wq, v (as forward), hs, cells, gates, contexts,
+ * weights (as forward wrote them; u = tanh(k + q) is recomputed), dhs (T,B,H), dcontexts (T,B,D), dweights (T,B,S, or 0),
  * dhT, dcT (B,H). Out (zero-filled by the host): dx (T,B,E), dWih (GH,E+D), dbih (GH), dWhh (GH,H),
  * dbhh (GH), dh0, dc0 (B,H), dValues (B,S,D), dKeys (S,B,A), dWq (A,H), dv (A). Scratch: gh, gc,
  * gh2, gc2 (the carried cotangents, two of each), and sGh, sGc, sPrev, sExtra, sPrevAll for the
  * recurrent scan's backward (B,H each); dA, dhp (B,GH); input, dInput (B,E+D); dq (B,A); dctx (D);
- * dalpha (S).
+ * dalpha (S); q (B,A).
  */
 export function attentionDecoderBackward(
   cell: i32, T: i32, B: i32, E: i32, S: i32, D: i32, A: i32, H: i32,
-  x: usize, Wih: usize, Whh: usize, h0: usize, c0: usize, values: usize, Wq: usize, v: usize,
-  hs: usize, cells: usize, gates: usize, contexts: usize, weights: usize, hidden: usize,
+  x: usize, Wih: usize, Whh: usize, h0: usize, c0: usize, values: usize, keys: usize, Wq: usize, v: usize,
+  hs: usize, cells: usize, gates: usize, contexts: usize, weights: usize,
   dhs: usize, dcontexts: usize, dweights: usize, dhT: usize, dcT: usize,
   dx: usize, dWih: usize, dbih: usize, dWhh: usize, dbhh: usize, dh0: usize, dc0: usize, dValues: usize, dKeys: usize, dWq: usize, dv: usize,
   gh: usize, gc: usize, gh2: usize, gc2: usize, sGh: usize, sGc: usize, sPrev: usize, sExtra: usize, sPrevAll: usize,
-  dA: usize, dhp: usize, input: usize, dInput: usize, dq: usize, dctx: usize, dalpha: usize,
+  dA: usize, dhp: usize, input: usize, dInput: usize, dq: usize, dctx: usize, dalpha: usize, q: usize,
 ): void {
   const GH = gatesOf(cell) * H;
   const Sg = cell == LSTM || cell == GRU ? 4 * H : 0;
@@ -185,6 +177,7 @@ export function attentionDecoderBackward(
     gemm(true, false, GH, ED, B, dA, GH, input, ED, dWih, ED, true);
     for (let b = 0; b < B; b++) axpy(dbih, 1, at(dA, b * GH), GH);
     memory.fill(dq, 0, <usize>(B * A) << 2);
+    gemm(false, true, B, A, H, prevH, H, Wq, H, q, A, false); // q = h_{t-1} · W_qᵀ, as forward had it
     for (let b = 0; b < B; b++) {
       memory.copy(at(dx, (t * B + b) * E), at(dInput, b * ED), <usize>E << 2);
       // ctx_t reaches the loss through the cell's input and directly (the output layer reads it).
@@ -204,21 +197,22 @@ export function attentionDecoderBackward(
       for (let s = 0; s < S; s++) {
         const de = f(weights, wo + s) * (f(dalpha, s) - weighted);
         if (de == 0) continue;
-        const u = at(hidden, ((t * S + s) * B + b) * A);
+        const ks = at(keys, (s * B + b) * A);
+        const qb = at(q, b * A);
         const k = at(dKeys, (s * B + b) * A);
         const qq = at(dq, b * A);
         let a = 0;
         const dev = f32x4.splat(de);
         const one = f32x4.splat(1);
         for (; a + 4 <= A; a += 4) {
-          const uv = vload(u, a);
+          const uv = vtanh(f32x4.add(vload(ks, a), vload(qb, a)));
           const dpre = f32x4.mul(f32x4.mul(dev, vload(v, a)), f32x4.sub(one, f32x4.mul(uv, uv)));
           vstore(dv, a, f32x4.add(vload(dv, a), f32x4.mul(dev, uv)));
           vstore(k, a, f32x4.add(vload(k, a), dpre));
           vstore(qq, a, f32x4.add(vload(qq, a), dpre));
         }
         for (; a < A; a++) {
-          const uu = f(u, a);
+          const uu = Mathf.tanh(f(ks, a) + f(qb, a));
           const dpre = de * f(v, a) * (1 - uu * uu);
           put(dv, a, f(dv, a) + de * uu);
           put(k, a, f(k, a) + dpre);

@@ -26,7 +26,7 @@ function unpack(inputs: readonly Tensor[], cell: RecurrentCell) {
   return { x, weightIH, biasIH, weightHH, biasHH, h0, c0, values: next(), keys: next(), mask: next(), weightQ: next(), v: next() };
 }
 
-/** Outputs: hs, contexts, weights, hT, gates, hidden, [cT, cells (LSTM)]. */
+/** Outputs: hs, contexts, weights, hT, gates, [cT, cells (LSTM)]. */
 export const AttentionDecoderSequence = definePrimitive<readonly Tensor[], readonly Tensor[], Attrs>({
   name: "AttentionDecoderSequence",
   infer: (inputs, { cell }) => {
@@ -59,23 +59,22 @@ export const AttentionDecoderSequence = definePrimitive<readonly Tensor[], reado
       { shape: [T, B, S], dtype },
       { shape: [B, H], dtype },
       { shape: [T, B, saved], dtype },
-      { shape: [T, S, B, A], dtype },
     ];
     if (cell === "lstm") outs.push({ shape: [B, H], dtype }, { shape: [T, B, H], dtype });
     return outs;
   },
   kernel: (k, inputs, outputs, { cell }) => {
-    const [hs, contexts, weights, hT, gates, hidden, cT, cells] = outputs as Tensor[];
-    k.attentionDecoderForward({ cell, ...unpack(inputs, cell) }, { hs: hs!, contexts: contexts!, weights: weights!, hT: hT!, cT: cT ?? null, cells: cells ?? null, gates: gates!, hidden: hidden! });
+    const [hs, contexts, weights, hT, gates, cT, cells] = outputs as Tensor[];
+    k.attentionDecoderForward({ cell, ...unpack(inputs, cell) }, { hs: hs!, contexts: contexts!, weights: weights!, hT: hT!, cT: cT ?? null, cells: cells ?? null, gates: gates! });
   },
   vjp: ({ inputs, outputs, attrs: { cell } }, cotangents, needed) => {
-    const { x, weightIH, weightHH, h0, c0, values, weightQ, v } = unpack(inputs, cell);
-    const [hs, contexts, weights, hT, gates, hidden, cT, cells] = outputs as Tensor[];
-    const [dhs, dcontexts, dweights, dhT, , , dcT] = cotangents as (Tensor | null)[];
+    const { x, weightIH, weightHH, h0, c0, values, keys, weightQ, v } = unpack(inputs, cell);
+    const [hs, contexts, weights, hT, gates, cT, cells] = outputs as Tensor[];
+    const [dhs, dcontexts, dweights, dhT, , dcT] = cotangents as (Tensor | null)[];
     const lstm = cell === "lstm";
     const gradInputs = [
-      x, weightIH, weightHH, h0, ...(c0 ? [c0] : []), values, weightQ, v,
-      hs!, ...(lstm ? [cells!] : []), gates!, contexts!, weights!, hidden!,
+      x, weightIH, weightHH, h0, ...(c0 ? [c0] : []), values, keys, weightQ, v,
+      hs!, ...(lstm ? [cells!] : []), gates!, contexts!, weights!,
       dhs ?? zeros(hs!.shape, hs!.dtype), dcontexts ?? zeros(contexts!.shape, contexts!.dtype), dweights ?? zeros(weights!.shape, weights!.dtype),
       dhT ?? zeros(hT!.shape, hT!.dtype), ...(lstm ? [dcT ?? zeros(cT!.shape, cT!.dtype)] : []),
     ];
@@ -92,7 +91,7 @@ export const AttentionDecoderSequence = definePrimitive<readonly Tensor[], reado
 
 /**
  * Backpropagation through time of `AttentionDecoderSequence`. Inputs: x, weightIH, weightHH, h0,
- * [c0], values, weightQ, v, hs, [cells], gates, contexts, weights, hidden, dhs, dcontexts, dweights,
+ * [c0], values, keys, weightQ, v, hs, [cells], gates, contexts, weights, dhs, dcontexts, dweights,
  * dhT, [dcT]. Outputs: dx, dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0, [dc0], dValues, dKeys,
  * dWeightQ, dv.
  */
@@ -103,9 +102,9 @@ export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], r
     const [x, weightIH, weightHH, h0] = inputs as [Tensor, Tensor, Tensor, Tensor];
     const at = (k: number): Tensor => inputs[k + (lstm ? 1 : 0)]!;
     const values = at(4);
-    const weightQ = at(5);
-    const v = at(6);
-    const hs = at(7);
+    const weightQ = at(6);
+    const v = at(7);
+    const hs = at(8);
     const B = hs.shape[1]!;
     const GH = weightHH.shape[0]!;
     const [, S] = values.shape as [number, number];
@@ -135,6 +134,7 @@ export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], r
     const h0 = next();
     const c0 = lstm ? next() : null;
     const values = next();
+    const keys = next();
     const weightQ = next();
     const v = next();
     const hs = next();
@@ -142,7 +142,6 @@ export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], r
     const gates = next();
     const contexts = next();
     const weights = next();
-    const hidden = next();
     const dhs = next();
     const dcontexts = next();
     const dweights = next();
@@ -158,7 +157,7 @@ export const AttentionDecoderSequenceGrad = definePrimitive<readonly Tensor[], r
     const dh0 = out();
     const dc0 = lstm ? out() : null;
     k.attentionDecoderBackward(
-      { cell, x, weightIH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT },
+      { cell, x, weightIH, weightHH, h0, c0, values, keys, weightQ, v, hs, cells, gates, contexts, weights, dhs, dcontexts, dweights, dhT, dcT },
       { dx, dWeightIH, dBiasIH, dWeightHH, dBiasHH, dh0, dc0, dValues: out(), dKeys: out(), dWeightQ: out(), dv: out() },
     );
   },

@@ -129,8 +129,9 @@ export interface AttentionDecoderForwardArgs {
 
 /**
  * What the fused decoder writes: `hs` `[T, B, H]`, `contexts` `[T, B, D]`, the attention
- * `weights` `[T, B, S]`, `hT`, `cT` (LSTM) `[B, H]`; and for backward `cells` `[T, B, H]` (LSTM),
- * `gates` `[T, B, S_g]` (as `RecurrentForwardOut.gates`), `hidden` `[T, S, B, A]` (the u of every step).
+ * `weights` `[T, B, S]`, `hT`, `cT` (LSTM) `[B, H]`; and for backward `cells` `[T, B, H]` (LSTM) and
+ * `gates` `[T, B, S_g]` (as `RecurrentForwardOut.gates`). Backward recomputes the attention's
+ * `u = tanh(k_s + W_q h_{t-1})` from the keys rather than keep `[T, S, B, A]` of them.
  */
 export interface AttentionDecoderForwardOut {
   readonly hs: KernelTensor;
@@ -140,7 +141,6 @@ export interface AttentionDecoderForwardOut {
   readonly cT: KernelTensor | null;
   readonly cells: KernelTensor | null;
   readonly gates: KernelTensor;
-  readonly hidden: KernelTensor;
 }
 
 /** Backward of `attentionDecoderForward`: its inputs, what it saved, and the cotangents of its outputs (`dweights` may be null). */
@@ -152,6 +152,7 @@ export interface AttentionDecoderBackwardArgs {
   readonly h0: KernelTensor;
   readonly c0: KernelTensor | null;
   readonly values: KernelTensor;
+  readonly keys: KernelTensor;
   readonly weightQ: KernelTensor;
   readonly v: KernelTensor;
   readonly hs: KernelTensor;
@@ -159,7 +160,6 @@ export interface AttentionDecoderBackwardArgs {
   readonly gates: KernelTensor;
   readonly contexts: KernelTensor;
   readonly weights: KernelTensor;
-  readonly hidden: KernelTensor;
   readonly dhs: KernelTensor;
   readonly dcontexts: KernelTensor;
   readonly dweights: KernelTensor | null;

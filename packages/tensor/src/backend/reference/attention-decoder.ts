@@ -54,7 +54,6 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
   const cells = out.cells?.data ?? null; // (T, B, H)
   const ctx = out.contexts.data; // (T, B, D)
   const alpha = out.weights.data; // (T, B, S)
-  const hidden = out.hidden.data; // (T, S, B, A): tanh(W_k m_s + W_q h_{t-1})
   const q = allocate(dtype, B * A); // (B, A)
   const input = allocate(dtype, B * (E + D)); // (B, E + D): [x_t; ctx_t]
   const xin = allocate(dtype, B * GH); // (B, GH): [x_t; ctx_t] · W_ihᵀ + b_ih
@@ -71,13 +70,8 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
       let max = -Infinity;
       for (let s = 0; s < S; s++) {
         const ko = (s * B + b) * A;
-        const uo = ((t * S + s) * B + b) * A;
         let e = 0;
-        for (let a = 0; a < A; a++) {
-          const u = Math.tanh(K[ko + a]! + q[b * A + a]!);
-          hidden[uo + a] = u;
-          e += u * V[a]!;
-        }
+        for (let a = 0; a < A; a++) e += Math.tanh(K[ko + a]! + q[b * A + a]!) * V[a]!;
         scores[s] = mask.data[b * S + s] !== 0 ? e : -Infinity;
         if (scores[s]! > max) max = scores[s]!;
       }
@@ -131,7 +125,7 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
 }
 
 export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out: AttentionDecoderBackwardOut): void {
-  const { cell, x, weightIH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT } = args;
+  const { cell, x, weightIH, weightHH, h0, c0, values, keys, weightQ, v, hs, cells, gates, contexts, weights, dhs, dcontexts, dweights, dhT, dcT } = args;
   const [T, B, H] = hs.shape as [number, number, number];
   const E = x.shape[2]!;
   const GH = weightHH.shape[0]!;
@@ -144,7 +138,8 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
   const hsd = hs.data;
   const cs = cells?.data ?? null;
   const alpha = weights.data; // (T, B, S)
-  const U = hidden.data; // (T, S, B, A)
+  const K = keys.data; // (S, B, A)
+  const q = allocate(dtype, B * A); // (B, A): W_q h_{t-1}, recomputed
   const dA = allocate(dtype, T * B * GH); // (T, B, GH): d of the step's input projection [x_t; ctx_t] W_ihᵀ + b_ih
   const dhp = allocate(dtype, T * B * GH); // (T, B, GH): d of h_{t-1} W_hhᵀ + b_hh
   const dq = allocate(dtype, T * B * A); // (T, B, A): d of W_q h_{t-1}
@@ -192,6 +187,7 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
     }
     // ctx_t reaches the loss through the cell's input and directly (the output layer reads it).
     gemmRowsByRows(dA, t * B * GH, WihT, 0, dInput, 0, B, E + D, GH);
+    gemmRowsByRows(prevH, prevHOff, weightQ.data, 0, q, 0, B, A, H);
     for (let b = 0; b < B; b++) {
       for (let e = 0; e < E; e++) out.dx.data[(t * B + b) * E + e] = dInput[b * (E + D) + e]!;
       for (let d = 0; d < D; d++) dctx[d] = dcontexts.data[(t * B + b) * D + d]! + dInput[b * (E + D) + E + d]!;
@@ -213,11 +209,10 @@ export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out
       for (let s = 0; s < S; s++) {
         const de = alpha[ao + s]! * (dAlpha[s]! - weighted);
         if (de === 0) continue;
-        const uo = ((t * S + s) * B + b) * A;
         const ko = (s * B + b) * A;
         const qo = (t * B + b) * A;
         for (let a = 0; a < A; a++) {
-          const u = U[uo + a]!;
+          const u = Math.tanh(K[ko + a]! + q[b * A + a]!);
           const dpre = de * V[a]! * (1 - u * u);
           dv[a] = dv[a]! + de * u;
           dK[ko + a] = dK[ko + a]! + dpre;

@@ -43,7 +43,6 @@ export function wasmAttentionDecoderForward(wasm: KernelsExports, residency: Res
   L.add("cT", B * H);
   L.add("cells", T * B * H);
   L.add("gates", T * B * Sg);
-  L.add("hidden", T * S * B * A);
   L.add("q", B * A);
   L.add("input", B * (E + D));
   L.add("xProj", B * GH);
@@ -59,7 +58,7 @@ export function wasmAttentionDecoderForward(wasm: KernelsExports, residency: Res
   wasm.attentionDecoderForward(
     CELL_CODE[cell], T, B, E, S, D, A, H,
     a("x"), a("Wih"), a("bih"), a("Whh"), a("bhh"), a("h0"), a("c0"), a("values"), a("keys"), a("mask"), a("Wq"), a("v"),
-    a("hs"), a("contexts"), a("weights"), a("hT"), a("cT"), a("cells"), a("gates"), a("hidden"),
+    a("hs"), a("contexts"), a("weights"), a("hT"), a("cT"), a("cells"), a("gates"),
     a("q"), a("input"), a("xProj"), a("hp"),
   );
   copyOut(wasm, a("hs"), out.hs.data);
@@ -69,12 +68,11 @@ export function wasmAttentionDecoderForward(wasm: KernelsExports, residency: Res
   if (out.cT) copyOut(wasm, a("cT"), out.cT.data);
   if (out.cells) copyOut(wasm, a("cells"), out.cells.data);
   copyOut(wasm, a("gates"), out.gates.data);
-  copyOut(wasm, a("hidden"), out.hidden.data);
 }
 
 export function wasmAttentionDecoderBackward(wasm: KernelsExports, residency: Residency, args: AttentionDecoderBackwardArgs, out: AttentionDecoderBackwardOut): void {
-  const { cell, x, weightIH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT } = args;
-  if (![x, weightIH, weightHH, h0, c0, values, weightQ, v, hs, cells, gates, contexts, weights, hidden, dhs, dcontexts, dweights, dhT, dcT].every(f32)) {
+  const { cell, x, weightIH, weightHH, h0, c0, values, keys, weightQ, v, hs, cells, gates, contexts, weights, dhs, dcontexts, dweights, dhT, dcT } = args;
+  if (![x, weightIH, weightHH, h0, c0, values, keys, weightQ, v, hs, cells, gates, contexts, weights, dhs, dcontexts, dweights, dhT, dcT].every(f32)) {
     referenceKernels.attentionDecoderBackward(args, out);
     return;
   }
@@ -92,6 +90,7 @@ export function wasmAttentionDecoderBackward(wasm: KernelsExports, residency: Re
   L.add("h0", BH);
   L.add("c0", BH);
   L.add("values", B * S * D);
+  L.add("keys", S * B * A);
   L.add("Wq", A * H, residency.addressOf(weightQ.data));
   L.add("v", A, residency.addressOf(v.data));
   L.add("hs", T * BH);
@@ -99,7 +98,6 @@ export function wasmAttentionDecoderBackward(wasm: KernelsExports, residency: Re
   L.add("gates", T * B * Sg);
   L.add("contexts", T * B * D);
   L.add("weights", T * B * S);
-  L.add("hidden", T * S * B * A);
   L.add("dhs", T * BH);
   L.add("dcontexts", T * B * D);
   L.add("dweights", T * B * S);
@@ -109,7 +107,7 @@ export function wasmAttentionDecoderBackward(wasm: KernelsExports, residency: Re
     ["dx", T * B * E], ["dWih", GH * (E + D)], ["dbih", GH], ["dWhh", GH * H], ["dbhh", GH], ["dh0", BH], ["dc0", BH],
     ["dValues", B * S * D], ["dKeys", S * B * A], ["dWq", A * H], ["dv", A],
     ["gh", BH], ["gc", BH], ["gh2", BH], ["gc2", BH], ["sGh", BH], ["sGc", BH], ["sPrev", BH], ["sExtra", BH], ["sPrevAll", BH],
-    ["dA", B * GH], ["dhp", B * GH], ["input", B * (E + D)], ["dInput", B * (E + D)], ["dq", B * A], ["dctx", D], ["dalpha", S],
+    ["dA", B * GH], ["dhp", B * GH], ["input", B * (E + D)], ["dInput", B * (E + D)], ["dq", B * A], ["dctx", D], ["dalpha", S], ["q", B * A],
   ] as const;
   for (const [name, n] of sizes) L.add(name, n);
   const base = residency.callRegion(L.size);
@@ -119,7 +117,7 @@ export function wasmAttentionDecoderBackward(wasm: KernelsExports, residency: Re
   }
   const a = (name: string): number => L.pinned[name] ?? base + L.at[name]!;
   const inputs = {
-    x, Wih: weightIH, Whh: weightHH, h0, values, Wq: weightQ, v, hs, gates, contexts, weights, hidden, dhs, dcontexts, dhT,
+    x, Wih: weightIH, Whh: weightHH, h0, values, keys, Wq: weightQ, v, hs, gates, contexts, weights, dhs, dcontexts, dhT,
     ...(c0 ? { c0 } : {}), ...(cells ? { cells } : {}), ...(dweights ? { dweights } : {}), ...(dcT ? { dcT } : {}),
   };
   for (const [name, t] of Object.entries(inputs)) if (L.pinned[name] === undefined) copyIn(wasm, a(name), t.data as Float32Array);
@@ -128,12 +126,12 @@ export function wasmAttentionDecoderBackward(wasm: KernelsExports, residency: Re
   for (const [name, n] of sizes) if (accumulated.has(name)) new Float32Array(wasm.memory.buffer, a(name), n).fill(0);
   wasm.attentionDecoderBackward(
     CELL_CODE[cell], T, B, E, S, D, A, H,
-    a("x"), a("Wih"), a("Whh"), a("h0"), a("c0"), a("values"), a("Wq"), a("v"),
-    a("hs"), a("cells"), a("gates"), a("contexts"), a("weights"), a("hidden"),
+    a("x"), a("Wih"), a("Whh"), a("h0"), a("c0"), a("values"), a("keys"), a("Wq"), a("v"),
+    a("hs"), a("cells"), a("gates"), a("contexts"), a("weights"),
     a("dhs"), a("dcontexts"), dweights ? a("dweights") : 0, a("dhT"), dcT ? a("dcT") : 0,
     a("dx"), a("dWih"), a("dbih"), a("dWhh"), a("dbhh"), a("dh0"), a("dc0"), a("dValues"), a("dKeys"), a("dWq"), a("dv"),
     a("gh"), a("gc"), a("gh2"), a("gc2"), a("sGh"), a("sGc"), a("sPrev"), a("sExtra"), a("sPrevAll"),
-    a("dA"), a("dhp"), a("input"), a("dInput"), a("dq"), a("dctx"), a("dalpha"),
+    a("dA"), a("dhp"), a("input"), a("dInput"), a("dq"), a("dctx"), a("dalpha"), a("q"),
   );
   copyOut(wasm, a("dx"), out.dx.data);
   copyOut(wasm, a("dWih"), out.dWeightIH.data);

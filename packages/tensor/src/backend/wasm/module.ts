@@ -33,17 +33,17 @@ export interface KernelsExports {
     cell: number, T: number, B: number, E: number, S: number, D: number, A: number, H: number,
     x: number, Wih: number, bih: number, Whh: number, bhh: number, h0: number, c0: number,
     values: number, keys: number, mask: number, Wq: number, v: number,
-    hs: number, contexts: number, weights: number, hT: number, cT: number, cells: number, gates: number, hidden: number,
+    hs: number, contexts: number, weights: number, hT: number, cT: number, cells: number, gates: number,
     q: number, input: number, xProj: number, hp: number,
   ): void;
   attentionDecoderBackward(
     cell: number, T: number, B: number, E: number, S: number, D: number, A: number, H: number,
-    x: number, Wih: number, Whh: number, h0: number, c0: number, values: number, Wq: number, v: number,
-    hs: number, cells: number, gates: number, contexts: number, weights: number, hidden: number,
+    x: number, Wih: number, Whh: number, h0: number, c0: number, values: number, keys: number, Wq: number, v: number,
+    hs: number, cells: number, gates: number, contexts: number, weights: number,
     dhs: number, dcontexts: number, dweights: number, dhT: number, dcT: number,
     dx: number, dWih: number, dbih: number, dWhh: number, dbhh: number, dh0: number, dc0: number, dValues: number, dKeys: number, dWq: number, dv: number,
     gh: number, gc: number, gh2: number, gc2: number, sGh: number, sGc: number, sPrev: number, sExtra: number, sPrevAll: number,
-    dA: number, dhp: number, input: number, dInput: number, dq: number, dctx: number, dalpha: number,
+    dA: number, dhp: number, input: number, dInput: number, dq: number, dctx: number, dalpha: number, q: number,
   ): void;
   /** The elementwise kernels of assembly/elementwise.ts; see src/backend/wasm/elementwise.ts. */
   unaryF32(op: number, x: number, out: number, n: number): void;
