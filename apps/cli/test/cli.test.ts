@@ -1,5 +1,4 @@
 import { execFile, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { cp, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "@unroll/tensor";
 import { saveCheckpoint } from "@unroll/train";
+import { snapshotDir } from "@unroll/testing/files";
 
 // End-to-end: the real binary as a child process, as a user runs it.
 const bin = fileURLToPath(new URL("../bin/unroll.js", import.meta.url));
@@ -277,19 +277,6 @@ describe("errors are human-readable, with the fix and a non-zero exit code", () 
   });
 });
 
-/** Every file under `dir` with its sha256: "nothing changed" is a comparison of two of these. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (at: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) await walk(path, `${prefix}${entry.name}/`);
-      else out[`${prefix}${entry.name}`] = createHash("sha256").update(await readFile(path)).digest("hex");
-    }
-  };
-  await walk(dir, "");
-  return out;
-}
 
 /** No crash reported as a bug, no stack trace. */
 function expectUserError(r: Result, message: RegExp): void {
@@ -303,10 +290,10 @@ describe("a run folder: no run lost", () => {
     const out = join(work, "damaged");
     expect((await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "6", "--sample", "0", ...tiny)).code).toBe(0);
     await writeFile(join(out, "latest.json"), '{"format": "unroll-checkpoint-pointer", "ver');
-    const before = await snapshot(out);
+    const before = await snapshotDir(out);
     const r = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny);
     expectUserError(r, /error: .*damaged already holds a run: its latest\.json cannot be used: .*is not JSON.*\(2 checkpoints, metrics\.jsonl\)\nhint: continue it with --resume/);
-    expect(await snapshot(out)).toEqual(before); // no checkpoint pruned, no line appended
+    expect(await snapshotDir(out)).toEqual(before); // no checkpoint pruned, no line appended
 
     const resumed = await unroll("train", "lm", "--out", out, "--resume", "--sample", "0");
     expectUserError(resumed, /error: the run in .*damaged cannot be resumed: latestCheckpoint: .*latest\.json: is not JSON/);
@@ -316,7 +303,7 @@ describe("a run folder: no run lost", () => {
     expect(forced.code, forced.stderr).toBe(0);
     const moved = /moved the old run in .* \(latest\.json, metrics\.jsonl, step-00000003, step-00000006\) to (.*damaged\.replaced-\d{8}-\d{6})\n/.exec(forced.stderr);
     expect(moved, forced.stderr).not.toBeNull();
-    expect(await snapshot(moved![1]!)).toEqual(before);
+    expect(await snapshotDir(moved![1]!)).toEqual(before);
     expect((await readFile(join(out, "metrics.jsonl"), "utf8")).trim().split("\n").length).toBe(3 + 1); // the new run's lines only
   });
 

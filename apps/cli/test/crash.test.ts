@@ -2,13 +2,13 @@
 // middle of writing one), resumed each time, ends exactly as an uninterrupted run: the same files in
 // its folder, byte for byte (the final checkpoint and metrics.jsonl included), no lock left behind.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { watch } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { snapshotDir } from "@unroll/testing/files";
 
 const bin = fileURLToPath(new URL("../bin/unroll.js", import.meta.url));
 const STEPS = 120;
@@ -74,18 +74,6 @@ function runUntil(out: string, resume: boolean, kill: Kill | null): Promise<{ ki
   });
 }
 
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (at: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) await walk(path, `${prefix}${entry.name}/`);
-      else out[`${prefix}${entry.name}`] = createHash("sha256").update(await readFile(path)).digest("hex");
-    }
-  };
-  await walk(dir, "");
-  return out;
-}
 
 async function metricsSteps(dir: string): Promise<number[]> {
   const text = await readFile(join(dir, "metrics.jsonl"), "utf8");
@@ -125,7 +113,7 @@ describe("kill -9 at any moment, resume, and the run ends as if nothing happened
     const last = await runUntil(out, true, null);
     expect(last.code, last.stderr).toBe(0);
 
-    const [a, b] = [await snapshot(reference), await snapshot(out)];
+    const [a, b] = [await snapshotDir(reference), await snapshotDir(out)];
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort()); // no lock, no leftovers of a killed save
     expect(b).toEqual(a);
     expect(b["step-00000120/model.safetensors"]).toBeDefined();

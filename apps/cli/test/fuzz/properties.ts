@@ -4,7 +4,7 @@
 // test/fuzz.test.ts runs them in CI with a fixed seed and few runs; scripts/fuzz.ts runs them long.
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -22,6 +22,7 @@ import { readConfigFile } from "../../src/config.js";
 import { readSettings } from "../../src/settings/validate.js";
 import { describeError, isUserFacing } from "../../src/ui/errors.js";
 import { byteMutations, jsonMutations, mutateBytes, mutateJson } from "./mutations.js";
+import { snapshotDir } from "@unroll/testing/files";
 
 /** The valid files every property starts from, made once. */
 export interface Fixtures {
@@ -116,19 +117,6 @@ async function within<T>(what: string, f: () => T | Promise<T>, ms = 20_000): Pr
   }
 }
 
-/** Every file under `dir` with its sha256. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (at: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) await walk(path, `${prefix}${entry.name}/`);
-      else out[`${prefix}${entry.name}`] = createHash("sha256").update(await readFile(path)).digest("hex");
-    }
-  };
-  await walk(dir, "");
-  return out;
-}
 
 let caseNumber = 0;
 async function caseDir(f: Fixtures): Promise<string> {
@@ -204,12 +192,12 @@ export const targets: readonly FuzzTarget[] = [
         await cp(f.run, dir, { recursive: true });
         const manifest = join(dir, "step-00000002", "checkpoint.json");
         await writeFile(manifest, mutateJsonText(await readFile(manifest, "utf8"), m));
-        const before = await snapshot(dir);
+        const before = await snapshotDir(dir);
         await attempt("loadCheckpoint", () => loadCheckpoint(dir), isCheckpointError);
         await attempt("loadLanguageModel", () => loadLanguageModel(dir));
         // A resume to the step it is at trains nothing and writes nothing, but reads and checks everything.
         await attempt("trainLanguageModel resume", () => trainLanguageModel({ text: f.text, config: { steps: f.step }, checkpointDir: dir, resume: true }));
-        assert.deepEqual(await snapshot(dir), before, "a loader changed the run folder");
+        assert.deepEqual(await snapshotDir(dir), before, "a loader changed the run folder");
         await rm(dir, { recursive: true, force: true });
       }),
   ),
@@ -223,7 +211,7 @@ export const targets: readonly FuzzTarget[] = [
         manifest.files["model.safetensors"] = { bytes: weights.length, sha256: createHash("sha256").update(weights).digest("hex") };
         await writeFile(join(dir, "step-00000002", "model.safetensors"), weights);
         await writeFile(manifestPath, JSON.stringify(manifest));
-        const before = await snapshot(dir);
+        const before = await snapshotDir(dir);
         const loaded = await attempt("loadLanguageModel", () => loadLanguageModel(dir));
         if (loaded) {
           for (const t of [loaded.params.embedding?.weight, loaded.params.head.bias, ...Object.values(loaded.params.rnn)]) {
@@ -231,7 +219,7 @@ export const targets: readonly FuzzTarget[] = [
           }
         }
         await attempt("trainLanguageModel resume", () => trainLanguageModel({ text: f.text, config: { steps: f.step }, checkpointDir: dir, resume: true }));
-        assert.deepEqual(await snapshot(dir), before, "a loader changed the run folder");
+        assert.deepEqual(await snapshotDir(dir), before, "a loader changed the run folder");
         await rm(dir, { recursive: true, force: true });
       }),
   ),
@@ -241,7 +229,7 @@ export const targets: readonly FuzzTarget[] = [
         await cp(f.run, dir, { recursive: true });
         const pointer = join(dir, "latest.json");
         await writeFile(pointer, mutateJsonText(await readFile(pointer, "utf8"), m));
-        const before = await snapshot(dir);
+        const before = await snapshotDir(dir);
         await attempt("latestCheckpoint", () => latestCheckpoint(dir), isCheckpointError);
         await attempt("loadCheckpoint", () => loadCheckpoint(dir), isCheckpointError);
         await attempt("loadLanguageModel", () => loadLanguageModel(dir));
@@ -252,7 +240,7 @@ export const targets: readonly FuzzTarget[] = [
         assert.equal(fresh, undefined, "a folder holding a run was opened for a new run");
         const resumed = await attempt("RunFolder.open resume", () => RunFolder.open(dir, { mode: "resume" }));
         await resumed?.close();
-        assert.deepEqual(await snapshot(dir), before, "a loader changed the run folder");
+        assert.deepEqual(await snapshotDir(dir), before, "a loader changed the run folder");
         await rm(dir, { recursive: true, force: true });
       }),
   ),

@@ -9,6 +9,7 @@ import { fromArray } from "@unroll/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointError, saveCheckpoint } from "../checkpoint/index.js";
 import { DivergenceMonitor, LOCK_FILE, MetricsLog, RunFolder, RunFolderError, truncateMetrics } from "./index.js";
+import { snapshotDir } from "@unroll/testing/files";
 
 const made: string[] = [];
 async function freshDir(): Promise<string> {
@@ -20,19 +21,6 @@ afterAll(async () => {
   for (const dir of made) await rm(dir, { recursive: true, force: true });
 });
 
-/** Every file under `dir` with its sha256, so that "nothing changed" can be checked. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (at: string, prefix: string): Promise<void> => {
-    for (const entry of await readdir(at, { withFileTypes: true })) {
-      const path = join(at, entry.name);
-      if (entry.isDirectory()) await walk(path, `${prefix}${entry.name}/`);
-      else out[`${prefix}${entry.name}`] = createHash("sha256").update(await readFile(path)).digest("hex");
-    }
-  };
-  await walk(dir, "");
-  return out;
-}
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -83,12 +71,12 @@ describe("RunFolder: a new run", () => {
     const dir = await freshDir();
     await oldRun(dir);
     await writeFile(join(dir, "latest.json"), '{"format": "unroll-checkpoint-pointer", "vers');
-    const before = await snapshot(dir);
+    const before = await snapshotDir(dir);
     const e = await rejection(RunFolder.open(dir, { mode: "new" }));
     expect(e).toBeInstanceOf(RunFolderError);
     expect((e as RunFolderError).code).toBe("HOLDS_RUN");
     expect(e.message).toMatch(/already holds a run: its latest\.json cannot be used: .*latest\.json: is not JSON.*\(2 checkpoints, metrics\.jsonl\)$/);
-    expect(await snapshot(dir)).toEqual(before); // no lock left, no checkpoint pruned, no metrics appended
+    expect(await snapshotDir(dir)).toEqual(before); // no lock left, no checkpoint pruned, no metrics appended
 
     // Only metrics.jsonl (a run killed before its first checkpoint) is a run too.
     const early = await freshDir();
@@ -106,17 +94,17 @@ describe("RunFolder: a new run", () => {
     await mkdir(dir);
     await oldRun(dir);
     await writeFile(join(dir, "notes.txt"), "my notes");
-    const before = await snapshot(dir);
+    const before = await snapshotDir(dir);
     const now = new Date(Date.UTC(2031, 4, 6, 7, 8, 9));
     const run = await RunFolder.open(dir, { mode: "new", replace: "move", now });
     expect(run.previous).toEqual({ action: "moved", to: `${dir}.replaced-20310506-070809`, entries: ["latest.json", "metrics.jsonl", "step-00000300", "step-00000360"] });
     const { log } = await run.openMetrics();
     log.append({ step: 1, loss: 9 });
     await run.close();
-    const moved = await snapshot(`${dir}.replaced-20310506-070809`);
+    const moved = await snapshotDir(`${dir}.replaced-20310506-070809`);
     const { ["notes.txt"]: notes, ...runFiles } = before;
     expect(moved).toEqual(runFiles); // byte for byte
-    expect(await snapshot(dir)).toEqual({ "notes.txt": notes, "metrics.jsonl": createHash("sha256").update('{"step":1,"loss":9}\n').digest("hex") });
+    expect(await snapshotDir(dir)).toEqual({ "notes.txt": notes, "metrics.jsonl": createHash("sha256").update('{"step":1,"loss":9}\n').digest("hex") });
 
     // A second replacement at the same second gets its own folder.
     await writeFile(join(dir, "latest.json"), "{}");
@@ -143,14 +131,14 @@ describe("RunFolder: the lock", () => {
     const other = await otherProcess();
     try {
       await writeFile(join(dir, LOCK_FILE), lockText(other.pid, null));
-      const before = await snapshot(dir);
+      const before = await snapshotDir(dir);
       for (const options of [{ mode: "new", replace: "move" }, { mode: "new", replace: "delete" }, { mode: "resume" }] as const) {
         const e = await rejection(RunFolder.open(dir, options));
         expect((e as RunFolderError).code).toBe("LOCKED");
         expect(e.message).toContain(`another process (pid ${other.pid}, \`unroll train lm\`, since 2030-01-01T00:00:00.000Z) is training in ${dir}`);
         expect((e as RunFolderError).owner?.pid).toBe(other.pid);
       }
-      expect(await snapshot(dir)).toEqual(before);
+      expect(await snapshotDir(dir)).toEqual(before);
     } finally {
       await other.kill();
     }

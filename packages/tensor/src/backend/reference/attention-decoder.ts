@@ -1,6 +1,6 @@
 import { allocate, type DataArray, type DType } from "../../dtype.js";
 import type { AttentionDecoderBackwardArgs, AttentionDecoderBackwardOut, AttentionDecoderForwardArgs, AttentionDecoderForwardOut, RecurrentCell } from "../kernels.js";
-import { cellBackward, cellForward } from "./cell-step.js";
+import { cellBackward, cellForward, finalState } from "./cell-step.js";
 import { gemmRowsByRows, transposeInto } from "./matmul.js";
 
 // The fused attention decoder in plain TypeScript: the oracle of faster kernels and the fallback.
@@ -115,13 +115,7 @@ export function attentionDecoderForward(args: AttentionDecoderForwardArgs, out: 
       cPrevOff = t * B * H;
     }
   }
-  if (T === 0) {
-    out.hT.data.set(h0.data);
-    if (out.cT && c0) out.cT.data.set(c0.data);
-  } else {
-    out.hT.data.set(hs.subarray((T - 1) * B * H, T * B * H));
-    if (out.cT && cells) out.cT.data.set(cells.subarray((T - 1) * B * H, T * B * H));
-  }
+  finalState(T, B * H, hs, cells, h0.data, c0?.data ?? null, out);
 }
 
 export function attentionDecoderBackward(args: AttentionDecoderBackwardArgs, out: AttentionDecoderBackwardOut): void {

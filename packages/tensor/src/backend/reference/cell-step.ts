@@ -161,3 +161,20 @@ export function cellBackward(cell: RecurrentCell, H: number, r: BackRows, dx: Da
     }
   }
 }
+
+/**
+ * The final state of a scan: the state after its last step (`states` and `cells` hold one `[B, H]`
+ * block per step), or the initial state when there were no steps.
+ */
+export function finalState(
+  T: number, BH: number, states: DataArray, cells: DataArray | null, h0: DataArray, c0: DataArray | null,
+  out: { readonly hT: { readonly data: DataArray }; readonly cT: { readonly data: DataArray } | null },
+): void {
+  if (T === 0) {
+    out.hT.data.set(h0);
+    if (out.cT && c0) out.cT.data.set(c0);
+  } else {
+    out.hT.data.set(states.subarray((T - 1) * BH, T * BH));
+    if (out.cT && cells) out.cT.data.set(cells.subarray((T - 1) * BH, T * BH));
+  }
+}

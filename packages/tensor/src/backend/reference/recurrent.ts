@@ -7,7 +7,7 @@ import type {
   RecurrentForwardArgs,
   RecurrentForwardOut,
 } from "../kernels.js";
-import { cellBackward, cellForward } from "./cell-step.js";
+import { cellBackward, cellForward, finalState } from "./cell-step.js";
 import { gemmRowsByRows, transposeInto } from "./matmul.js";
 
 // The fused recurrent scan in plain TypeScript: the oracle of faster kernels and the fallback.
@@ -87,13 +87,7 @@ export function recurrentForward(args: RecurrentForwardArgs, out: RecurrentForwa
     }
   }
   // Final states: the carried state after the last step (its own last real step for padded examples).
-  if (T === 0) {
-    out.hT.data.set(h0.data);
-    if (out.cT && c0) out.cT.data.set(c0.data);
-  } else {
-    out.hT.data.set(states.subarray((T - 1) * B * H, T * B * H));
-    if (out.cT && cells) out.cT.data.set(cells.subarray((T - 1) * B * H, T * B * H));
-  }
+  finalState(T, B * H, states, cells, h0.data, c0?.data ?? null, out);
 }
 
 export function recurrentBackward(args: RecurrentBackwardArgs, out: RecurrentBackwardOut): void {
