@@ -1,0 +1,3 @@
+import base from "@unroll/eslint-config";
+
+export default base;
