@@ -11,3 +11,18 @@ export { readCaptions, parseCaptions } from "./data/captions.js";
 export type { CaptionEntry } from "./data/captions.js";
 export { shapesDataset, movingShapesDataset, COLOURS, SHAPES, SIZES, RELATIONS, MOTIONS } from "./data/shapes.js";
 export type { ShapesOptions, CaptionedImage, CaptionedVideo } from "./data/shapes.js";
+
+// Encoders: a small residual CNN trained from scratch (pooled vector and region grid).
+export { ResNetEncoder } from "./encoder/resnet.js";
+export type { ResNetConfig, ResNetParams, ConvParams, EncodedImages } from "./encoder/resnet.js";
+
+// Captioning: Show and Tell, the image injected at every step, Show, Attend and Tell; nlp's decoding.
+export { Captioner, CAPTION_DECODERS } from "./caption/model.js";
+export type { CaptionDecoderKind, CaptionerConfig, ResolvedCaptionerConfig, CaptionerParams, CaptionBatch, EncodedCaption, CaptionState } from "./caption/model.js";
+export { caption, captionDecoder } from "./caption/decode.js";
+export type { Caption, CaptionOptions, CaptionRows } from "./caption/decode.js";
+export { captionBatch } from "./caption/batch.js";
+
+// Metrics: the COCO caption evaluation's BLEU-1..4 and CIDEr-D (pycocoevalcap), and its PTB-style tokenisation.
+export { cocoBleu, ciderD, cocoTokenize } from "./metrics/index.js";
+export type { Bleu4, CocoBleuOptions, CocoBleuScore, CiderDOptions, CiderDScore, CaptionHypotheses, CaptionReferences, CocoTokenizeOption } from "./metrics/index.js";

@@ -4,6 +4,11 @@ import { expect } from "vitest";
 describeReadmeExamples({
   readme: new URL("../README.md", import.meta.url),
   sources: { "@unroll/vision": new URL("./index.ts", import.meta.url) },
-  minExamples: 1,
-  expectations: [{ when: "shapesDataset", check: (printed) => expect(printed).toEqual(["a small yellow triangle", "[ 1, 3, 64, 64 ]"]) }],
+  minExamples: 3,
+  expectations: [
+    { when: "encodePng", check: (printed) => expect(printed).toEqual(["a small yellow triangle", "[ 1, 3, 64, 64 ]"]) },
+    { when: "Trainer", check: (printed) => expect(printed).toEqual(["[ 3, 3 ] 9"]) },
+    // Worked with the COCO formulas: the values the fixture-checked scorers give.
+    { when: "ciderD", check: (printed) => expect(printed).toEqual(["0.679 0.670 0.656 0.628", "5.965"]) },
+  ],
 });

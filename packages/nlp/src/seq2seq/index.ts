@@ -17,3 +17,5 @@ export { seq2seqDecoder, translate, translateWith, libraryEngine } from "./trans
 export type { Seq2SeqRows, TranslateOptions, Translation, TranslationEngine } from "./translate.js";
 export { trainTranslationModel, loadTranslationModel, translationConfigOf, evaluateTranslation, encodePairs } from "./train.js";
 export type { TrainMtConfig, TrainMtOptions, TrainMtInfo, TrainMtResult, TranslationCheckpointConfig, TranslationEvaluation, LoadedTranslationModel } from "./train.js";
+export { attentionDecoderSequence, AttentionDecoderSequence, AttentionDecoderSequenceGrad, fusedDecoderPays } from "./fused.js";
+export type { FusedDecoderResult } from "./fused.js";

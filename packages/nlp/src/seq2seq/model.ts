@@ -4,11 +4,9 @@ import {
   detach,
   dropout,
   gather,
-  getKernels,
   matmul,
   noGrad,
   notEqual,
-  referenceKernels,
   reshape,
   type Rng,
   ShapeError,
@@ -26,7 +24,7 @@ import {
 import { type CellMode, GRU, Linear, LSTM, type Recurrent, type RecurrentState, RNN } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
 import { ATTENTION_KINDS, attend, attentionKeys, type AttentionKind, type AttentionMemory, type AttentionParams } from "./attention.js";
-import { attentionDecoderSequence } from "./fused.js";
+import { attentionDecoderSequence, fusedDecoderPays } from "./fused.js";
 import { labelSmoothedCrossEntropy } from "./loss.js";
 import { Vocabulary } from "./vocabulary.js";
 
@@ -400,7 +398,7 @@ export class Seq2Seq {
     let state = this.initialDecoderState(encoded);
     if (T === 0) return { logits: zeros([0, B, V]), attention: null };
     const c = this.config;
-    if (ratio === 1 && (options.fused ?? fusedPays()) && c.attention === "bahdanau" && c.decoderLayers === 1 && c.cell !== "rnn_relu") {
+    if (ratio === 1 && (options.fused ?? fusedDecoderPays()) && c.attention === "bahdanau" && c.decoderLayers === 1 && c.cell !== "rnn_relu") {
       return this.fusedBahdanau(params, encoded, tgtIn, options);
     }
     const gold = split(tgtIn, T, 0).map((t) => reshape(t, [B]));
@@ -493,16 +491,6 @@ export class Seq2Seq {
   private rnnTraining(options: Seq2SeqForwardOptions): { training?: boolean; rng?: Rng } {
     return options.training && this.config.dropout > 0 ? { training: true, rng: options.rng! } : {};
   }
-}
-
-/**
- * Whether the fused decoder is the faster path on the active kernels: where they bring a fused
- * kernel of their own (the WebAssembly table: a W4 training step in 0.45 s against 0.98 s op by
- * op, one thread, on a busy 2-core machine). The reference table's fused kernel only matches its
- * op-by-op path (2.76 against 2.82 s), so there the composed steps stay the default.
- */
-function fusedPays(): boolean {
-  return getKernels().attentionDecoderForward !== referenceKernels.attentionDecoderForward;
 }
 
 /** Lengths as numbers, checked: integers in [1, S]. */

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { loadWasmKernelsSync, Rng, withKernels } from "@unroll/tensor";
+import { adam, arraySource, Trainer } from "@unroll/train";
+import { Vocabulary } from "@unroll/nlp";
+import { CAPTION_DECODERS, type CaptionDecoderKind, caption, Captioner, captionBatch, imagesToTensor, shapesDataset } from "../index.js";
+
+// Each decoder learns to describe procedural shapes it has not seen ("a small red circle above a
+// blue square"), from scratch, encoder included: the image must reach the words. Measured at 400
+// steps (one thread): exact captions 0.23 / 0.36 / 0.38 (show-tell / inject / attention), the
+// size word right 0.97-0.99, the colour word 0.84-0.94; chance is 0.5 and 0.25.
+const kernels = loadWasmKernelsSync({ threads: 1 });
+const train = shapesDataset({ count: 2000, side: 24, seed: 1 });
+const held = shapesDataset({ count: 100, side: 24, seed: 2 });
+const vocabulary = Vocabulary.fit(train.map((d) => d.caption), { minFrequency: 1 });
+
+function learn(decoder: CaptionDecoderKind, steps: number) {
+  return withKernels(kernels, async () => {
+    const model = new Captioner({ vocabSize: vocabulary.size, decoder, encoder: { channels: [16, 32, 32], blocks: 0 }, embeddingSize: 32, hiddenSize: 64 });
+    const params = model.init(new Rng(0));
+    const rng = new Rng(5);
+    const batches = Array.from({ length: steps }, () => {
+      const chosen = Array.from({ length: 32 }, () => train[Math.floor(rng.random() * train.length)]!);
+      return captionBatch(imagesToTensor(chosen.map((d) => d.image)), chosen.map((d) => vocabulary.encode(d.caption)));
+    });
+    await new Trainer({ params, loss: model.lossFunction(), data: arraySource(batches), optimizer: adam({ lr: 3e-3 }), clip: { maxNorm: 5 } }).run({ steps });
+    const images = imagesToTensor(held.map((d) => d.image));
+    const out = await caption(model, params, vocabulary, images);
+    const word = (position: number) => out.filter((c, i) => c.text.split(" ")[position] === held[i]!.caption.split(" ")[position]).length / held.length;
+    // The same captions scored against the wrong images: the loss must rise if the image is used.
+    const loss = (shift: number) => {
+      const order = held.map((_, i) => held[(i + shift) % held.length]!.image);
+      const b = captionBatch(imagesToTensor(order), held.map((d) => vocabulary.encode(d.caption)));
+      const o = model.forward(params, b, { fused: false });
+      return model.loss(o.logits, o.attention, b.tgtOut).item();
+    };
+    return { exact: out.filter((c, i) => c.text === held[i]!.caption).length / held.length, size: word(1), colour: word(2), matched: loss(0), shuffled: loss(1) };
+  });
+}
+
+describe("captioning learns", () => {
+  for (const decoder of CAPTION_DECODERS) {
+    it(`${decoder}: held-out shapes described by size and colour, a fifth or more exactly`, async () => {
+      const r = await learn(decoder, 400);
+      expect(r.size, JSON.stringify(r)).toBeGreaterThan(0.9);
+      expect(r.colour, JSON.stringify(r)).toBeGreaterThan(0.75);
+      expect(r.exact, JSON.stringify(r)).toBeGreaterThan(0.18);
+      expect(r.shuffled - r.matched, JSON.stringify(r)).toBeGreaterThan(0.5);
+    }, 120_000);
+  }
+});
