@@ -3,7 +3,7 @@
 // Images: PNG/JPEG decoding with limits checked on the header, resizing, NCHW tensors.
 export { decodeImage, readImage, encodePng, imageFormat, imageSize, DEFAULT_MAX_PIXELS } from "./image/decode.js";
 export type { RgbImage, DecodeOptions } from "./image/decode.js";
-export { resizeImage, imagesToTensor, IMAGENET_MEAN, IMAGENET_STD } from "./image/tensor.js";
+export { resizeImage, imagesToTensor, videosToTensor, IMAGENET_MEAN, IMAGENET_STD } from "./image/tensor.js";
 export type { ToTensorOptions } from "./image/tensor.js";
 
 // Data: caption files, and procedural shapes (images and videos) with compositional captions.

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadWasmKernelsSync, Rng, withKernels } from "@unroll/tensor";
 import { adam, arraySource, Trainer } from "@unroll/train";
 import { Vocabulary } from "@unroll/nlp";
-import { CAPTION_DECODERS, type CaptionDecoderKind, caption, Captioner, captionBatch, imagesToTensor, shapesDataset } from "../index.js";
+import { CAPTION_DECODERS, type CaptionDecoderKind, caption, Captioner, captionBatch, imagesToTensor, movingShapesDataset, shapesDataset, videosToTensor } from "../index.js";
 
 // Each decoder learns to describe procedural shapes it has not seen ("a small red circle above a
 // blue square"), from scratch, encoder included: the image must reach the words. Measured at 400
@@ -45,6 +45,42 @@ describe("captioning learns", () => {
       expect(r.colour, JSON.stringify(r)).toBeGreaterThan(0.75);
       expect(r.exact, JSON.stringify(r)).toBeGreaterThan(0.18);
       expect(r.shuffled - r.matched, JSON.stringify(r)).toBeGreaterThan(0.5);
+    }, 120_000);
+  }
+});
+
+// Videos of a moving shape ("a red circle moves left"): the direction is in the frames' order
+// only. Measured at 300 steps of 16 videos (6 frames of 16×16): exact 0.87 / 0.73 and the motion
+// right 1.0 / 1.0 (attention / inject; chance 0.25). Show and Tell, which sees the video only
+// before its first word, learns slower: motion 0.21 at 300 steps, 0.64 at 1,000 (not tested).
+function learnVideo(decoder: CaptionDecoderKind, steps: number) {
+  return withKernels(kernels, async () => {
+    const videos = movingShapesDataset({ count: 1000, side: 16, frames: 6, seed: 1 });
+    const heldVideos = movingShapesDataset({ count: 100, side: 16, frames: 6, seed: 2 });
+    const words = Vocabulary.fit(videos.map((d) => d.caption), { minFrequency: 1 });
+    const model = new Captioner({ vocabSize: words.size, decoder, video: true, encoder: { channels: [16, 32], blocks: 0 }, embeddingSize: 32, hiddenSize: 64 });
+    const params = model.init(new Rng(0));
+    const rng = new Rng(5);
+    const batches = Array.from({ length: steps }, () => {
+      const chosen = Array.from({ length: 16 }, () => videos[Math.floor(rng.random() * videos.length)]!);
+      return captionBatch(videosToTensor(chosen.map((d) => d.frames)), chosen.map((d) => words.encode(d.caption)));
+    });
+    await new Trainer({ params, loss: model.lossFunction(), data: arraySource(batches), optimizer: adam({ lr: 3e-3 }), clip: { maxNorm: 5 } }).run({ steps });
+    const out = await caption(model, params, words, videosToTensor(heldVideos.map((d) => d.frames)));
+    const motion = (text: string) => text.split(" ").slice(-2).join(" ");
+    return {
+      exact: out.filter((c, i) => c.text === heldVideos[i]!.caption).length / heldVideos.length,
+      motion: out.filter((c, i) => motion(c.text) === motion(heldVideos[i]!.caption)).length / heldVideos.length,
+    };
+  });
+}
+
+describe("video captioning learns", () => {
+  for (const decoder of ["attention", "inject"] as const) {
+    it(`${decoder}: held-out videos described with the direction of their motion`, async () => {
+      const r = await learnVideo(decoder, 300);
+      expect(r.motion, JSON.stringify(r)).toBeGreaterThan(0.9);
+      expect(r.exact, JSON.stringify(r)).toBeGreaterThan(0.5);
     }, 120_000);
   }
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cast, gradcheck, loadWasmKernelsSync, referenceKernels, Rng, Tensor, treeLeaves, treeMap, valueAndGrad, withKernels } from "@unroll/tensor";
 import { Vocabulary } from "@unroll/nlp";
-import { CAPTION_DECODERS, caption, Captioner, type CaptionerConfig, type CaptionerParams, captionBatch, ResNetEncoder } from "../index.js";
+import { CAPTION_DECODERS, caption, Captioner, type CaptionerConfig, type CaptionerParams, captionBatch, ResNetEncoder, videosToTensor } from "../index.js";
 
 // A captioner small enough for finite differences: 8×8 images, two stages (grid 2×2), 3 features.
 function tiny(decoder: CaptionerConfig["decoder"], extra: Partial<CaptionerConfig> = {}): Captioner {
@@ -49,6 +49,37 @@ describe("Captioner", () => {
       }
     }
   }
+
+  for (const decoder of CAPTION_DECODERS) {
+    it(`video, ${decoder}: the loss's gradient matches finite differences through the frame LSTM and the encoder`, () => {
+      const model = tiny(decoder, { video: true, cell: "gru" });
+      const params = model.init(new Rng(7));
+      const videos = new Rng(8).normal([3, 3, 3, 8, 8], 0, 1); // 3 videos of 3 frames
+      const batch = captionBatch(videos, captions);
+      const loss = model.lossFunction();
+      const f = (...leaves: Tensor[]): Tensor => loss(withLeaves(params, leaves), { ...batch, images: cast(batch.images, leaves[0]!.dtype) }, undefined as never, ctx).loss;
+      const report = gradcheck(f, treeLeaves(params), { atol: 1e-5, rtol: 1e-4 });
+      expect(report.ok, report.message).toBe(true);
+      expect(Object.keys(model.parameterShapes()).filter((n) => n.startsWith("frames."))).toEqual(["frames.weight_ih_l0", "frames.weight_hh_l0", "frames.bias_ih_l0", "frames.bias_hh_l0"]);
+    });
+  }
+
+  it("video: the frames' order matters (the memory is the frame LSTM's outputs, one per frame), and images are refused with the fix", async () => {
+    const model = tiny("attention", { video: true });
+    const params = model.init(new Rng(9));
+    const videos = new Rng(10).normal([1, 4, 3, 8, 8], 0, 1);
+    const reversed = new Tensor(Float32Array.from({ length: videos.size }, (_, i) => videos.data[(3 - Math.floor(i / 192)) * 192 + (i % 192)]!), videos.shape);
+    const words = [Int32Array.of(3, 4)];
+    const a = model.forward(params, captionBatch(videos, words), { fused: false });
+    const b = model.forward(params, captionBatch(reversed, words), { fused: false });
+    expect(a.attention!.shape).toEqual([3, 1, 4]);
+    expect(maxDiff(a.logits.data, b.logits.data)).toBeGreaterThan(1e-4);
+    const vocabulary = Vocabulary.fit(["red blue green yellow"], { minFrequency: 1 });
+    const captioner = tiny("attention", { video: true, vocabSize: vocabulary.size });
+    const [c] = await caption(captioner, captioner.init(new Rng(1)), vocabulary, videos, { maxLength: 3 });
+    expect(c!.grid).toEqual([1, 4]);
+    expect(() => model.forward(params, captionBatch(images(1), words))).toThrow(/a video captioner reads frames \[N, T, 3, H, W\], got \[1, 3, 8, 8\]: stack each video's frames with videosToTensor/);
+  });
 
   for (const cell of ["lstm", "gru"] as const) {
     it(`attention (${cell}): the fused decoder gives the step-by-step decoder's logits, attention and gradients, on both kernel tables`, () => {
@@ -158,8 +189,10 @@ describe("Captioner", () => {
     expect(() => new ResNetEncoder({ channels: [] })).toThrow(/channels must be positive integers/);
     const model = tiny("inject");
     expect(() => model.forward(model.init(new Rng(0)), { images: images(2), tgtIn: captionBatch(images(3), captions).tgtIn })).toThrow(/2 images but 3 captions/);
-    expect(() => captionBatch(images(2), captions)).toThrow(/one image per caption \(3\)/);
+    expect(() => captionBatch(images(2), captions)).toThrow(/with one per caption \(3\)/);
     expect(() => captionBatch(images(0), [])).toThrow(/at least one caption/);
+    const videos = new Rng(1).normal([3, 2, 3, 8, 8], 0, 1);
+    expect(() => model.forward(model.init(new Rng(0)), captionBatch(videos, captions))).toThrow(/reads images \[N, 3, H, W\], got frames \[3, 2, 3, 8, 8\]: build it with video: true/);
   });
 });
 
@@ -191,5 +224,23 @@ describe("ResNetEncoder", () => {
     }
     expect(Object.keys(encoder.parameterShapes())).toHaveLength(3 * (2 + 2 * 4));
     expect(() => encoder.forward(encoder.init(new Rng(2)), new Rng(1).normal([2, 1, 8, 8], 0, 1))).toThrow(/images must be \[N, 3, H, W\], got \[2, 1, 8, 8\]/);
+  });
+});
+
+describe("videosToTensor", () => {
+  const frame = (v: number) => ({ width: 2, height: 1, data: Uint8Array.of(v, v, v, v, v, v) });
+  it("samples each video to the same number of frames, evenly over its length", () => {
+    const videos = [[0, 1, 2, 3, 4, 5].map((v) => frame(v * 51)), [0, 1, 2].map((v) => frame(v * 51))];
+    const t = videosToTensor(videos, { frames: 3 });
+    expect(t.shape).toEqual([2, 3, 3, 1, 2]);
+    // Frames floor((i + 0.5) * 6 / 3) = 1, 3, 5 of the first; all three of the second.
+    const first = (n: number, i: number) => t.data[((n * 3 + i) * 3) * 2]!;
+    expect([0, 1, 2].map((i) => first(0, i) * 255)).toEqual([51, 153, 255].map((x) => expect.closeTo(x, 3)));
+    expect([0, 1, 2].map((i) => first(1, i) * 255)).toEqual([0, 51, 102].map((x) => expect.closeTo(x, 3)));
+  });
+  it("refuses videos of different lengths without frames, and empty ones, naming the video", () => {
+    expect(() => videosToTensor([[frame(0), frame(1)], [frame(0)]])).toThrow(/video 1 has 1 frames, the first has 2: pass frames/);
+    expect(() => videosToTensor([[frame(0)], []], { frames: 2 })).toThrow(/video 1 has no frames/);
+    expect(() => videosToTensor([])).toThrow(/there are no videos/);
   });
 });

@@ -65,6 +65,14 @@ export interface CaptionerConfig {
   readonly encoder?: ResNetConfig;
   /** Dropout on embeddings and before the output layer. Default 0. */
   readonly dropout?: number;
+  /**
+   * Video captioning: the input is frames `[N, T, 3, H, W]`; each frame is encoded to its pooled
+   * vector and an LSTM over the frames (S2VT-style, Venugopalan et al. 2015) gives the decoder its
+   * memory: attention reads the LSTM's outputs over time, show-tell and inject its last output.
+   * Frames without the LSTM would be a set, and a set cannot tell "moves left" from "moves right".
+   * Default false.
+   */
+  readonly video?: boolean;
   /** λ of the doubly stochastic attention regulariser, `λ Σ_r (1 - Σ_t α_{t,r})²` (attention only). Default 1. */
   readonly doublyStochastic?: number;
 }
@@ -73,6 +81,8 @@ export type ResolvedCaptionerConfig = Required<Omit<CaptionerConfig, "encoder">>
 
 export interface CaptionerParams {
   readonly encoder: ResNetParams;
+  /** Video: the LSTM over the frames' vectors. */
+  readonly frames?: Readonly<Record<string, Tensor>>;
   readonly embedding: { readonly weight: Tensor };
   /** Attention: the mean region -> first hidden state, and cell state for an LSTM. */
   readonly init?: { readonly h: { readonly weight: Tensor; readonly bias: Tensor }; readonly c?: { readonly weight: Tensor; readonly bias: Tensor } };
@@ -118,6 +128,7 @@ export class Captioner {
   private readonly initH: Linear | null;
   private readonly initC: Linear | null;
   private readonly imageInput: Linear | null;
+  private readonly frameRnn: Recurrent | null;
 
   constructor(config: CaptionerConfig) {
     const hiddenSize = config.hiddenSize ?? 256;
@@ -132,6 +143,7 @@ export class Captioner {
       encoder: { channels: encoder.channels, blocks: encoder.blocks },
       dropout: config.dropout ?? 0,
       doublyStochastic: config.doublyStochastic ?? 1,
+      video: config.video ?? false,
     };
     const op = "Captioner";
     for (const key of ["vocabSize", "embeddingSize", "hiddenSize", "attentionSize"] as const) {
@@ -144,6 +156,7 @@ export class Captioner {
     this.config = c;
     this.encoder = encoder;
     const F = encoder.features;
+    this.frameRnn = c.video ? new LSTM({ inputSize: 4 * F, hiddenSize: F }) : null;
     const input = c.embeddingSize + (c.decoder === "attention" ? F : 0);
     const o = { inputSize: input, hiddenSize, ...(c.decoder === "inject" ? { conditionSize: F } : {}) };
     this.rnn = c.cell === "lstm" ? new LSTM(o) : c.cell === "gru" ? new GRU(o) : new RNN({ ...o, nonlinearity: c.cell === "rnn_relu" ? "relu" : "tanh" });
@@ -161,6 +174,7 @@ export class Captioner {
     const c = this.config;
     const shapes: Record<string, number[]> = {};
     for (const [n, s] of Object.entries(this.encoder.parameterShapes())) shapes[`encoder.${n}`] = s;
+    if (this.frameRnn) for (const [n, s] of Object.entries(this.frameRnn.parameterShapes())) shapes[`frames.${n}`] = s;
     shapes["embedding.weight"] = [c.vocabSize, c.embeddingSize];
     if (this.initH) Object.assign(shapes, { "init.h.weight": [c.hiddenSize, this.encoder.features], "init.h.bias": [c.hiddenSize] });
     if (this.initC) Object.assign(shapes, { "init.c.weight": [c.hiddenSize, this.encoder.features], "init.c.bias": [c.hiddenSize] });
@@ -177,6 +191,7 @@ export class Captioner {
   init(rng: Rng): CaptionerParams {
     const c = this.config;
     const encoder = this.encoder.init(rng);
+    const frames = this.frameRnn ? this.frameRnn.init(rng) : undefined;
     const embedding = { weight: rng.normal([c.vocabSize, c.embeddingSize], 0, 1) };
     const init = this.initH
       ? { h: this.initH.init(rng) as { weight: Tensor; bias: Tensor }, ...(this.initC ? { c: this.initC.init(rng) as { weight: Tensor; bias: Tensor } } : {}) }
@@ -193,7 +208,7 @@ export class Captioner {
           }
         : undefined;
     const head = this.head.init(rng) as { weight: Tensor; bias: Tensor };
-    return { encoder, embedding, ...(init ? { init } : {}), ...(image ? { image } : {}), rnn, ...(attention ? { attention } : {}), head };
+    return { encoder, ...(frames ? { frames } : {}), embedding, ...(init ? { init } : {}), ...(image ? { image } : {}), rnn, ...(attention ? { attention } : {}), head };
   }
 
   /** Images `[N, 3, H, W]` to the decoder's inputs: the image vector, the region memory, the first state. */
@@ -202,7 +217,10 @@ export class Captioner {
     // Standardised per image and region: without it the decoder's gradient drives the
     // from-scratch encoder to features that are large and the same for every image (a bias for
     // the decoder's first steps), and Show and Tell learned nothing from the images.
-    const encoded = this.encoder.forward(params.encoder, images);
+    if (!this.frameRnn && images.rank === 5) {
+      throw new ShapeError("Captioner", `this captioner reads images [N, 3, H, W], got frames [${images.shape.join(", ")}]: build it with video: true to caption videos`);
+    }
+    const encoded = this.frameRnn ? this.encodeFrames(params, images) : this.encoder.forward(params.encoder, images);
     const pooled = standardise(encoded.pooled);
     const regions = standardise(encoded.regions);
     const grid = encoded.grid;
@@ -226,6 +244,22 @@ export class Captioner {
       if (this.imageInput) state = this.rnn.step(params.rnn, state, this.imageInput.forward(params.image!, pooled)).state;
     }
     return { pooled, memory, state, grid };
+  }
+
+  /** Frames `[N, T, 3, H, W]` -> the frame LSTM's outputs as the memory `[N, T, C]` (grid `[1, T]`) and its last output. */
+  private encodeFrames(params: CaptionerParams, videos: Tensor): { pooled: Tensor; regions: Tensor; grid: readonly [number, number] } {
+    if (videos.rank !== 5 || videos.shape[2] !== 3) {
+      throw new ShapeError("Captioner", `a video captioner reads frames [N, T, 3, H, W], got [${videos.shape.join(", ")}]: stack each video's frames with videosToTensor`);
+    }
+    const [N, T, , H, W] = videos.shape as [number, number, number, number, number];
+    const { regions, grid } = this.encoder.forward(params.encoder, reshape(videos, [N * T, 3, H, W]));
+    const C = this.encoder.features;
+    // Each frame's grid averaged over its four quadrants: where the shape is, which a global
+    // average would lose, and motion is a change of where.
+    const quadrants = matmul(transpose(regions, [0, 2, 1]), quadrantPooling(grid, regions.dtype)); // (N·T, C, 4)
+    const perFrame = transpose(reshape(quadrants, [N, T, 4 * C]), [1, 0, 2]); // (T, N, 4C)
+    const out = this.frameRnn!.forward(params.frames!, perFrame);
+    return { pooled: squeeze(out.h, [0]), regions: transpose(out.output, [1, 0, 2]), grid: [1, T] };
   }
 
   initialDecoderState(encoded: EncodedCaption): CaptionState {
@@ -336,4 +370,18 @@ function standardise(x: Tensor): Tensor {
   const axis = x.rank - 1;
   const centred = sub(x, mean(x, axis, true));
   return div(centred, sqrt(add(mean(mul(centred, centred), axis, true), 1e-5)));
+}
+
+/** `[h·w, 4]`: column q averages the regions of quadrant q (top left, top right, bottom left, bottom right); a 1-wide grid shares its middle. */
+function quadrantPooling([h, w]: readonly [number, number], dtype: string): Tensor {
+  const m = dtype === "float64" ? new Float64Array(h * w * 4) : new Float32Array(h * w * 4);
+  const halves = (n: number): [number, number][] => [[0, Math.ceil(n / 2)], [Math.floor(n / 2), n]];
+  halves(h).forEach(([y0, y1], qy) => {
+    halves(w).forEach(([x0, x1], qx) => {
+      const q = qy * 2 + qx;
+      const count = (y1 - y0) * (x1 - x0);
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[(y * w + x) * 4 + q] = 1 / count;
+    });
+  });
+  return new Tensor(m, [h * w, 4]);
 }

@@ -66,3 +66,24 @@ export function imagesToTensor(images: readonly RgbImage[], options: ToTensorOpt
   });
   return new Tensor(data, [N, 3, H, W]);
 }
+
+/**
+ * Videos (each a list of frames) to `[N, T, 3, H, W]`: each video sampled to `frames` frames evenly
+ * over its length (frame `floor((i + 0.5) · length / frames)`), all resized and normalised as
+ * `imagesToTensor` does. Without `frames`, every video must have the first one's length.
+ */
+export function videosToTensor(videos: readonly (readonly RgbImage[])[], options: ToTensorOptions & { readonly frames?: number } = {}): Tensor {
+  if (videos.length === 0) throw new ValueRangeError("videosToTensor", "there are no videos");
+  const T = options.frames ?? videos[0]!.length;
+  if (!Number.isInteger(T) || T < 1) throw new ValueRangeError("videosToTensor", `frames must be a positive integer, got ${T}`);
+  const sampled = videos.map((video, n) => {
+    if (video.length === 0) throw new ValueRangeError("videosToTensor", `video ${n} has no frames`);
+    if (options.frames === undefined && video.length !== T) {
+      throw new ValueRangeError("videosToTensor", `video ${n} has ${video.length} frames, the first has ${T}: pass frames to sample them all to one length`);
+    }
+    return Array.from({ length: T }, (_, i) => video[Math.floor(((i + 0.5) * video.length) / T)]!);
+  });
+  const flat = imagesToTensor(sampled.flat(), options);
+  const [, C, H, W] = flat.shape as [number, number, number, number];
+  return new Tensor(flat.data, [videos.length, T, C, H, W]);
+}
