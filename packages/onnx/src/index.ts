@@ -39,3 +39,5 @@ export { exportTranslationModel, translationModelToOnnx, TRANSLATION_METADATA_KE
 export type { ExportTranslationOptions, TranslationModelLike, TranslationSignature, AttentionMemoryLike, DecoderStateLike } from "./seq2seq/translation.js";
 export { onnxTranslationDecoder } from "./seq2seq/decoder.js";
 export type { OnnxTranslationDecoder, OnnxRows } from "./seq2seq/decoder.js";
+export { exportCaptioningModel, captioningModelToOnnx, onnxCaptionDecoder, CAPTION_METADATA_KEY } from "./caption/captioning.js";
+export type { CaptionModelLike, CaptionSignature, CaptionStateLike, ExportCaptionOptions, OnnxCaptionDecoder } from "./caption/captioning.js";

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 describeReadmeExamples({
   readme: new URL("../README.md", import.meta.url),
   sources: { "@unroll/onnx": new URL("./index.ts", import.meta.url) },
-  minExamples: 6,
+  minExamples: 7,
   expectations: [
     { when: "viaOnnx === viaLibrary", check: (printed) => expect(printed[0]).toBe("true 60") },
     { when: "graph: \"sequence\"", check: (printed) => expect(printed[1]).toBe("[ 4, 3, 20 ] true") },
@@ -14,6 +14,13 @@ describeReadmeExamples({
       when: "exportTranslationModel",
       check: (printed) => {
         expect(printed[0]).toBe("[ 'memory', 'keys', 'mask', 'h' ]");
+        expect(printed[1]).toBe("true");
+      },
+    },
+    {
+      when: "exportCaptioningModel",
+      check: (printed) => {
+        expect(printed[0]).toBe("[ 'memory', 'keys', 'mask', 'h', 'c' ] [ 6, 6 ]");
         expect(printed[1]).toBe("true");
       },
     },

@@ -34,7 +34,6 @@ export function onnxTranslationDecoder(encoder: OnnxSession, decoder: OnnxSessio
     if (!decoder.inputNames.includes(name)) throw new OnnxRuntimeError("onnxTranslationDecoder", `the decoder step has no input "${name}" (inputs: ${decoder.inputNames.join(", ")})`);
   }
   const { Tensor } = decoder.ort;
-  const axes = new Map(signature.rows.map((r) => [r.name, r.batchAxis]));
   return {
     signature,
     async encode(src, lengths) {
@@ -46,6 +45,23 @@ export function onnxTranslationDecoder(encoder: OnnxSession, decoder: OnnxSessio
       for (const r of signature.rows) rows[r.name] = r.zeros ? new Tensor("float32", new Float32Array(B * r.zeros.width), [B, r.zeros.width]) : out[r.name]!;
       return rows;
     },
+    ...rowsDecoder(decoder, signature),
+  };
+}
+
+/** What a decoder-step graph's signature says about its rows (translation's and captioning's). */
+export interface StepSignature {
+  readonly tokens: string;
+  readonly logits: string;
+  readonly attention?: string;
+  readonly rows: readonly { readonly name: string; readonly output?: string; readonly batchAxis: number }[];
+}
+
+/** `step` and `select` of nlp's `Decoder` over a decoder-step session: one run per step, rows gathered for the beams. */
+export function rowsDecoder(decoder: OnnxSession, signature: StepSignature): Pick<OnnxTranslationDecoder, "step" | "select"> {
+  const { Tensor } = decoder.ort;
+  const axes = new Map(signature.rows.map((r) => [r.name, r.batchAxis]));
+  return {
     async step(tokens, rows) {
       const out = await decoder.session.run({ ...rows, [signature.tokens]: new Tensor("int32", tokens, [tokens.length]) });
       const next: Record<string, OrtTensor> = {};
