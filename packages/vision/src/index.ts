@@ -1,10 +1,13 @@
 // @unroll/vision: images and videos for recurrent networks. Everything public is exported here.
 
 // Images: PNG/JPEG decoding with limits checked on the header, resizing, NCHW tensors.
-export { decodeImage, readImage, encodePng, imageFormat, imageSize, DEFAULT_MAX_PIXELS } from "./image/decode.js";
+export { decodeImage, readImage, encodePng, fromImageData, imageFormat, imageSize, DEFAULT_MAX_PIXELS } from "./image/decode.js";
 export type { RgbImage, DecodeOptions } from "./image/decode.js";
 export { resizeImage, imagesToTensor, videosToTensor, IMAGENET_MEAN, IMAGENET_STD } from "./image/tensor.js";
 export type { ToTensorOptions } from "./image/tensor.js";
+
+// Videos: a folder of frames (sampled and stacked by videosToTensor).
+export { readVideoFrames } from "./video/frames.js";
 
 // Data: caption files, and procedural shapes (images and videos) with compositional captions.
 export { readCaptions, parseCaptions } from "./data/captions.js";

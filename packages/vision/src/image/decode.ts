@@ -92,13 +92,32 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
     throw new DataError("MALFORMED", `${name} cannot be decoded: ${(e as Error).message.split("\n")[0]}`, { path: name, cause: e });
   }
   if (rgba.length < width * height * 4) throw new DataError("MALFORMED", `${name} cannot be decoded: it holds fewer pixels than its header says`, { path: name });
-  const rgb = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) {
+  return { width, height, data: rgbaToRgb(rgba, width * height) };
+}
+
+function rgbaToRgb(rgba: ArrayLike<number>, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) {
     // Alpha over white: the captioning sets are drawings on white.
     const a = rgba[p * 4 + 3]! / 255;
     for (let c = 0; c < 3; c++) rgb[p * 3 + c] = Math.round(rgba[p * 4 + c]! * a + 255 * (1 - a));
   }
-  return { width, height, data: rgb };
+  return rgb;
+}
+
+/**
+ * A browser `ImageData` (RGBA, from a canvas's `getImageData`; an `ImageBitmap` or `<img>` drawn
+ * onto an `OffscreenCanvas` first) as 8-bit RGB, alpha composited onto white as `decodeImage` does.
+ */
+export function fromImageData(image: { readonly width: number; readonly height: number; readonly data: ArrayLike<number> }): RgbImage {
+  const { width, height, data } = image;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new ValueRangeError("fromImageData", `the image must be at least 1×1 pixels, got ${String(width)}×${String(height)}`);
+  }
+  if (data.length !== width * height * 4) {
+    throw new ValueRangeError("fromImageData", `a ${width}×${height} ImageData holds ${width * height * 4} RGBA values, got ${data.length}`);
+  }
+  return { width, height, data: rgbaToRgb(data, width * height) };
 }
 
 /** `decodeImage` over a file (Node only): a missing or unreadable file is a `DataError` too. */
