@@ -5,7 +5,7 @@ import type { RecurrentLowering } from "../export/lowering.js";
 import { METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION } from "../metadata.js";
 import { encodeModel, type ModelProto } from "../proto/onnx.js";
 import { OnnxRuntimeError, type OnnxSession, type OrtTensor } from "../runtime/session.js";
-import { type OnnxRows, rowsDecoder, type StepSignature } from "../seq2seq/decoder.js";
+import { type OnnxRows, type OnnxTranslationDecoder, rowsDecoder, type StepSignature } from "../seq2seq/decoder.js";
 import type { AttentionMemoryLike } from "../seq2seq/translation.js";
 
 // The captioning model's export, without importing @unroll/vision: the model is anything with the
@@ -193,12 +193,10 @@ export function exportCaptioningModel<P>(model: CaptionModelLike<P>, params: P, 
 }
 
 /** nlp's `Decoder` over the two graphs of `exportCaptioningModel`, plus `encode` for the first rows. */
-export interface OnnxCaptionDecoder {
+export interface OnnxCaptionDecoder extends Pick<OnnxTranslationDecoder, "step" | "select"> {
   readonly signature: CaptionSignature;
   /** Runs the encoder on `images` (float32, `[N, ...signature.imageShape]` flattened). */
   encode(images: Float32Array, count: number): Promise<OnnxRows>;
-  step(tokens: Int32Array, rows: OnnxRows): Promise<{ logits: Float32Array; state: OnnxRows; attention?: Float32Array }>;
-  select(rows: OnnxRows, indices: Int32Array): OnnxRows;
 }
 
 function captionSignatureOf(session: OnnxSession, which: string): CaptionSignature {

@@ -2,7 +2,7 @@
 // bleu_scorer.py, `Bleu(4)`, `compute_score(option='closest')`). It is not sacreBLEU's BLEU (nlp's
 // `corpusBleu`): no smoothing, but epsilons in every precision, so an order without n-grams still
 // scores 1e-6 instead of 0, and all four scores come from one cumulative product.
-import { captionCorpus, checkBoolean, checkOptions, type CaptionHypotheses, type CaptionReferences, type CocoTokenizeOption } from "./inputs.js";
+import { captionCorpus, checkBoolean, checkOptions, ngramCounts, type CaptionHypotheses, type CaptionReferences, type CocoTokenizeOption } from "./inputs.js";
 
 /** BLEU-1, BLEU-2, BLEU-3, BLEU-4. */
 export type Bleu4 = readonly [number, number, number, number];
@@ -32,19 +32,6 @@ const TINY = 1e-15;
 
 const tuple4 = (a: readonly number[]): Bleu4 => [a[0]!, a[1]!, a[2]!, a[3]!];
 
-/** The n-gram counts of `words`, one map per order 1..N; keys join words with a space, which no word holds. */
-function ngramCounts(words: readonly string[]): Map<string, number>[] {
-  const out: Map<string, number>[] = [];
-  for (let n = 1; n <= N; n++) {
-    const counts = new Map<string, number>();
-    for (let i = 0; i + n <= words.length; i++) {
-      const key = words.slice(i, i + n).join(" ");
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    out.push(counts);
-  }
-  return out;
-}
 
 /** `min((abs(l - testlen), l) for l in reflen)[1]`: the closest length, the shorter on a tie. */
 function closestRefLength(testLen: number, refLens: readonly number[]): number {
@@ -106,11 +93,11 @@ export function cocoBleu(hypotheses: CaptionHypotheses, references: CaptionRefer
   let refLen = 0;
   const perImage = new Map<string, Bleu4>();
   corpus.ids.forEach((id, i) => {
-    const refMax = ngramCounts([]);
+    const refMax = ngramCounts([], N);
     const refLens: number[] = [];
     for (const ref of corpus.references[i]!) {
       refLens.push(ref.length);
-      ngramCounts(ref).forEach((counts, n) => {
+      ngramCounts(ref, N).forEach((counts, n) => {
         const merged = refMax[n]!;
         for (const [key, c] of counts) if (c > (merged.get(key) ?? 0)) merged.set(key, c);
       });
@@ -118,7 +105,7 @@ export function cocoBleu(hypotheses: CaptionHypotheses, references: CaptionRefer
     const hyp = corpus.hypotheses[i]!;
     const imageCorrect = new Array<number>(N).fill(0);
     const imageGuess = new Array<number>(N).fill(0);
-    ngramCounts(hyp).forEach((counts, n) => {
+    ngramCounts(hyp, N).forEach((counts, n) => {
       imageGuess[n] = Math.max(0, hyp.length - n);
       for (const [key, c] of counts) imageCorrect[n]! += Math.min(c, refMax[n]!.get(key) ?? 0);
     });

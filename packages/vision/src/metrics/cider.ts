@@ -3,7 +3,7 @@
 // penalty, scores times 10). Document frequencies come from the references of the corpus being
 // scored, so the same caption scores differently in another corpus.
 import { ValueRangeError } from "@unroll/tensor";
-import { captionCorpus, checkBoolean, checkOptions, describe, type CaptionHypotheses, type CaptionReferences, type CocoTokenizeOption } from "./inputs.js";
+import { captionCorpus, checkBoolean, checkOptions, describe, ngramCounts, type CaptionHypotheses, type CaptionReferences, type CocoTokenizeOption } from "./inputs.js";
 
 export interface CiderDOptions extends CocoTokenizeOption {
   /** The largest n-gram order (default 4, as `Cider(n=4)`). */
@@ -26,18 +26,6 @@ interface Vectors {
   readonly length: number;
 }
 
-function ngramCounts(words: readonly string[], maxN: number): Map<string, number>[] {
-  const out: Map<string, number>[] = [];
-  for (let n = 1; n <= maxN; n++) {
-    const counts = new Map<string, number>();
-    for (let i = 0; i + n <= words.length; i++) {
-      const key = words.slice(i, i + n).join(" ");
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    out.push(counts);
-  }
-  return out;
-}
 
 /**
  * `counts2vec`: each n-gram weighs tf * (log(images) - log(max(1, df))), the raw count times its

@@ -154,3 +154,17 @@ export function captionCorpus(op: string, hypotheses: unknown, references: unkno
   }
   return { ids, hypotheses: hypWords, references: refWords };
 }
+
+/** The n-gram counts of `words`, one map per order 1..maxN; keys join words with a space, which no word holds. */
+export function ngramCounts(words: readonly string[], maxN: number): Map<string, number>[] {
+  const out: Map<string, number>[] = [];
+  for (let n = 1; n <= maxN; n++) {
+    const counts = new Map<string, number>();
+    for (let k = 0; k + n <= words.length; k++) {
+      const key = words.slice(k, k + n).join(" ");
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    out.push(counts);
+  }
+  return out;
+}
