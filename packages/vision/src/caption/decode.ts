@@ -39,6 +39,8 @@ export interface CaptionOptions {
   readonly lengthPenalty?: LengthPenalty;
   /** Tokens at most (default 20). */
   readonly maxLength?: number;
+  /** Let captions hold the unknown symbol (default false: it is never chosen). */
+  readonly allowUnknown?: boolean;
 }
 
 export interface Caption {
@@ -57,7 +59,9 @@ export async function caption(model: Captioner, params: CaptionerParams, vocabul
   const N = images.shape[0]!;
   const encoded = noGrad(() => model.encode(params, images));
   const rows: CaptionRows = { memory: encoded.memory, state: model.initialDecoderState(encoded) };
-  const search = { bos: Vocabulary.BOS, eos: Vocabulary.EOS, maxLength: options.maxLength ?? 20, exclude: [Vocabulary.PAD, Vocabulary.BOS] };
+  // The unknown symbol is not a word to write (char-rnn and most captioning code leave it out too).
+  const unknown = options.allowUnknown || vocabulary.unkId === null ? [] : [vocabulary.unkId];
+  const search = { bos: Vocabulary.BOS, eos: Vocabulary.EOS, maxLength: options.maxLength ?? 20, exclude: [Vocabulary.PAD, Vocabulary.BOS, ...unknown] };
   const decoder = captionDecoder(model, params);
   const best: Hypothesis[] =
     (options.beamSize ?? 1) === 1 && options.lengthPenalty === undefined

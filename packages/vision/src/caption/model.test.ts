@@ -156,6 +156,7 @@ describe("Captioner", () => {
       finished += greedy.filter((c) => c.finished).length;
       const beam1 = await caption(model, params, vocabulary, x, { maxLength: 6, beamSize: 1, lengthPenalty: { kind: "none" } } as never);
       expect(beam1.map((c) => c.tokens)).toEqual(greedy.map((c) => c.tokens));
+      for (const c of greedy) expect(c.tokens).not.toContain(vocabulary.unkId);
       greedy.forEach((c, n) => {
         expect(c.grid).toEqual([2, 2]);
         expect(c.text).toBe(vocabulary.decode(c.tokens));
@@ -167,6 +168,7 @@ describe("Captioner", () => {
           const row = Array.from(logits.data.slice(t * vocabulary.size, (t + 1) * vocabulary.size));
           row[Vocabulary.PAD] = -Infinity;
           row[Vocabulary.BOS] = -Infinity;
+          row[vocabulary.unkId!] = -Infinity; // never chosen unless allowUnknown
           expect(row.indexOf(Math.max(...row)), `${decoder}, image ${n}, step ${t}`).toBe(token);
         });
         if (decoder === "attention") {
@@ -178,6 +180,22 @@ describe("Captioner", () => {
     // Both branches ran: some captions chose the end symbol, some ran to the length limit.
     expect(finished).toBeGreaterThan(0);
     expect(finished).toBeLessThan(2 * 3 * CAPTION_DECODERS.length);
+  });
+
+  it("never writes the unknown symbol unless allowUnknown is set", async () => {
+    const vocabulary = Vocabulary.fit(["red blue green yellow"], { minFrequency: 1 });
+    const model = tiny("inject", { vocabSize: vocabulary.size });
+    const initial = model.init(new Rng(6));
+    // A model that prefers the unknown symbol above everything at every step.
+    const bias = Float32Array.from(initial.head.bias.data);
+    bias[vocabulary.unkId!]! += 100;
+    const params = { ...initial, head: { ...initial.head, bias: new Tensor(bias, initial.head.bias.shape) } };
+    const allowed = await caption(model, params, vocabulary, images(2), { maxLength: 3, allowUnknown: true });
+    expect(allowed.map((c) => c.tokens)).toEqual([Array(3).fill(vocabulary.unkId), Array(3).fill(vocabulary.unkId)]);
+    for (const beamSize of [1, 3]) {
+      const captions = await caption(model, params, vocabulary, images(2), { maxLength: 3, beamSize });
+      for (const c of captions) expect(c.tokens).not.toContain(vocabulary.unkId);
+    }
   });
 
   it("refuses settings it cannot build, naming the setting", () => {
