@@ -21,6 +21,16 @@ export const METADATA_KEYS = {
 } as const;
 
 /** One recurrent state tensor: fed as `input`, returned as `output`; `shape` has "batch" for the batch axis. */
+/** The keys every exported file carries: the format, its version, which graph it is, the model's configuration. */
+export function formatMetadata(graph: string, config: unknown): Record<string, string> {
+  return {
+    [METADATA_KEYS.format]: ONNX_FORMAT,
+    [METADATA_KEYS.formatVersion]: String(ONNX_FORMAT_VERSION),
+    [METADATA_KEYS.graph]: graph,
+    [METADATA_KEYS.config]: JSON.stringify(config),
+  };
+}
+
 export interface StateSignature {
   readonly input: string;
   readonly output: string;

@@ -2,7 +2,7 @@ import { Rng, type Tensor, treeEntries, zeros } from "@unroll/tensor";
 import { OnnxExportError } from "../export/builder.js";
 import { traceToOnnx } from "../export/graph-to-onnx.js";
 import type { RecurrentLowering } from "../export/lowering.js";
-import { METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION } from "../metadata.js";
+import { formatMetadata } from "../metadata.js";
 import { encodeModel, type ModelProto } from "../proto/onnx.js";
 import { OnnxRuntimeError, type OnnxSession, type OrtTensor } from "../runtime/session.js";
 import { type OnnxRows, type OnnxTranslationDecoder, rowsDecoder, type StepSignature } from "../seq2seq/decoder.js";
@@ -110,10 +110,7 @@ export function captioningModelToOnnx<P>(model: CaptionModelLike<P>, params: P, 
     eos: 2,
   };
   const metadata = (graph: string): Record<string, string> => ({
-    [METADATA_KEYS.format]: ONNX_FORMAT,
-    [METADATA_KEYS.formatVersion]: String(ONNX_FORMAT_VERSION),
-    [METADATA_KEYS.graph]: graph,
-    [METADATA_KEYS.config]: JSON.stringify(model.config),
+    ...formatMetadata(graph, model.config),
     [CAPTION_METADATA_KEY]: JSON.stringify(signature),
     ...(options.vocabulary ? { "unroll.vocabulary": JSON.stringify(options.vocabulary.toJSON()) } : {}),
     ...options.metadata,

@@ -2,7 +2,7 @@ import { expandDims, squeeze, type Tensor, treeEntries, zeros } from "@unroll/te
 import { OnnxExportError } from "../export/builder.js";
 import { traceToOnnx } from "../export/graph-to-onnx.js";
 import type { RecurrentLowering } from "../export/lowering.js";
-import { METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION, type GraphSignature } from "../metadata.js";
+import { formatMetadata, METADATA_KEYS, type GraphSignature } from "../metadata.js";
 import { encodeModel, type ModelProto } from "../proto/onnx.js";
 
 // The language model's export, without importing @unroll/nlp (which sits above this package): the
@@ -138,10 +138,7 @@ export function languageModelToOnnx<P>(model: LanguageModelLike<P>, params: P, o
     graphName: `language-model-${kind}`,
     docString: `${L}-layer ${cell} language model (hidden ${H}, vocabulary ${V}), ${kind === "step" ? "one step" : "whole sequences"}`,
     metadata: {
-      [METADATA_KEYS.format]: ONNX_FORMAT,
-      [METADATA_KEYS.formatVersion]: String(ONNX_FORMAT_VERSION),
-      [METADATA_KEYS.graph]: `language-model/${kind}`,
-      [METADATA_KEYS.config]: JSON.stringify(model.config),
+      ...formatMetadata(`language-model/${kind}`, model.config),
       ...(options.tokenizer ? { [METADATA_KEYS.tokenizer]: JSON.stringify(options.tokenizer.toJSON()) } : {}),
       [METADATA_KEYS.signature]: JSON.stringify(signature),
       ...options.metadata,

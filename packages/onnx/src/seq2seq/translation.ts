@@ -2,7 +2,7 @@ import { type Tensor, treeEntries, zeros } from "@unroll/tensor";
 import { OnnxExportError } from "../export/builder.js";
 import { traceToOnnx } from "../export/graph-to-onnx.js";
 import type { RecurrentLowering } from "../export/lowering.js";
-import { METADATA_KEYS, ONNX_FORMAT, ONNX_FORMAT_VERSION } from "../metadata.js";
+import { formatMetadata } from "../metadata.js";
 import { encodeModel, type ModelProto } from "../proto/onnx.js";
 
 // The translation model's export, without importing @unroll/nlp: the model is anything with the
@@ -122,10 +122,7 @@ export function translationModelToOnnx<P>(model: TranslationModelLike<P>, params
     eos: EOS,
   };
   const metadata = (graph: string): Record<string, string> => ({
-    [METADATA_KEYS.format]: ONNX_FORMAT,
-    [METADATA_KEYS.formatVersion]: String(ONNX_FORMAT_VERSION),
-    [METADATA_KEYS.graph]: graph,
-    [METADATA_KEYS.config]: JSON.stringify(model.config),
+    ...formatMetadata(graph, model.config),
     [TRANSLATION_METADATA_KEY]: JSON.stringify(signature),
     ...(options.vocabularies
       ? { "unroll.source_vocabulary": JSON.stringify(options.vocabularies.source.toJSON()), "unroll.target_vocabulary": JSON.stringify(options.vocabularies.target.toJSON()) }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadWasmKernelsSync, Rng, withKernels } from "@unroll/tensor";
 import { adam, arraySource, Trainer } from "@unroll/train";
 import { Vocabulary } from "@unroll/nlp";
-import { CAPTION_DECODERS, type CaptionDecoderKind, caption, Captioner, captionBatch, imagesToTensor, movingShapesDataset, shapesDataset, videosToTensor } from "../index.js";
+import { CAPTION_DECODERS, type CaptionBatch, type CaptionDecoderKind, caption, Captioner, type CaptionerParams, captionBatch, imagesToTensor, movingShapesDataset, shapesDataset, videosToTensor } from "../index.js";
 
 // Each decoder learns to describe procedural shapes it has not seen ("a small red circle above a
 // blue square"), from scratch, encoder included: the image must reach the words. Measured at 400
@@ -13,16 +13,19 @@ const train = shapesDataset({ count: 2000, side: 24, seed: 1 });
 const held = shapesDataset({ count: 100, side: 24, seed: 2 });
 const vocabulary = Vocabulary.fit(train.map((d) => d.caption), { minFrequency: 1 });
 
+/** Trains from `Rng(0)` parameters on `steps` batches of `size` examples drawn at random (seed 5). */
+async function trainOn<T>(model: Captioner, examples: readonly T[], size: number, steps: number, toBatch: (chosen: T[]) => CaptionBatch): Promise<CaptionerParams> {
+  const params = model.init(new Rng(0));
+  const rng = new Rng(5);
+  const batches = Array.from({ length: steps }, () => toBatch(Array.from({ length: size }, () => examples[Math.floor(rng.random() * examples.length)]!)));
+  await new Trainer({ params, loss: model.lossFunction(), data: arraySource(batches), optimizer: adam({ lr: 3e-3 }), clip: { maxNorm: 5 } }).run({ steps });
+  return params;
+}
+
 function learn(decoder: CaptionDecoderKind, steps: number) {
   return withKernels(kernels, async () => {
     const model = new Captioner({ vocabSize: vocabulary.size, decoder, encoder: { channels: [16, 32, 32], blocks: 0 }, embeddingSize: 32, hiddenSize: 64 });
-    const params = model.init(new Rng(0));
-    const rng = new Rng(5);
-    const batches = Array.from({ length: steps }, () => {
-      const chosen = Array.from({ length: 32 }, () => train[Math.floor(rng.random() * train.length)]!);
-      return captionBatch(imagesToTensor(chosen.map((d) => d.image)), chosen.map((d) => vocabulary.encode(d.caption)));
-    });
-    await new Trainer({ params, loss: model.lossFunction(), data: arraySource(batches), optimizer: adam({ lr: 3e-3 }), clip: { maxNorm: 5 } }).run({ steps });
+    const params = await trainOn(model, train, 32, steps, (chosen) => captionBatch(imagesToTensor(chosen.map((d) => d.image)), chosen.map((d) => vocabulary.encode(d.caption))));
     const images = imagesToTensor(held.map((d) => d.image));
     const out = await caption(model, params, vocabulary, images);
     const word = (position: number) => out.filter((c, i) => c.text.split(" ")[position] === held[i]!.caption.split(" ")[position]).length / held.length;
@@ -59,13 +62,7 @@ function learnVideo(decoder: CaptionDecoderKind, steps: number) {
     const heldVideos = movingShapesDataset({ count: 100, side: 16, frames: 6, seed: 2 });
     const words = Vocabulary.fit(videos.map((d) => d.caption), { minFrequency: 1 });
     const model = new Captioner({ vocabSize: words.size, decoder, video: true, encoder: { channels: [16, 32], blocks: 0 }, embeddingSize: 32, hiddenSize: 64 });
-    const params = model.init(new Rng(0));
-    const rng = new Rng(5);
-    const batches = Array.from({ length: steps }, () => {
-      const chosen = Array.from({ length: 16 }, () => videos[Math.floor(rng.random() * videos.length)]!);
-      return captionBatch(videosToTensor(chosen.map((d) => d.frames)), chosen.map((d) => words.encode(d.caption)));
-    });
-    await new Trainer({ params, loss: model.lossFunction(), data: arraySource(batches), optimizer: adam({ lr: 3e-3 }), clip: { maxNorm: 5 } }).run({ steps });
+    const params = await trainOn(model, videos, 16, steps, (chosen) => captionBatch(videosToTensor(chosen.map((d) => d.frames)), chosen.map((d) => words.encode(d.caption))));
     const out = await caption(model, params, words, videosToTensor(heldVideos.map((d) => d.frames)));
     const motion = (text: string) => text.split(" ").slice(-2).join(" ");
     return {
