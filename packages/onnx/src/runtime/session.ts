@@ -89,9 +89,10 @@ async function readModel(model: Uint8Array | string): Promise<Uint8Array> {
 
 const PROVIDER_HELP: Readonly<Record<string, string>> = {
   cuda:
-    "onnxruntime-node's CUDA binaries are not part of its npm package: its install script downloads them from GitHub, which does not " +
-    "happen where install scripts are skipped (pnpm's default, npm --ignore-scripts, ONNXRUNTIME_NODE_INSTALL=skip) or offline. " +
-    "See the @unroll/onnx README, \"Running on a GPU\", to install them (CUDA 12 and cuDNN 9 are needed).",
+    "onnxruntime-node's CUDA provider is not part of its npm package: on Linux x64 its install script downloads it from NuGet, " +
+    "which does not happen when that script is skipped (ONNXRUNTIME_NODE_INSTALL=skip, --ignore-scripts, a package manager that " +
+    "runs only approved scripts) or cannot reach api.nuget.org. With CUDA 12 and cuDNN 9, add it with " +
+    "`node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12`; see the @unroll/onnx README, \"Running on a GPU\".",
   webgpu: "WebGPU needs a browser with WebGPU enabled (navigator.gpu) and the onnxruntime-web build that includes it, or a GPU adapter for onnxruntime-node.",
 };
 

@@ -1,5 +1,6 @@
 import { isFloat } from "../dtype.js";
 import { DTypeError } from "../errors.js";
+import { shared } from "../shared.js";
 import type { Tensor } from "../tensor.js";
 import type { AnyPrimitive } from "./primitive.js";
 
@@ -61,22 +62,23 @@ export class Tape {
   }
 }
 
-let activeTapes: Tape[] = [];
+// The active tapes live in `shared` (one list per process, whichever copy of this package records).
 
 export function record(primitive: AnyPrimitive, attrs: unknown, inputs: readonly Tensor[], outputs: readonly Tensor[]): void {
-  if (activeTapes.length === 0) return;
+  const tapes = shared.tapes;
+  if (tapes.length === 0) return;
   const node: RecordedNode = { primitive, attrs, inputs, outputs };
-  for (const tape of activeTapes) tape.offer(node);
+  for (const tape of tapes) tape.offer(node);
 }
 
 /** Runs `fn` with `tape` recording (on top of the tapes already active). */
 export function withTape<T>(tape: Tape, fn: () => T): T {
-  const saved = activeTapes;
-  activeTapes = [...saved, tape];
+  const saved = shared.tapes;
+  shared.tapes = [...saved, tape];
   try {
     return fn();
   } finally {
-    activeTapes = saved;
+    shared.tapes = saved;
   }
 }
 
@@ -85,8 +87,8 @@ export function withTape<T>(tape: Tape, fn: () => T): T {
  * differentiated. `fn` must be synchronous (recording state is not carried across `await`).
  */
 export function noGrad<T>(fn: () => T): T {
-  const saved = activeTapes;
-  activeTapes = [];
+  const saved = shared.tapes;
+  shared.tapes = [];
   try {
     const result = fn();
     if (result instanceof Promise) {
@@ -94,11 +96,11 @@ export function noGrad<T>(fn: () => T): T {
     }
     return result;
   } finally {
-    activeTapes = saved;
+    shared.tapes = saved;
   }
 }
 
 /** Whether any tape is recording now. */
 export function isRecording(): boolean {
-  return activeTapes.length > 0;
+  return shared.tapes.length > 0;
 }

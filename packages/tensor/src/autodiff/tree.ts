@@ -1,4 +1,4 @@
-import { Tensor } from "../tensor.js";
+import { isTensor, type Tensor } from "../tensor.js";
 
 /**
  * Parameters as users hold them: a tensor, or arrays and plain objects of them, nested. `null` and
@@ -27,7 +27,7 @@ export function treeEntries(tree: unknown, prefix = "params"): [string, Tensor][
   const out: [string, Tensor][] = [];
   const walk = (node: TensorTree, at: string): void => {
     if (node === null || node === undefined) return;
-    if (node instanceof Tensor) out.push([at, node]);
+    if (isTensor(node)) out.push([at, node]);
     else if (Array.isArray(node)) node.forEach((child, i) => walk(child as TensorTree, join(at, String(i))));
     else if (typeof node === "object" && isPlainObject(node)) {
       for (const [k, v] of Object.entries(node)) walk(v as TensorTree, join(at, k));
@@ -53,7 +53,7 @@ export function treeMap<T>(tree: T, fn: (leaf: Tensor, index: number) => Tensor)
   let index = 0;
   const walk = (node: TensorTree): TensorTree => {
     if (node === null || node === undefined) return node;
-    if (node instanceof Tensor) return fn(node, index++);
+    if (isTensor(node)) return fn(node, index++);
     if (Array.isArray(node)) return node.map((child) => walk(child as TensorTree));
     const out: Record<string, TensorTree> = {};
     for (const [k, v] of Object.entries(node)) out[k] = walk(v as TensorTree);

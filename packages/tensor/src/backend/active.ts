@@ -1,11 +1,13 @@
+import { shared } from "../shared.js";
 import type { Kernels, KernelTensor } from "./kernels.js";
 import { referenceKernels } from "./reference/index.js";
 
-let active: Kernels = referenceKernels;
-
-/** The kernel table that operations run on now. */
+/**
+ * The kernel table that operations run on now (the reference kernels until `setKernels`). One
+ * table per process: every copy of this package of one release line shares it (see `shared.ts`).
+ */
 export function getKernels(): Kernels {
-  return active;
+  return shared.kernels ?? referenceKernels;
 }
 
 /**
@@ -13,8 +15,8 @@ export function getKernels(): Kernels {
  * design: importing a module never changes which kernels run.
  */
 export function setKernels(kernels: Kernels): Kernels {
-  const previous = active;
-  active = kernels;
+  const previous = getKernels();
+  shared.kernels = kernels;
   return previous;
 }
 
@@ -35,5 +37,6 @@ export function withKernels<T>(kernels: Kernels, fn: () => T): T {
  * before an optimiser updates them). A no-op on kernels that do not keep data.
  */
 export function pinTensors(tensors: readonly KernelTensor[]): () => void {
+  const active = getKernels();
   return active.pin ? active.pin(tensors) : () => undefined;
 }

@@ -1,6 +1,6 @@
 import { apply, definePrimitive } from "../autodiff/primitive.js";
 import { broadcastShapes } from "../shape.js";
-import { Tensor } from "../tensor.js";
+import { isTensor, type Tensor } from "../tensor.js";
 import { operands, type TensorLike } from "./operand.js";
 import { sumTo } from "./reduce.js";
 
@@ -20,7 +20,7 @@ export const Where = definePrimitive<readonly [Tensor, Tensor, Tensor], readonly
 
 /** `cond != 0 ? a : b` elementwise; `cond` is a mask of any dtype, all three broadcast. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  if (!(cond instanceof Tensor)) throw new TypeError("where: cond must be a tensor (a mask)");
+  if (!isTensor(cond)) throw new TypeError("where: cond must be a tensor (a mask)");
   const [x, y] = operands("Where", a, b);
   return apply(Where, [cond, x, y], {})[0];
 }

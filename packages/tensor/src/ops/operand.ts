@@ -1,17 +1,17 @@
 import { type DType, isFloat } from "../dtype.js";
 import { DTypeError } from "../errors.js";
-import { scalar, Tensor } from "../tensor.js";
+import { isTensor, scalar, type Tensor } from "../tensor.js";
 
 /** A tensor, or a plain number that becomes a scalar of the other operand's dtype. */
 export type TensorLike = Tensor | number;
 
 export function toTensor(x: TensorLike, dtype: DType): Tensor {
-  return x instanceof Tensor ? x : scalar(x, dtype);
+  return isTensor(x) ? x : scalar(x, dtype);
 }
 
 /** Turns two operands into tensors of one dtype; numbers follow the tensor's dtype. */
 export function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
-  const dtype = a instanceof Tensor ? a.dtype : b instanceof Tensor ? b.dtype : "float32";
+  const dtype = isTensor(a) ? a.dtype : isTensor(b) ? b.dtype : "float32";
   const x = toTensor(a, dtype);
   const y = toTensor(b, dtype);
   if (x.dtype !== y.dtype) {
