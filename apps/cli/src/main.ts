@@ -1,11 +1,13 @@
 import { Command, CommanderError } from "commander";
 import { registerBench } from "./commands/bench.js";
+import { registerCaption, registerEvalCaption } from "./commands/caption.js";
 import { registerData } from "./commands/data.js";
 import { registerDiagnose } from "./commands/diagnose.js";
 import { registerPlot } from "./commands/plot.js";
 import { registerEval } from "./commands/eval.js";
 import { registerOnnx } from "./commands/onnx.js";
 import { registerSample } from "./commands/sample.js";
+import { registerTrainCaption } from "./commands/train-caption.js";
 import { registerTrainLm } from "./commands/train-lm.js";
 import { registerTrainMt } from "./commands/train-mt.js";
 import { registerEvalMt, registerPlotAttention, registerTranslate } from "./commands/translate.js";
@@ -25,19 +27,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   const out = (): Output => (output ??= makeOutput(Boolean(program.opts().json)));
   program
     .name("unroll")
-    .description("Train and use recurrent neural networks: language models and translation with attention; captioning to come.")
+    .description("Train and use recurrent neural networks: language models, translation with attention, image and video captioning.")
     .option("--json", "machine-readable output: one JSON object per line on stdout")
     .option("--verbose", "show stack traces of errors")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model)");
+  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model; caption / video: an image or video captioner)");
   registerTrainLm(train, out);
   registerTrainMt(train, out);
+  registerTrainCaption(train, out, "caption");
+  registerTrainCaption(train, out, "video");
   registerSample(program, out);
   registerTranslate(program, out);
-  registerEvalMt(registerEval(program, out), out);
+  registerCaption(program, out);
+  const evalGroup = registerEval(program, out);
+  registerEvalMt(evalGroup, out);
+  registerEvalCaption(evalGroup, out);
   registerOnnx(program, out);
   registerDiagnose(program, out);
   registerPlotAttention(registerPlot(program, out), out);

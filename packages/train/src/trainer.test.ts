@@ -137,6 +137,23 @@ describe("Trainer", () => {
     expect(trainer.clipFraction).toBeGreaterThanOrEqual(0);
   });
 
+  it("reports a loss function's reportedLoss in step events, and trains on its loss", async () => {
+    // The minimised loss adds 10 (a stand-in regulariser with no gradient); events show the data term.
+    const regularised: LossFunction<Params, Batch, Tensor> = (p, batch, carry, ctx) => {
+      const out = loss(p, batch, carry, ctx);
+      return { ...out, loss: add(out.loss, 10), reportedLoss: out.loss.item() };
+    };
+    const plain: number[] = [];
+    const a = makeTrainer(1);
+    a.events.on("step", (e) => plain.push(e.loss));
+    await a.run({ steps: 5 });
+    const reported: number[] = [];
+    const b = new Trainer({ params: model(1), loss: regularised, data: echoSource(7), optimizer: adam({ lr: 0.02 }), schedule: cosineWithWarmup({ lr: 0.02, warmupSteps: 3, totalSteps: 40 }), clip: { maxNorm: 1 }, seed: 5 });
+    b.events.on("step", (e) => reported.push(e.loss));
+    await b.run({ steps: 5 });
+    expect(reported).toEqual(plain);
+  });
+
   it("a run stopped at step N and resumed in a fresh process follows the uninterrupted run bit for bit", async () => {
     const straight: number[] = [];
     const a = makeTrainer(1);

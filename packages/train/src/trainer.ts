@@ -31,6 +31,12 @@ export interface LossOutput<C> {
   readonly carry?: C;
   /** Tokens (or examples) in the batch, for throughput. */
   readonly tokens?: number;
+  /**
+   * The loss that step events report when `loss` adds a regulariser to the data term (a
+   * captioner's attention penalty): the data term alone, so that training and validation losses
+   * compare. Default: `loss`.
+   */
+  readonly reportedLoss?: number;
 }
 
 export type LossFunction<P, B, C> = (params: P, batch: B, carry: C | undefined, context: StepContext) => LossOutput<C>;
@@ -81,6 +87,7 @@ export interface TrainerOptions<P, B, C> {
 
 export interface StepEvent {
   readonly step: number;
+  /** The step's loss (its `reportedLoss` when the loss function gives one). */
   readonly loss: number;
   /** Global gradient norm before clipping. */
   readonly gradNorm: number;
@@ -305,7 +312,7 @@ export class Trainer<P, B, C = unknown> {
       }
       const stepEvent: StepEvent = {
         step: this.stepCount,
-        loss,
+        loss: aux.reportedLoss ?? loss,
         gradNorm: norm,
         clipped,
         lr,

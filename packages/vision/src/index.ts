@@ -6,8 +6,10 @@ export type { RgbImage, DecodeOptions } from "./image/decode.js";
 export { resizeImage, imagesToTensor, videosToTensor, IMAGENET_MEAN, IMAGENET_STD } from "./image/tensor.js";
 export type { ToTensorOptions } from "./image/tensor.js";
 
-// Videos: a folder of frames (sampled and stacked by videosToTensor).
+// Videos: a folder of frames, an animated GIF or APNG (sampled and stacked by videosToTensor).
 export { readVideoFrames } from "./video/frames.js";
+export { decodeAnimation, readVideo, DEFAULT_MAX_FRAMES } from "./video/animation.js";
+export type { AnimationOptions } from "./video/animation.js";
 
 // Data: caption files, and procedural shapes (images and videos) with compositional captions.
 export { readCaptions, parseCaptions } from "./data/captions.js";
@@ -25,7 +27,11 @@ export type { CaptionDecoderKind, CaptionerConfig, ResolvedCaptionerConfig, Capt
 export { caption, captionDecoder } from "./caption/decode.js";
 export type { Caption, CaptionOptions, CaptionRows } from "./caption/decode.js";
 export { captionBatch } from "./caption/batch.js";
+export { attentionOverlay, attentionStrip } from "./caption/overlay.js";
 
 // Metrics: the COCO caption evaluation's BLEU-1..4 and CIDEr-D (pycocoevalcap), and its PTB-style tokenisation.
 export { cocoBleu, ciderD, cocoTokenize } from "./metrics/index.js";
 export type { Bleu4, CocoBleuOptions, CocoBleuScore, CiderDOptions, CiderDScore, CaptionHypotheses, CaptionReferences, CocoTokenizeOption } from "./metrics/index.js";
+
+// Training: caption files to trained captioners with checkpoints that resume exactly, COCO-scored dev evaluations.
+export * from "./train/index.js";

@@ -274,7 +274,6 @@ export function evaluationWindows(ids: Int32Array, options: { batchSize: number;
   return { batches: windows, tokens: N, streams: S, [Symbol.iterator]: iterate };
 }
 
-/** A uniformly random permutation of 0..n-1 (Fisher-Yates, 53-bit uniforms from `rng`). */
 /** A uniform random permutation of 0..n-1 (Fisher-Yates on 53-bit draws from `rng`). */
 export function permutation(n: number, rng: Rng): Int32Array {
   const order = new Int32Array(n);

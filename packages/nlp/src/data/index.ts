@@ -10,7 +10,7 @@ export { mobyDick, mobyDickPath, loadCorpus, defaultCacheDir } from "./corpora.j
 export type { LoadCorpusOptions } from "./corpora.js";
 export { downloadCorpus } from "./download.js";
 export type { DownloadOptions, DownloadProgress } from "./download.js";
-export { streamBatches, shuffledWindows, evaluationWindows, IGNORE_INDEX } from "./batching.js";
+export { streamBatches, shuffledWindows, evaluationWindows, permutation, IGNORE_INDEX } from "./batching.js";
 export type {
   LmBatch, LmDataSource, Remainder, StreamBatchOptions, StreamPosition, ShuffledWindowOptions, ShuffledPosition,
   EvaluationBatch, EvaluationWindows,

@@ -328,15 +328,18 @@ export class Captioner {
   /**
    * The loss for `Trainer`: mean cross-entropy over the caption tokens (the end symbol included),
    * plus, with attention, the doubly stochastic regulariser `λ mean_n Σ_r (1 - Σ_t α_{t,n,r})²`
-   * over the real (non-padding) steps.
+   * over the real (non-padding) steps. Step events report the cross-entropy alone.
    */
   lossFunction(): LossFunction<CaptionerParams, CaptionBatch, never> {
     return (params, batch, _carry, ctx) => {
       const { logits, attention } = this.forward(params, batch, { training: true, rng: ctx.rng });
-      const loss = this.loss(logits, attention, batch.tgtOut);
+      const crossEntropy = softmaxCrossEntropy(logits, reshape(batch.tgtOut, [batch.tgtOut.size]), { ignoreIndex: -100 });
+      const lambda = this.config.doublyStochastic;
+      const loss = attention && lambda > 0 ? add(crossEntropy, mul(this.attentionPenalty(attention, batch.tgtOut), lambda)) : crossEntropy;
       let tokens = 0;
       for (let i = 0; i < batch.tgtOut.size; i++) if (batch.tgtOut.data[i] !== -100) tokens++;
-      return { loss, tokens };
+      // Step events show the cross-entropy alone: it is what the validation loss measures.
+      return { loss, tokens, reportedLoss: crossEntropy.item() };
     };
   }
 

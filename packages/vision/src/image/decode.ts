@@ -95,7 +95,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
   return { width, height, data: rgbaToRgb(rgba, width * height) };
 }
 
-function rgbaToRgb(rgba: ArrayLike<number>, pixels: number): Uint8Array {
+export function rgbaToRgb(rgba: ArrayLike<number>, pixels: number): Uint8Array {
   const rgb = new Uint8Array(pixels * 3);
   for (let p = 0; p < pixels; p++) {
     // Alpha over white: the captioning sets are drawings on white.
