@@ -81,9 +81,11 @@ describe("unroll data shapes / train caption / caption / eval caption", () => {
   });
 
   it("says what is wrong with the usual mistakes, and writes nothing", async () => {
-    const noData = await unroll(["train", "caption", "--out", join(work, "none")]);
+    const noData = await unroll(["train", "video", "--out", join(work, "none")]);
     expect(noData.code).toBe(1);
-    expect(noData.stderr).toMatch(/train caption needs captioned images: --data captions\.tsv[\s\S]*unroll data shapes --out shapes/);
+    expect(noData.stderr).toMatch(/train video needs captioned videos: --data captions\.tsv[\s\S]*unroll data shapes --video --out moving/);
+    const emojiVideo = await unroll(["train", "video", "--data", "emoji", "--out", join(work, "none")]);
+    expect(emojiVideo.stderr).toMatch(/the emoji set is images, and this is a video captioner/);
     const frames = await unroll(["train", "caption", "--data", "x.tsv", "--frames", "4", "--out", join(work, "none")]);
     expect(frames.stderr).toMatch(/--frames applies to videos[\s\S]*unroll train video/);
     const missing = await unroll(["train", "caption", "--data", join(work, "missing.tsv"), "--out", join(work, "none")]);
@@ -94,6 +96,22 @@ describe("unroll data shapes / train caption / caption / eval caption", () => {
     expect(notARun.code).toBe(1);
     expect(notARun.stderr).toMatch(/hint: point at a run directory written by `unroll train caption`/);
     expect(notARun.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+});
+
+describe("unroll train caption on the built-in emoji set", () => {
+  it("trains on Google's emoji by default and scores their held-out tenth", { timeout: 120_000 }, async () => {
+    const out = join(work, "emoji-run");
+    const trained = await unroll(["train", "caption", "--out", out, "--steps", "2", "--eval-images", "8", ...tiny]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const said = trained.stdout + trained.stderr;
+    expect(said).toMatch(/loading the emoji set \(emoji-datasource-google\)/);
+    expect(said).toMatch(/1,716 training images \(1,716 captions\), 190 dev/);
+    const resumed = await unroll(["train", "caption", "--out", out, "--resume", "--steps", "3"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const scored = await unroll(["--json", "eval", "caption", out, "--data", "emoji", "--beam", "1"]);
+    expect(scored.code, scored.stderr).toBe(0);
+    expect(lines(scored.stdout)[0]).toMatchObject({ images: 190, step: 3 });
   });
 });
 

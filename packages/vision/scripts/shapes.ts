@@ -2,7 +2,7 @@
 // from scratch on shapes (images) and moving shapes (videos), scored on held-out examples with COCO
 // BLEU-4, CIDEr-D and the exact-caption rate.
 //
-//   npx --yes pnpm@12.4.2 --filter @unroll/vision shapes -- --steps 1500 --video-steps 1000
+//   npx --yes pnpm@12.4.2 --filter @unroll/vision shapes -- --steps 5000 --video-steps 3000 [--hidden 64] [--schedule cosine]
 import { parseArgs } from "node:util";
 import { CAPTION_DECODERS, type CaptionDecoderKind, captionInputs, type CaptionSet, evaluateCaptions, movingShapesDataset, resolveCaptionInput, shapesDataset, trainCaptionModel } from "../src/index.js";
 
@@ -13,6 +13,8 @@ const { values } = parseArgs({
     decoder: { type: "string", default: CAPTION_DECODERS.join(",") },
     threads: { type: "string", default: "2" },
     only: { type: "string", default: "images,videos" },
+    hidden: { type: "string", default: "64" },
+    schedule: { type: "string", default: "constant" },
   },
 });
 const decoders = values.decoder!.split(",") as CaptionDecoderKind[];
@@ -39,7 +41,8 @@ async function run(kind: "images" | "videos", decoder: CaptionDecoderKind, steps
       evalEvery: steps,
       batchSize: video ? 16 : 32,
       optimizer: { lr: 3e-3 },
-      model: { decoder, encoder: { channels: [16, 32, 32], blocks: 0 }, embeddingSize: 32, hiddenSize: 64 },
+      schedule: { name: values.schedule as "constant" | "cosine" },
+      model: { decoder, encoder: { channels: [16, 32, 32], blocks: 0 }, embeddingSize: 32, hiddenSize: Number(values.hidden) },
       threads,
     },
   });

@@ -14,6 +14,8 @@ export type { AnimationOptions } from "./video/animation.js";
 // Data: caption files, and procedural shapes (images and videos) with compositional captions.
 export { readCaptions, parseCaptions } from "./data/captions.js";
 export type { CaptionEntry } from "./data/captions.js";
+export { emojiCaptions, emojiCaptionsFrom, EMOJI_PACKAGE } from "./data/emoji.js";
+export type { EmojiCaptions } from "./data/emoji.js";
 export { shapesDataset, movingShapesDataset, COLOURS, SHAPES, SIZES, RELATIONS, MOTIONS } from "./data/shapes.js";
 export type { ShapesOptions, CaptionedImage, CaptionedVideo } from "./data/shapes.js";
 

@@ -2,13 +2,14 @@ import { stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
 import {
-  attentionStrip, caption, captionInputs, encodePng, evaluateCaptions, loadCaptionModel, type LoadedCaptionModel, loadCaptionSet, readImage, readVideo, type RgbImage,
+  attentionStrip, caption, captionInputs, encodePng, evaluateCaptions, loadCaptionModel, type LoadedCaptionModel, readImage, readVideo, type RgbImage,
 } from "@unroll/vision";
 import { numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 import { useKernels } from "./kernel-flags.js";
+import { readEvaluationSet } from "./train-caption.js";
 
 /** The decoding flags shared by `caption` and `eval caption`. */
 function withCaptionFlags(cmd: Command, defaults: { beam: string }): Command {
@@ -93,7 +94,7 @@ export function registerEvalCaption(evalCommand: Command, out: () => Output): vo
       .command("caption")
       .description("score a captioner on a caption file: BLEU-1..4 and CIDEr-D as the COCO caption evaluation computes them (every caption of an image is a reference), and the teacher-forced loss")
       .argument("<run>", "a run directory or a checkpoint directory written by `unroll train caption` or `train video`")
-      .requiredOption("--data <captions.tsv>", "image<TAB>caption per line, as for training")
+      .requiredOption("--data <captions.tsv>", "image<TAB>caption per line, as for training; `emoji`: the emoji set's held-out tenth")
       .option("--captions <file>", "also write the captions there (image<TAB>caption per line)"),
     { beam: "3" },
   ).action(async (run: string, flags: Record<string, unknown>) => {
@@ -101,7 +102,7 @@ export function registerEvalCaption(evalCommand: Command, out: () => Output): vo
     const options = captionOptions(flags);
     useKernels(flags);
     const loaded = await loadCaptionRun(run);
-    const set = await loadCaptionSet(String(flags.data), loaded.input);
+    const set = await readEvaluationSet(String(flags.data), loaded.input);
     const release = pinTensors(treeLeaves(loaded.params));
     const started = performance.now();
     const result = await evaluateCaptions(loaded.model, loaded.params, loaded.vocabulary, set, options).finally(release);

@@ -1,6 +1,6 @@
 import { DataError } from "@unroll/nlp";
 import { Tensor, ValueRangeError } from "@unroll/tensor";
-import { readCaptions } from "../data/captions.js";
+import { type CaptionEntry, readCaptions } from "../data/captions.js";
 import { readImage, type RgbImage } from "../image/decode.js";
 import { IMAGENET_MEAN, IMAGENET_STD, imagesToTensor, videosToTensor } from "../image/tensor.js";
 import { readVideo } from "../video/animation.js";
@@ -54,13 +54,22 @@ export function captionInputs(items: readonly RgbImage[] | readonly (readonly Rg
 export async function loadCaptionSet(file: string, input: CaptionInput, options: { readonly maxPixels?: number } = {}): Promise<CaptionSet> {
   const entries = await readCaptions(file);
   if (entries.length === 0) throw new DataError("EMPTY", `${file} holds no captions`, { path: file });
+  return loadCaptionEntries(entries, input, { ...options, file });
+}
+
+/**
+ * `loadCaptionSet` over entries already read (the emoji set, a list built in code): every image
+ * (or video) decoded and prepared; errors name `options.file` and the entry's line when given.
+ */
+export async function loadCaptionEntries(entries: readonly CaptionEntry[], input: CaptionInput, options: { readonly maxPixels?: number; readonly file?: string } = {}): Promise<CaptionSet> {
+  if (entries.length === 0) throw new ValueRangeError("loadCaptionEntries", "there are no captioned images");
   const limits = options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {};
   const decoded = await Promise.all(
     entries.map(async (e) => {
       try {
         return input.frames === null ? await readImage(e.image, limits) : await readVideo(e.image, limits);
       } catch (error) {
-        if (error instanceof DataError) throw new DataError(error.code, `${file}, line ${e.line}: ${error.message}`, { path: file, cause: error });
+        if (error instanceof DataError && options.file !== undefined) throw new DataError(error.code, `${options.file}, line ${e.line}: ${error.message}`, { path: options.file, cause: error });
         throw error;
       }
     }),
