@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadWasmKernelsSync, Rng, withKernels } from "@unroll/tensor";
 import { adam, arraySource, Trainer } from "@unroll/train";
 import { Vocabulary } from "@unroll/nlp";
-import { CAPTION_DECODERS, type CaptionBatch, type CaptionDecoderKind, caption, Captioner, type CaptionerParams, captionBatch, imagesToTensor, movingShapesDataset, shapesDataset, videosToTensor } from "../index.js";
+import { CAPTION_DECODERS, type CaptionBatch, type CaptionDecoderKind, caption, Captioner, type CaptionerParams, captionBatch, cocoBleu, imagesToTensor, movingShapesDataset, shapesDataset, videosToTensor } from "../index.js";
 
 // Each decoder learns to describe procedural shapes it has not seen ("a small red circle above a
 // blue square"), from scratch, encoder included: the image must reach the words. Measured at 400
@@ -53,7 +53,7 @@ describe("captioning learns", () => {
 });
 
 // Videos of a moving shape ("a red circle moves left"): the direction is in the frames' order
-// only. Measured at 300 steps of 16 videos (6 frames of 16×16): exact 0.87 / 0.73 and the motion
+// only. Measured at 300 steps of 16 videos (6 frames of 16×16): exact 0.87 / 0.73 (BLEU-4 0.76 for inject: the 0.8 bar needs 500 steps) and the motion
 // right 1.0 / 1.0 (attention / inject; chance 0.25). Show and Tell, which sees the video only
 // before its first word, learns slower: motion 0.21 at 300 steps, 0.64 at 1,000 (not tested).
 function learnVideo(decoder: CaptionDecoderKind, steps: number) {
@@ -65,19 +65,24 @@ function learnVideo(decoder: CaptionDecoderKind, steps: number) {
     const params = await trainOn(model, videos, 16, steps, (chosen) => captionBatch(videosToTensor(chosen.map((d) => d.frames)), chosen.map((d) => words.encode(d.caption))));
     const out = await caption(model, params, words, videosToTensor(heldVideos.map((d) => d.frames)));
     const motion = (text: string) => text.split(" ").slice(-2).join(" ");
+    const hypotheses = Object.fromEntries(out.map((c, i) => [String(i), c.text.trim() || "a"]));
+    const references = Object.fromEntries(heldVideos.map((d, i) => [String(i), [d.caption]]));
     return {
       exact: out.filter((c, i) => c.text === heldVideos[i]!.caption).length / heldVideos.length,
       motion: out.filter((c, i) => motion(c.text) === motion(heldVideos[i]!.caption)).length / heldVideos.length,
+      bleu4: cocoBleu(hypotheses, references).bleu[3]!,
     };
   });
 }
 
 describe("video captioning learns", () => {
   for (const decoder of ["attention", "inject"] as const) {
-    it(`${decoder}: held-out videos described with the direction of their motion`, async () => {
-      const r = await learnVideo(decoder, 300);
+    it(`${decoder}: held-out videos described with the direction of their motion, BLEU-4 0.8 or more`, async () => {
+      const r = await learnVideo(decoder, 500);
       expect(r.motion, JSON.stringify(r)).toBeGreaterThan(0.9);
       expect(r.exact, JSON.stringify(r)).toBeGreaterThan(0.5);
+      // The issue's bar for the procedural sets (every model, at full size: scripts/shapes.ts).
+      expect(r.bleu4, JSON.stringify(r)).toBeGreaterThanOrEqual(0.8);
     }, 300_000);
   }
 });
