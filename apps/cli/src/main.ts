@@ -5,6 +5,7 @@ import { registerData } from "./commands/data.js";
 import { registerDiagnose } from "./commands/diagnose.js";
 import { registerPlot } from "./commands/plot.js";
 import { registerEval } from "./commands/eval.js";
+import { registerExportTorch } from "./commands/export-torch.js";
 import { registerOnnx } from "./commands/onnx.js";
 import { registerSample } from "./commands/sample.js";
 import { registerTrainCaption } from "./commands/train-caption.js";
@@ -46,6 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerEvalMt(evalGroup, out);
   registerEvalCaption(evalGroup, out);
   registerOnnx(program, out);
+  registerExportTorch(program, out);
   registerDiagnose(program, out);
   registerPlotAttention(registerPlot(program, out), out);
   registerBench(program, out);

@@ -46,6 +46,7 @@ export const TOOLS: Readonly<Record<ToolId, OptionalTool>> = {
     decides: [
       "tooling/bench: the PyTorch rows of the benchmark, and the smoke test's check that PyTorch trains to unroll's losses",
       "regenerating the PyTorch golden fixtures (`pnpm --filter @unroll/tensor fixtures` and the like; tests read the committed JSON)",
+      "apps/cli: the PyTorch half of test/export-torch.test.ts (the export's logits, token ids and training steps against the library's, one process and torchrun)",
     ],
     install: "apt-get install python3-torch libopenblas0-pthread",
   },
