@@ -19,13 +19,16 @@ export type { EmojiCaptions } from "./data/emoji.js";
 export { shapesDataset, movingShapesDataset, COLOURS, SHAPES, SIZES, RELATIONS, MOTIONS } from "./data/shapes.js";
 export type { ShapesOptions, CaptionedImage, CaptionedVideo } from "./data/shapes.js";
 
-// Encoders: a small residual CNN trained from scratch (pooled vector and region grid).
+// Encoders: a small residual CNN trained from scratch, and the pretrained MobileNetV2 inside nsfwjs (pooled vector and region grid).
 export { ResNetEncoder } from "./encoder/resnet.js";
 export type { ResNetConfig, ResNetParams, ConvParams, EncodedImages } from "./encoder/resnet.js";
+export type { ImageEncoder } from "./encoder/encoder.js";
+export { MobileNetV2Encoder, nsfwjsMobileNetV2, NSFWJS_PACKAGE } from "./encoder/mobilenet.js";
+export type { MobileNetV2Params, MobileNetV2Options, LayersModelArtifacts, WeightSpec, ModuleImporter } from "./encoder/mobilenet.js";
 
 // Captioning: Show and Tell, the image injected at every step, Show, Attend and Tell; nlp's decoding.
 export { Captioner, CAPTION_DECODERS } from "./caption/model.js";
-export type { CaptionDecoderKind, CaptionerConfig, ResolvedCaptionerConfig, CaptionerParams, CaptionBatch, EncodedCaption, CaptionState } from "./caption/model.js";
+export type { CaptionDecoderKind, CaptionerConfig, CaptionEncoderConfig, MobileNetEncoderConfig, ResolvedCaptionerConfig, CaptionerParams, CaptionBatch, EncodedCaption, CaptionState } from "./caption/model.js";
 export { caption, captionDecoder } from "./caption/decode.js";
 export type { Caption, CaptionOptions, CaptionRows } from "./caption/decode.js";
 export { captionBatch } from "./caption/batch.js";

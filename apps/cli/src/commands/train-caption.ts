@@ -23,6 +23,8 @@ export const SETTINGS = {
   cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
   imageSize: { kind: { type: "integer", min: 8, max: 1024 }, help: "images are resized to this many pixels square (default 32)" },
   frames: { kind: { type: "integer", min: 1, max: 256 }, help: "frames sampled from each video, evenly (train video; default 8)" },
+  encoder: { kind: kinds.choice("resnet", "mobilenet"), help: "resnet (a residual CNN trained from scratch; the default) | mobilenet (the pretrained MobileNetV2 inside the npm package nsfwjs: 224×224 images, frozen unless --fine-tune)" },
+  fineTune: { kind: kinds.boolean, help: "train the pretrained MobileNetV2's weights with the decoder (--encoder mobilenet; default false: frozen)" },
   channels: { kind: kinds.string, help: "the encoder's channels per stage, e.g. 16,32,64 (the default; each stage halves the image)" },
   blocks: { kind: kinds.positiveInteger, help: "residual blocks per encoder stage (default 1)" },
   embedding: { kind: kinds.positiveInteger, help: "word embedding size (default 64)" },
@@ -87,7 +89,13 @@ export function toConfig(kind: Kind, v: Values, source: ReadonlyMap<string, stri
   set(model, "doublyStochastic", "doublyStochastic");
   set(model, "dropout", "dropout");
   if (v.has("attentionSize") && (get<string>("decoder") ?? "attention") !== "attention") throw new UserError(`${source.get("attentionSize")} applies to the attention decoder`, "drop it, or choose --decoder attention");
-  if (v.has("channels") || v.has("blocks")) {
+  if (get<string>("encoder") === "mobilenet") {
+    const resnet = (["channels", "blocks"] as const).filter((k) => v.has(k));
+    if (resnet.length > 0) throw new UserError(`${resnet.map((k) => source.get(k)).join(", ")} shape${resnet.length === 1 ? "s" : ""} the resnet encoder, not the pretrained MobileNetV2`, "drop it, or choose --encoder resnet");
+    model.encoder = { kind: "mobilenet", frozen: !(get<boolean>("fineTune") ?? false) };
+  } else if (v.has("fineTune")) {
+    throw new UserError(`${source.get("fineTune")} applies to the pretrained encoder`, "drop it, or choose --encoder mobilenet");
+  } else if (v.has("channels") || v.has("blocks")) {
     model.encoder = { channels: v.has("channels") ? channelsOf(get<string>("channels")!, source.get("channels")!) : [16, 32, 64], blocks: get<number>("blocks") ?? 1 };
   }
   const optimizer: Record<string, unknown> = {};
@@ -102,6 +110,8 @@ export function toConfig(kind: Kind, v: Values, source: ReadonlyMap<string, stri
   if (v.has("warmup") && get("schedule") !== "cosine") throw new UserError(`${source.get("warmup")} applies to the cosine schedule`, "drop it, or choose --schedule cosine");
   const input: Record<string, unknown> = {};
   set(input, "imageSize", "imageSize");
+  // The MobileNetV2 was trained on 224×224 images in [0, 1] (nsfwjs: pixels / 255): the input's defaults already normalise so.
+  if (get<string>("encoder") === "mobilenet" && !v.has("imageSize")) input.imageSize = 224;
   set(input, "frames", "frames");
   const config: Record<string, unknown> = { model, optimizer, schedule, input, video: kind === "video" };
   set(config, "minFrequency", "minFrequency");
@@ -122,14 +132,19 @@ export function toConfig(kind: Kind, v: Values, source: ReadonlyMap<string, stri
   return config as TrainCaptionConfig;
 }
 
-const SIZE_FIX = "use a smaller --image-size, --channels, --hidden or --embedding, a larger --min-frequency, or a smaller --batch";
+const SIZE_FIX = "use a smaller --image-size, --channels, --hidden or --embedding, a larger --min-frequency, or a smaller --batch (a frozen --encoder mobilenet keeps no activations for training)";
 
 function checkSize(model: Captioner, config: TrainCaptionConfig, input: CaptionInput, memory: number): void {
   const c = model.config;
   const side = input.imageSize;
   const frames = input.frames ?? 1;
-  // The encoder's activations dominate: each stage keeps about 4 maps of its channels at its resolution.
-  const encoder = c.encoder.channels.reduce((sum, ch, i) => sum + 4 * ch * (side / 2 ** (i + 1)) ** 2, 3 * side * side) * frames;
+  // The encoder's activations dominate: each ResNet stage keeps about 4 maps of its channels at its
+  // resolution; MobileNetV2's 98 layers hold about 260 values per input pixel (13 million at
+  // 224×224), recorded when fine-tuned; frozen, it records nothing and its largest maps live briefly.
+  const encoder =
+    "kind" in c.encoder
+      ? (c.encoder.frozen ? 80 : 260) * side * side * frames
+      : c.encoder.channels.reduce((sum, ch, i) => sum + 4 * ch * (side / 2 ** (i + 1)) ** 2, 3 * side * side) * frames;
   const length = (config.maxLength ?? 30) + 1;
   checkTrainingSize(
     {
@@ -162,7 +177,7 @@ export function registerTrainCaption(train: Command, out: () => Output, kind: Ki
   cmd.addHelpText(
     "after",
     `\nDefaults: ${kind === "caption" ? "--data emoji (Google's emoji named: 1,716 to train on, 190 held out) " : ""}--out ${defaultOut} --steps ${DEFAULTS.steps} (none with --time alone); ${what} resized to 32×32${kind === "video" ? ", 8 frames" : ""}; a residual CNN encoder\n` +
-      `(channels 16,32,64, 1 block per stage) trained from scratch; an LSTM decoder of 128 with attention, embeddings 64; words seen twice or more;\n` +
+      `(channels 16,32,64, 1 block per stage) trained from scratch (--encoder mobilenet: nsfwjs's pretrained MobileNetV2, 224×224, frozen); an LSTM decoder of 128 with attention, embeddings 64; words seen twice or more;\n` +
       `Adam 2e-3, clip 5, batch 32. On --resume only --steps, --time, --kernels and --threads may change. Examples:\n` +
       (kind === "caption"
         ? `  unroll train caption --time 10                      # the emoji set\n` +
@@ -270,7 +285,7 @@ async function trainIn(
         const m = info.model.config;
         const side = info.input.imageSize;
         out.info(
-          `${m.decoder} captioner (${m.cell} ${m.hiddenSize}, encoder channels ${m.encoder.channels.join(",")}${m.video ? `, ${info.input.frames} frames` : ""}, ${side}×${side} ${m.video ? "videos" : "images"}), ` +
+          `${m.decoder} captioner (${m.cell} ${m.hiddenSize}, ${"kind" in m.encoder ? `pretrained MobileNetV2 encoder (nsfwjs, ${m.encoder.frozen ? "frozen" : "fine-tuned"})` : `encoder channels ${m.encoder.channels.join(",")}`}${m.video ? `, ${info.input.frames} frames` : ""}, ${side}×${side} ${m.video ? "videos" : "images"}), ` +
             `${info.parameters.toLocaleString("en-US")} parameters, ${info.vocabulary.size.toLocaleString("en-US")} words, ` +
             `${info.trainImages.toLocaleString("en-US")} training ${m.video ? "videos" : "images"} (${info.trainCaptions.toLocaleString("en-US")} captions${info.truncatedCaptions > 0 ? `, ${info.truncatedCaptions} cut to ${config.maxLength ?? 30} words` : ""}), ${info.devImages} dev, kernels ${info.kernels}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),

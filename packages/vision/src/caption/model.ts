@@ -34,7 +34,9 @@ import {
 } from "@unroll/tensor";
 import { type CellMode, GRU, Linear, LSTM, type Recurrent, type RecurrentState, RNN } from "@unroll/cells";
 import type { LossFunction } from "@unroll/train";
-import { type ResNetConfig, ResNetEncoder, type ResNetParams } from "../encoder/resnet.js";
+import type { ImageEncoder } from "../encoder/encoder.js";
+import { MobileNetV2Encoder, type MobileNetV2Params } from "../encoder/mobilenet.js";
+import { type EncodedImages, type ResNetConfig, ResNetEncoder, type ResNetParams } from "../encoder/resnet.js";
 
 /**
  * The three captioning decoders of the lecture:
@@ -50,6 +52,26 @@ import { type ResNetConfig, ResNetEncoder, type ResNetParams } from "../encoder/
 export type CaptionDecoderKind = "show-tell" | "inject" | "attention";
 export const CAPTION_DECODERS: readonly CaptionDecoderKind[] = ["show-tell", "inject", "attention"];
 
+/**
+ * The pretrained MobileNetV2 that ships inside nsfwjs (an optional peer dependency; see
+ * `MobileNetV2Encoder`) as the captioner's encoder: 224×224 images in [0, 1], a 7×7 grid of 1,280
+ * features.
+ */
+export interface MobileNetEncoderConfig {
+  readonly kind: "mobilenet";
+  /**
+   * true (the default): the imported weights stay as they are: they are not the captioner's
+   * parameters (not trained, not in checkpoints: re-imported from nsfwjs on load). false: they are
+   * parameters, fine-tuned with the decoder and saved.
+   */
+  readonly frozen?: boolean;
+  /** The imported weights' fingerprint (`MobileNetV2Encoder.fingerprint`), checked when given: a checkpoint records it. */
+  readonly weights?: string;
+}
+
+/** The captioner's encoder: the residual CNN trained from scratch (the default), or the pretrained MobileNetV2. */
+export type CaptionEncoderConfig = (ResNetConfig & { readonly kind?: "resnet" }) | MobileNetEncoderConfig;
+
 export interface CaptionerConfig {
   readonly vocabSize: number;
   /** Default "attention". */
@@ -62,7 +84,7 @@ export interface CaptionerConfig {
   readonly hiddenSize?: number;
   /** Width of the attention's scoring layer. Default hiddenSize. */
   readonly attentionSize?: number;
-  readonly encoder?: ResNetConfig;
+  readonly encoder?: CaptionEncoderConfig;
   /** Dropout on embeddings and before the output layer. Default 0. */
   readonly dropout?: number;
   /**
@@ -77,10 +99,11 @@ export interface CaptionerConfig {
   readonly doublyStochastic?: number;
 }
 
-export type ResolvedCaptionerConfig = Required<Omit<CaptionerConfig, "encoder">> & { readonly encoder: Required<ResNetConfig> };
+export type ResolvedCaptionerConfig = Required<Omit<CaptionerConfig, "encoder">> & { readonly encoder: Required<ResNetConfig> | Required<MobileNetEncoderConfig> };
 
 export interface CaptionerParams {
-  readonly encoder: ResNetParams;
+  /** A frozen MobileNetV2's are empty: its weights are the encoder's own. */
+  readonly encoder: ResNetParams | MobileNetV2Params;
   /** Video: the LSTM over the frames' vectors. */
   readonly frames?: Readonly<Record<string, Tensor>>;
   readonly embedding: { readonly weight: Tensor };
@@ -122,17 +145,25 @@ export interface CaptionState {
  */
 export class Captioner {
   readonly config: ResolvedCaptionerConfig;
-  readonly encoder: ResNetEncoder;
+  readonly encoder: ResNetEncoder | MobileNetV2Encoder;
   readonly rnn: Recurrent;
   private readonly head: Linear;
   private readonly initH: Linear | null;
   private readonly initC: Linear | null;
   private readonly imageInput: Linear | null;
   private readonly frameRnn: Recurrent | null;
+  /** A frozen MobileNetV2: its own weights, constants of every forward pass. */
+  private readonly frozen: MobileNetV2Params | null;
 
-  constructor(config: CaptionerConfig) {
+  /** A captioner whose MobileNetV2 encoder (if its config asks for one) is imported from nsfwjs first. */
+  static async create(config: CaptionerConfig): Promise<Captioner> {
+    return new Captioner(config, config.encoder?.kind === "mobilenet" ? { encoder: await MobileNetV2Encoder.fromNsfwjs() } : {});
+  }
+
+  /** `options.encoder`: the imported MobileNetV2 that an `encoder: { kind: "mobilenet" }` config needs (or use `Captioner.create`). */
+  constructor(config: CaptionerConfig, options: { readonly encoder?: MobileNetV2Encoder } = {}) {
     const hiddenSize = config.hiddenSize ?? 256;
-    const encoder = new ResNetEncoder(config.encoder);
+    const { encoder, resolved } = captionEncoder(config.encoder, options.encoder);
     const c: ResolvedCaptionerConfig = {
       vocabSize: config.vocabSize,
       decoder: config.decoder ?? "attention",
@@ -140,7 +171,7 @@ export class Captioner {
       embeddingSize: config.embeddingSize ?? 128,
       hiddenSize,
       attentionSize: config.attentionSize ?? hiddenSize,
-      encoder: { channels: encoder.channels, blocks: encoder.blocks },
+      encoder: resolved,
       dropout: config.dropout ?? 0,
       doublyStochastic: config.doublyStochastic ?? 1,
       video: config.video ?? false,
@@ -155,6 +186,7 @@ export class Captioner {
     if (!(c.doublyStochastic >= 0)) throw new ValueRangeError(op, `doublyStochastic must be >= 0, got ${c.doublyStochastic}`);
     this.config = c;
     this.encoder = encoder;
+    this.frozen = "kind" in resolved && resolved.frozen ? (encoder as MobileNetV2Encoder).weights : null;
     const F = encoder.features;
     this.frameRnn = c.video ? new LSTM({ inputSize: 4 * F, hiddenSize: F }) : null;
     const input = c.embeddingSize + (c.decoder === "attention" ? F : 0);
@@ -173,7 +205,7 @@ export class Captioner {
   parameterShapes(): Record<string, number[]> {
     const c = this.config;
     const shapes: Record<string, number[]> = {};
-    for (const [n, s] of Object.entries(this.encoder.parameterShapes())) shapes[`encoder.${n}`] = s;
+    if (!this.frozen) for (const [n, s] of Object.entries(this.encoder.parameterShapes())) shapes[`encoder.${n}`] = s;
     if (this.frameRnn) for (const [n, s] of Object.entries(this.frameRnn.parameterShapes())) shapes[`frames.${n}`] = s;
     shapes["embedding.weight"] = [c.vocabSize, c.embeddingSize];
     if (this.initH) Object.assign(shapes, { "init.h.weight": [c.hiddenSize, this.encoder.features], "init.h.bias": [c.hiddenSize] });
@@ -190,7 +222,7 @@ export class Captioner {
 
   init(rng: Rng): CaptionerParams {
     const c = this.config;
-    const encoder = this.encoder.init(rng);
+    const encoder = this.frozen ? {} : this.encoder.init(rng);
     const frames = this.frameRnn ? this.frameRnn.init(rng) : undefined;
     const embedding = { weight: rng.normal([c.vocabSize, c.embeddingSize], 0, 1) };
     const init = this.initH
@@ -220,7 +252,7 @@ export class Captioner {
     if (!this.frameRnn && images.rank === 5) {
       throw new ShapeError("Captioner", `this captioner reads images [N, 3, H, W], got frames [${images.shape.join(", ")}]: build it with video: true to caption videos`);
     }
-    const encoded = this.frameRnn ? this.encodeFrames(params, images) : this.encoder.forward(params.encoder, images);
+    const encoded = this.frameRnn ? this.encodeFrames(params, images) : this.encodeImages(params, images);
     const pooled = standardise(encoded.pooled);
     const regions = standardise(encoded.regions);
     const grid = encoded.grid;
@@ -252,7 +284,7 @@ export class Captioner {
       throw new ShapeError("Captioner", `a video captioner reads frames [N, T, 3, H, W], got [${videos.shape.join(", ")}]: stack each video's frames with videosToTensor`);
     }
     const [N, T, , H, W] = videos.shape as [number, number, number, number, number];
-    const { regions, grid } = this.encoder.forward(params.encoder, reshape(videos, [N * T, 3, H, W]));
+    const { regions, grid } = this.encodeImages(params, reshape(videos, [N * T, 3, H, W]));
     const C = this.encoder.features;
     // Each frame's grid averaged over its four quadrants: where the shape is, which a global
     // average would lose, and motion is a change of where.
@@ -260,6 +292,11 @@ export class Captioner {
     const perFrame = transpose(reshape(quadrants, [N, T, 4 * C]), [1, 0, 2]); // (T, N, 4C)
     const out = this.frameRnn!.forward(params.frames!, perFrame);
     return { pooled: squeeze(out.h, [0]), regions: transpose(out.output, [1, 0, 2]), grid: [1, T] };
+  }
+
+  /** The encoder's pooled vector and regions; a frozen encoder's weights are constants (no gradient reaches them, nothing is recorded for them). */
+  private encodeImages(params: CaptionerParams, images: Tensor): EncodedImages {
+    return (this.encoder as ImageEncoder<CaptionerParams["encoder"]>).forward(this.frozen ?? params.encoder, images);
   }
 
   initialDecoderState(encoded: EncodedCaption): CaptionState {
@@ -366,6 +403,34 @@ export class Captioner {
     if (!options.rng) throw new ValueRangeError("Captioner", "training with dropout needs an rng");
     return (x) => dropout(x, p, options.rng!);
   }
+}
+
+/** The encoder a config asks for, and its resolved (stored) config. */
+function captionEncoder(
+  config: CaptionEncoderConfig | undefined,
+  imported: MobileNetV2Encoder | undefined,
+): { encoder: ResNetEncoder | MobileNetV2Encoder; resolved: Required<ResNetConfig> | Required<MobileNetEncoderConfig> } {
+  const op = "Captioner";
+  const kind = config?.kind ?? "resnet";
+  if (kind === "mobilenet") {
+    const m = config as MobileNetEncoderConfig;
+    if (!(imported instanceof MobileNetV2Encoder)) {
+      throw new ValueRangeError(op, "a MobileNetV2 encoder needs its imported weights: pass { encoder: await MobileNetV2Encoder.fromNsfwjs() } as the second argument, or build the captioner with await Captioner.create(config)");
+    }
+    const frozen = m.frozen ?? true;
+    if (typeof frozen !== "boolean") throw new ValueRangeError(op, `encoder.frozen must be true or false, got ${JSON.stringify(frozen)}`);
+    if (m.weights !== undefined && m.weights !== imported.fingerprint) {
+      throw new ValueRangeError(
+        op,
+        `this model was trained on MobileNetV2 weights ${m.weights}, but the imported ones are ${imported.fingerprint}: install the nsfwjs version it was trained with`,
+      );
+    }
+    return { encoder: imported, resolved: { kind: "mobilenet", frozen, weights: imported.fingerprint } };
+  }
+  if (kind !== "resnet") throw new ValueRangeError(op, `encoder.kind must be "resnet" or "mobilenet", got ${JSON.stringify(kind)}`);
+  const { kind: _, ...shape } = (config ?? {}) as ResNetConfig & { kind?: "resnet" };
+  const encoder = new ResNetEncoder(shape);
+  return { encoder, resolved: { channels: encoder.channels, blocks: encoder.blocks } };
 }
 
 /** `(x - mean) / sqrt(var + 1e-5)` over the last axis (a layer normalisation without its scale and shift). */

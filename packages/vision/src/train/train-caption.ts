@@ -205,7 +205,9 @@ export async function trainCaptionModel(options: TrainCaptionOptions): Promise<T
     modelConfig = saved.model;
     input = saved.input;
   } else {
-    input = resolveCaptionInput(config.input, config.video ?? false);
+    // The pretrained MobileNetV2 reads 224×224 images in [0, 1], as nsfwjs feeds it.
+    const pretrained = config.model?.encoder?.kind === "mobilenet" ? { imageSize: 224 } : {};
+    input = resolveCaptionInput({ ...pretrained, ...config.input }, config.video ?? false);
     vocabulary = Vocabulary.fit(
       options.train.captions.flat(),
       { kind: "word", minFrequency: config.minFrequency ?? 2, lowercase: config.lowercase ?? true },
@@ -240,7 +242,7 @@ export async function trainCaptionModel(options: TrainCaptionOptions): Promise<T
   const { examples, truncated } = captionExamples(trainSet, vocabulary, maxLength);
   const devExamples = devSet ? captionExamples(devSet, vocabulary, Infinity).examples : [];
   const evalSet = devSet ? sliceSet(devSet, 0, Math.min(devSet.inputs.shape[0]!, config.evalImages ?? 500)) : null;
-  const model = new Captioner(modelConfig);
+  const model = await Captioner.create(modelConfig);
   options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));
   const data = captionBatches(trainSet, examples, { batchSize: config.batchSize ?? 32, seed: config.seed ?? 0 });
@@ -348,7 +350,8 @@ export interface LoadedCaptionModel {
 export async function loadCaptionModel(dirOrRoot: string): Promise<LoadedCaptionModel> {
   const checkpoint = await loadCheckpoint(dirOrRoot);
   const config = captionConfigOf(checkpoint, dirOrRoot);
-  const model = new Captioner(config.model);
+  // A frozen MobileNetV2 is not in the checkpoint: it is imported from nsfwjs again (and checked against the fingerprint the checkpoint records).
+  const model = await Captioner.create(config.model);
   const vocabulary = Vocabulary.fromJSON(config.vocabulary);
   if (vocabulary.size !== config.model.vocabSize) {
     throw new ValueRangeError("loadCaptionModel", `${dirOrRoot}: the vocabulary (${vocabulary.size} words) does not fit the model (${config.model.vocabSize})`);
