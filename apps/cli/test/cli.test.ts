@@ -95,7 +95,7 @@ describe("unroll train lm / sample / eval", () => {
     const same = await unroll("train", "lm", "--data", corpus, "--out", out, "--resume", "--steps", "3", "--sample", "0", ...tiny);
     expect(same.code, same.stderr).toBe(0);
     expect(same.stderr).toMatch(/resuming from step 2/);
-    expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change/);
+    expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --patience, --kernels, --threads, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every may change/);
   });
 
   it("stops on Ctrl-C after saving a checkpoint, and exits 130 as an interrupted program does", async () => {
@@ -292,7 +292,7 @@ describe("a run folder: no run lost", () => {
     await writeFile(join(out, "latest.json"), '{"format": "unroll-checkpoint-pointer", "ver');
     const before = await snapshotDir(out);
     const r = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny);
-    expectUserError(r, /error: .*damaged already holds a run: its latest\.json cannot be used: .*is not JSON.*\(2 checkpoints, metrics\.jsonl\)\nhint: continue it with --resume/);
+    expectUserError(r, /error: .*damaged already holds a run: its latest\.json cannot be used: .*is not JSON.*\(2 checkpoints, metrics\.jsonl, metrics\.csv, best\/\)\nhint: continue it with --resume/);
     expect(await snapshotDir(out)).toEqual(before); // no checkpoint pruned, no line appended
 
     const resumed = await unroll("train", "lm", "--out", out, "--resume", "--sample", "0");
@@ -301,7 +301,7 @@ describe("a run folder: no run lost", () => {
 
     const forced = await unroll("train", "lm", "--data", corpus, "--out", out, "--steps", "3", "--sample", "0", ...tiny, "--force");
     expect(forced.code, forced.stderr).toBe(0);
-    const moved = /moved the old run in .* \(latest\.json, metrics\.jsonl, step-00000003, step-00000006\) to (.*damaged\.replaced-\d{8}-\d{6})\n/.exec(forced.stderr);
+    const moved = /moved the old run in .* \(latest\.json, best, metrics\.csv, metrics\.jsonl, step-00000003, step-00000006\) to (.*damaged\.replaced-\d{8}-\d{6})\n/.exec(forced.stderr);
     expect(moved, forced.stderr).not.toBeNull();
     expect(await snapshotDir(moved![1]!)).toEqual(before);
     expect((await readFile(join(out, "metrics.jsonl"), "utf8")).trim().split("\n").length).toBe(3 + 1); // the new run's lines only

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 describeReadmeExamples({
   readme: new URL("../README.md", import.meta.url),
   sources: { "@unroll/nlp": new URL("./index.ts", import.meta.url) },
-  minExamples: 3,
+  minExamples: 4,
   expectations: [
     {
       when: "BpeTokenizer.train",
@@ -14,6 +14,14 @@ describeReadmeExamples({
       },
     },
     { when: "resume: true", check: (printed) => expect(printed[0]).toMatch(/^10 20 \d/) },
+    {
+      when: "saveModel",
+      check: (printed) => {
+        expect(printed.filter((l) => l.startsWith("step "))).toHaveLength(1); // a sample at step 100
+        expect(printed.at(-2)).toBe("early-stopping 120 80");
+        expect(printed.at(-1)).toBe("true 17");
+      },
+    },
     {
       when: "trainTranslationModel",
       check: (printed) => {

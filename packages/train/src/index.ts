@@ -8,6 +8,10 @@ export type {
 } from "./trainer.js";
 export { Emitter } from "./events.js";
 export { arraySource } from "./data.js";
+export { reportProgress, formatStep, formatDuration } from "./progress.js";
+export type { ProgressOptions, ProgressStream, TrainerEventSource } from "./progress.js";
+export { modelSummary, formatModelSummary } from "./summary.js";
+export type { ModelSummary, SummaryModule, SummaryTensor } from "./summary.js";
 export type { DataSource } from "./data.js";
 
 // Truncated backpropagation through time and gradient clipping.

@@ -1,12 +1,12 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
-import { CheckpointError, loadCheckpoint, type MetricsLog, type RunFolder } from "@unroll/train";
+import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -41,18 +41,23 @@ export const SETTINGS = {
   seed: { kind: kinds.integer, help: "random seed" },
   evalEvery: { kind: kinds.positiveInteger, help: "validation every N steps" },
   evalTokens: { kind: kinds.positiveInteger, help: "validation tokens scored each time (default all)" },
-  checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps" },
+  patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N validations in a row without a lower loss (default: never)" },
+  checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (the best validation's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
   sample: { kind: kinds.nonNegativeInteger, help: "characters sampled at the end (0: none)" },
+  sampleEvery: { kind: kinds.positiveInteger, help: "print a sample every N steps while training (seeded with --seed)" },
+  sampleLength: { kind: kinds.positiveInteger, help: "tokens in each --sample-every sample" },
+  tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, validation, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
 type Key = keyof typeof SETTINGS;
 type Values = ReadonlyMap<string, number | string | boolean>;
 
-const DEFAULTS = { data: "moby-dick", out: "runs/lm", steps: 300, sample: 300, checkpointEvery: 100 } as const;
-/** What a resumed run may change: how long it runs, where, on which kernels, and what the CLI does around it. */
-const ON_RESUME = new Set<Key>(["out", "data", "steps", "time", "kernels", "threads", "sample", "checkpointEvery"]);
+const DEFAULTS = { data: "moby-dick", out: "runs/lm", steps: 300, sample: 300, checkpointEvery: 100, sampleLength: 200 } as const;
+/** What a resumed run may change: how long it runs (and when it stops early), where, on which kernels, and what the CLI does around it. */
+const ON_RESUME = new Set<Key>(["out", "data", "steps", "time", "patience", "kernels", "threads", "sample", "sampleEvery", "sampleLength", "tensorboard", "checkpointEvery"]);
+const ON_RESUME_FLAGS = "--steps, --time, --patience, --kernels, --threads, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every";
 
 /** The library's config from checked settings (every value already has its type). */
 export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume: boolean): TrainLmConfig {
@@ -98,6 +103,7 @@ export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume:
   set(config, "seed", "seed");
   set(config, "evalEvery", "evalEvery");
   set(config, "evalTokens", "evalTokens");
+  set(config, "patience", "patience");
   set(config, "kernels", "kernels");
   set(config, "threads", "threads");
   return config as TrainLmConfig;
@@ -138,7 +144,9 @@ export function registerTrainLm(train: Command, out: () => Output): void {
   }
   cmd.addHelpText(
     "after",
-    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64. One training at a time per --out (a lock file, run.lock, says who trains there).\nOn --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change. Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2\n  unroll train lm --data tiny-shakespeare --config lm.yaml\n  unroll train lm --out runs/lm --resume`,
+    `\nDefaults: --data ${DEFAULTS.data} --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone), a 1-layer LSTM with 256 units,\nAdam 2e-3, clip 5, batch 32, window 64, --eval-every 200, --checkpoint-every ${DEFAULTS.checkpointEvery}, --sample ${DEFAULTS.sample}, --sample-length ${DEFAULTS.sampleLength}.\n` +
+      `One training at a time per --out (a lock file, run.lock, says who trains there). --out holds the checkpoints, metrics.jsonl\nand metrics.csv (the same rows), and best/, the checkpoint of the lowest validation loss (sample, eval and export read <out>/best).\n` +
+      `On --resume only ${ON_RESUME_FLAGS} may change. Examples:\n  unroll train lm --steps 3000 --layers 2 --hidden 512 --dropout 0.2 --patience 5\n  unroll train lm --data tiny-shakespeare --config lm.yaml --sample-every 500 --tensorboard tb/shakespeare\n  unroll train lm --out runs/lm --resume\n  unroll sample runs/lm/best`,
   );
   cmd.action(async (flags: Record<string, unknown>) => trainLm(flags, out()));
 }
@@ -154,6 +162,7 @@ async function trainLm(flags: Record<string, unknown>, out: Output): Promise<voi
   // the smallest one gives a lower bound), and again with the real vocabulary before allocating.
   if (!resume) checkSize(new LanguageModel({ vocabSize: 1, cell: "lstm", hiddenSize: 256, embeddingSize: 64, ...config.model }), config, memory);
 
+  await checkTensorBoardDir(values.get("tensorboard") as string | undefined, { resume, force: Boolean(flags.force) });
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train lm" });
   run.releaseOnExit();
   try {
@@ -183,7 +192,7 @@ function refuseChangedSettings(values: Values, source: ReadonlyMap<string, strin
   if (changed.length > 0) {
     throw new UserError(
       `${changed.join(", ")} cannot change on --resume: the run continues with its own model, data and optimiser settings`,
-      "drop them (or give the run's own values); on --resume only --steps, --time, --kernels, --threads, --sample and --checkpoint-every may change (start a new run with --force or another --out to train differently)",
+      `drop them (or give the run's own values); on --resume only ${ON_RESUME_FLAGS} may change (start a new run with --force or another --out to train differently)`,
     );
   }
 }
@@ -214,8 +223,9 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
   });
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
-  let metrics: MetricsLog | null = null;
+  let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
+  const sampleEvery = values.get("sampleEvery") as number | undefined;
   try {
     const result = await trainLanguageModel({
       text,
@@ -223,7 +233,14 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       checkpointDir: dir,
       checkpointEvery: (values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
+      keepBest: true,
       signal: interrupt.signal,
+      ...(sampleEvery !== undefined
+        ? {
+            samples: { every: sampleEvery, length: (values.get("sampleLength") as number | undefined) ?? DEFAULTS.sampleLength },
+            onSample: (s: { step: number; text: string }) => (progress as TrainingProgress | null)?.line(`--- sample at step ${s.step} ---\n${s.text}\n---`, { event: "sample", step: s.step, text: s.text }),
+          }
+        : {}),
       beforeInit: (model, _tokenizer, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
         out.info(
@@ -231,14 +248,15 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
             `vocabulary ${info.tokenizer.vocabSize} (${info.tokenizer.kind}), ${info.trainTokens.toLocaleString("en-US")} training tokens, kernels ${info.kernels}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
+        printModelSummary(out, info.model.parameterShapes());
         // Only now, with the checkpoint and the text checked: metrics.jsonl, cut back to the resumed step.
         const { log, truncated } = await run.openMetrics(info.resumedFrom ?? undefined);
         if (truncated && truncated.dropped > 0) {
           out.info(`metrics.jsonl: removed ${truncated.dropped} line${truncated.dropped === 1 ? "" : "s"} after step ${info.resumedFrom} (that step's checkpoint is where the run continues)`);
         }
+        metrics = await metricsSink(out, log, { tensorboard: values.get("tensorboard") as string | undefined, resumedFrom: info.resumedFrom });
         progress = new TrainingProgress(out, info.targetSteps);
-        reportTraining(trainer, { progress, metrics: log, vocabSize: info.tokenizer.vocabSize });
-        metrics = log;
+        reportTraining(trainer, { progress, metrics, vocabSize: info.tokenizer.vocabSize });
         trainer.events.on("eval", (e) => (lastEvalStep = e.step));
       },
     }).catch((e: unknown) => {
@@ -248,7 +266,8 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
     const stopped = result.stopReason === "stopped";
     // The validation of the model as it ends goes into metrics.jsonl too (plot draws it), unless the
     // run was stopped to be resumed: then the file stays what an uninterrupted run's would be.
-    if (!stopped && result.validation && lastEvalStep !== result.steps) (metrics as MetricsLog | null)?.append({ step: result.steps, validation: result.validation.loss });
+    if (!stopped && result.validation && lastEvalStep !== result.steps) (metrics as MetricsSink | null)?.append({ step: result.steps, validation: result.validation.loss });
+    const best = result.best;
     out.result(
       {
         event: "done",
@@ -256,11 +275,13 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
         stopReason: result.stopReason,
         validationLoss: result.validation?.loss ?? null,
         checkpoint: dir,
+        best: best ? { step: best.step, validationLoss: best.loss, checkpoint: best.dir } : null,
       },
       () =>
-        `${stopped ? "stopped" : "finished"} at step ${result.steps}; checkpoint saved in ${dir}` +
+        `${stopped ? "stopped" : result.stopReason === "early-stopping" ? "stopped early (the validation loss stopped improving: --patience)" : "finished"} at step ${result.steps}; checkpoint saved in ${dir}` +
         (result.validation ? `; validation loss ${result.validation.loss.toFixed(4)} nats/token` : "") +
-        (stopped ? `\nresume with: unroll train lm --out ${dir} --resume` : ""),
+        (stopped ? `\nresume with: unroll train lm --out ${dir} --resume` : "") +
+        (best ? `\nbest validation loss ${best.loss.toFixed(4)} at step ${best.step}, kept in ${best.dir} (unroll sample ${best.dir})` : ""),
     );
     if (stopped) throw new Interrupted();
     const sampleLength = (values.get("sample") as number | undefined) ?? DEFAULTS.sample;
@@ -275,6 +296,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
     }
   } finally {
     (progress as TrainingProgress | null)?.stop();
+    (metrics as { close(): void } | null)?.close();
     interrupt.dispose();
   }
 }

@@ -6,7 +6,7 @@ import { MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -50,9 +50,11 @@ export const SETTINGS = {
   seed: { kind: kinds.integer, help: "random seed" },
   evalEvery: { kind: kinds.positiveInteger, help: "dev loss, BLEU and chrF every N steps (default 500)" },
   bleuSentences: { kind: kinds.positiveInteger, help: "dev sentences translated for BLEU each time (default 500)" },
-  checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500)" },
+  patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
+  checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, dev loss, BLEU, chrF, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
 type Key = keyof typeof SETTINGS;
@@ -61,7 +63,7 @@ type Values = ReadonlyMap<string, number | string | boolean>;
 const DEFAULTS = { out: "runs/mt", steps: 2000, checkpointEvery: 500 } as const;
 const BOOLEANS = new Set<Key>(["joint", "lowercase", "bidirectional", "inputFeeding"]);
 /** Settings a resumed run may change: how long to run and on which kernels; the rest is the run's own. */
-const ON_RESUME = new Set<Key>(["out", "steps", "time", "kernels", "threads", "data", "dev", "columns"]);
+const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "tensorboard", "data", "dev", "columns"]);
 
 function columnsOf(raw: string | undefined, where: string): [number, number] {
   if (raw === undefined) return [0, 1];
@@ -117,6 +119,7 @@ export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume:
   set(config, "seed", "seed");
   set(config, "evalEvery", "evalEvery");
   set(config, "bleuSentences", "bleuSentences");
+  set(config, "patience", "patience");
   set(config, "kernels", "kernels");
   set(config, "threads", "threads");
   if (v.has("data")) config.data = resolve(get<string>("data")!);
@@ -158,7 +161,7 @@ export function registerTrainMt(train: Command, out: () => Output): void {
     "after",
     `\nDefaults: --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone); word vocabularies (min frequency 2), a bidirectional\n` +
       `GRU encoder of 256 per direction, a GRU decoder of 256 with Bahdanau attention, embeddings 256, Adam 1e-3, clip 5, batch 64.\n` +
-      `On --resume only --steps, --time, --kernels and --threads may change (the data must be the run's own). Examples:\n` +
+      `--out holds the checkpoints, metrics.jsonl and metrics.csv (the same rows), and best/, the checkpoint of the lowest dev loss\n(translate, eval mt and export read <out>/best). On --resume only --steps, --time, --patience, --kernels, --threads and\n--tensorboard may change (the data must be the run's own). Examples:\n` +
       `  unroll train mt --data de-en/train.tsv --dev de-en/dev.tsv --time 15\n` +
       `  unroll train mt --data eng-fra.txt --columns 1,0 --attention luong-general --out runs/fr-en\n` +
       `  unroll train mt --data de-en/train.tsv --attention none --out runs/bottleneck   # the bottleneck baseline`,
@@ -178,7 +181,7 @@ async function trainMt(flags: Record<string, unknown>, out: Output): Promise<voi
     if (changed.length > 0) {
       throw new UserError(
         `${changed.map((k) => source.get(k)).join(", ")} cannot change on --resume: the run continues with its own settings`,
-        "drop them; only --steps, --time, --kernels and --threads may change (start a new run with --force or another --out to train differently)",
+        "drop them; only --steps, --time, --patience, --kernels, --threads and --tensorboard may change (start a new run with --force or another --out to train differently)",
       );
     }
   } else if (!values.has("data")) {
@@ -189,6 +192,7 @@ async function trainMt(flags: Record<string, unknown>, out: Output): Promise<voi
   const memory = await availableMemory();
   // A new run reads its pairs before it touches --out: a malformed file leaves no trace there.
   const pairs = resume ? null : await readTrainingPairs(out, config.data!, config.dev, config.columns ?? [0, 1]);
+  await checkTensorBoardDir(values.get("tensorboard") as string | undefined, { resume, force: Boolean(flags.force) });
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train mt" });
   run.releaseOnExit();
   try {
@@ -230,7 +234,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
   const { train, dev: devPairs } = a.pairs ?? (await readTrainingPairs(out, data!, dev, columns));
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
-  let metrics: Awaited<ReturnType<RunFolder["openMetrics"]>>["log"] | null = null;
+  let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
   try {
     const result = await trainTranslationModel({
@@ -240,6 +244,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       checkpointDir: dir,
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
+      keepBest: true,
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -250,14 +255,15 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
             `${info.trainPairs.toLocaleString("en-US")} training pairs${info.droppedPairs > 0 ? ` (${info.droppedPairs} longer than the limits left out)` : ""}, ${info.devPairs} dev pairs, kernels ${info.kernels}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
+        printModelSummary(out, info.model.parameterShapes());
         const opened = await run.openMetrics(info.resumedFrom ?? undefined);
-        metrics = opened.log;
+        metrics = await metricsSink(out, opened.log, { tensorboard: a.values.get("tensorboard") as string | undefined, resumedFrom: info.resumedFrom });
         progress = new TrainingProgress(out, info.targetSteps);
-        reportTraining(trainer, { progress, metrics: opened.log, vocabSize: info.target.size });
+        reportTraining(trainer, { progress, metrics, vocabSize: info.target.size });
         trainer.events.on("eval", (e) => (lastEvalStep = e.step));
       },
       onEvaluation: (step, r) => {
-        const log = metrics as { append(r: Record<string, number>): void } | null;
+        const log = metrics as MetricsSink | null;
         // The final evaluation of a run that ended between validations: its dev loss too (plot draws it).
         if (step !== lastEvalStep) log?.append({ step, validation: r.loss });
         log?.append({ step, bleu: r.bleu, chrf: r.chrf });
@@ -270,16 +276,28 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
     (progress as TrainingProgress | null)?.stop();
     const stopped = result.stopReason === "stopped";
     const ev = result.evaluation;
+    const best = result.best;
     out.result(
-      { event: "done", steps: result.steps, stopReason: result.stopReason, bleu: ev?.bleu ?? null, chrf: ev?.chrf ?? null, devLoss: ev?.loss ?? null, checkpoint: dir },
+      {
+        event: "done",
+        steps: result.steps,
+        stopReason: result.stopReason,
+        bleu: ev?.bleu ?? null,
+        chrf: ev?.chrf ?? null,
+        devLoss: ev?.loss ?? null,
+        checkpoint: dir,
+        best: best ? { step: best.step, devLoss: best.loss, checkpoint: best.dir } : null,
+      },
       () =>
-        `${stopped ? "stopped" : "finished"} at step ${result.steps}; checkpoint saved in ${dir}` +
+        `${stopped ? "stopped" : result.stopReason === "early-stopping" ? "stopped early (the dev loss stopped improving: --patience)" : "finished"} at step ${result.steps}; checkpoint saved in ${dir}` +
         (ev ? `; dev BLEU ${ev.bleu.toFixed(2)}, chrF ${ev.chrf.toFixed(2)}, loss ${ev.loss.toFixed(4)}` : "") +
+        (best ? `\nlowest dev loss ${best.loss.toFixed(4)} at step ${best.step}, kept in ${best.dir}` : "") +
         (stopped ? `\nresume with: unroll train mt --out ${dir} --resume` : `\ntranslate with: echo "..." | unroll translate ${dir}`),
     );
     if (stopped) throw new Interrupted();
   } finally {
     (progress as TrainingProgress | null)?.stop();
+    (metrics as { close(): void } | null)?.close();
     interrupt.dispose();
   }
 }

@@ -1,9 +1,23 @@
-// What every training command (`train lm`; `train mt` and captioning to come) does around its
-// library call: open the run folder (lock, refuse or move aside an old run, find the checkpoint to
-// resume), turn the library's run-folder errors into messages with this command line's fixes, log
-// metrics.jsonl line by line, warn about divergence, and stop cleanly on Ctrl-C.
+// What every training command (`train lm`, `train mt`, captioning) does around its library call:
+// open the run folder (lock, refuse or move aside an old run, find the checkpoint to resume), turn
+// the library's run-folder errors into messages with this command line's fixes, print the model's
+// summary, log metrics.jsonl (and metrics.csv, and TensorBoard events with --tensorboard) line by
+// line, warn about divergence, and stop cleanly on Ctrl-C.
 
-import { CheckpointError, DivergenceMonitor, type MetricsLog, RunFolder, RunFolderError, type StepEvent, type TrainerEvents } from "@unroll/train";
+import { resolve } from "node:path";
+import {
+  CheckpointError,
+  DivergenceMonitor,
+  formatModelSummary,
+  type MetricsRecord,
+  modelSummary,
+  RunFolder,
+  RunFolderError,
+  type StepEvent,
+  tensorBoardEventFiles,
+  TensorBoardWriter,
+  type TrainerEvents,
+} from "@unroll/train";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import type { TrainingProgress } from "../ui/progress.js";
@@ -73,6 +87,69 @@ interface EventSource {
   readonly events: { on<K extends keyof TrainerEvents>(name: K, fn: (e: TrainerEvents[K]) => void): unknown };
 }
 
+/** Where a training's metrics records go: metrics.jsonl (and metrics.csv), and TensorBoard with --tensorboard. */
+export interface MetricsSink {
+  append(record: MetricsRecord): void;
+}
+
+/** The model's parameters per module and in total (Keras's model.summary()), printed at the start of a training. */
+export function printModelSummary(out: Output, shapes: Readonly<Record<string, readonly number[]>>): void {
+  const summary = modelSummary(shapes);
+  if (out.json) out.result({ event: "model", parameters: summary.total, modules: summary.modules.map((m) => ({ name: m.name, parameters: m.parameters })) });
+  else out.info(formatModelSummary(summary));
+}
+
+/** TensorBoard's names for metrics.jsonl's keys: grouped as train/ and validation/ in its scalar dashboard. */
+const TENSORBOARD_TAGS: Readonly<Record<string, string>> = {
+  loss: "train/loss",
+  gradNorm: "train/grad_norm",
+  lr: "train/lr",
+  validation: "validation/loss",
+  bleu: "validation/bleu",
+  chrf: "validation/chrf",
+};
+
+/**
+ * --tensorboard DIR, checked before a new run starts: a directory that holds another run's event
+ * files would show both as one run, so it is refused unless --force (then this run's file starts by
+ * hiding the old events from TensorBoard; nothing is deleted).
+ */
+export async function checkTensorBoardDir(dir: string | undefined, a: { resume: boolean; force: boolean }): Promise<void> {
+  if (dir === undefined || a.resume || a.force) return;
+  const files = await tensorBoardEventFiles(resolve(dir));
+  if (files.length > 0) {
+    throw new UserError(
+      `${resolve(dir)} already holds TensorBoard event files (${files.length}, another run's): TensorBoard would draw them and this run's as one run`,
+      "choose another --tensorboard directory (TensorBoard shows each subdirectory of its --logdir as a run), or pass --force to hide the old events from TensorBoard (nothing is deleted)",
+    );
+  }
+}
+
+/**
+ * metrics.jsonl (with metrics.csv beside it), and with --tensorboard a new event file in that
+ * directory with the same numbers: a resumed run's file starts by dropping what an earlier process
+ * wrote after the checkpoint it continues from, a new run (--force) by dropping everything before it.
+ */
+export async function metricsSink(out: Output, log: MetricsSink, a: { tensorboard: string | undefined; resumedFrom: number | null }): Promise<MetricsSink & { close(): void }> {
+  if (a.tensorboard === undefined) return { append: (r) => log.append(r), close: () => undefined };
+  const dir = resolve(a.tensorboard);
+  const hasOld = (await tensorBoardEventFiles(dir)).length > 0;
+  const purgeStep = a.resumedFrom !== null ? a.resumedFrom + 1 : hasOld ? 1 : undefined;
+  const tb = await TensorBoardWriter.open(dir, purgeStep !== undefined ? { purgeStep } : {}).catch((e: Error) => {
+    throw new UserError(e.message, "choose a --tensorboard directory that can be written");
+  });
+  out.info(`TensorBoard events: ${tb.path} (tensorboard --logdir ${dir})`);
+  return {
+    append: (record) => {
+      log.append(record);
+      const scalars: Record<string, number> = {};
+      for (const [key, value] of Object.entries(record)) if (key !== "step" && typeof value === "number") scalars[TENSORBOARD_TAGS[key] ?? key] = value;
+      if (Object.keys(scalars).length > 0) tb.scalars(record.step, scalars);
+    },
+    close: () => tb.close(),
+  };
+}
+
 /**
  * Wires a trainer to the output: progress, validation lines (a non-finite perplexity is never
  * "(best)"), divergence warnings against the uniform baseline ln V, guard warnings, and one
@@ -80,7 +157,7 @@ interface EventSource {
  * what a resumed run reproduces exactly (no timings), so that a run interrupted any number of times
  * ends with the same file as an uninterrupted one.
  */
-export function reportTraining(trainer: EventSource, a: { progress: TrainingProgress; metrics: MetricsLog; vocabSize: number }): void {
+export function reportTraining(trainer: EventSource, a: { progress: TrainingProgress; metrics: MetricsSink; vocabSize: number }): void {
   const { progress, metrics } = a;
   const divergence = new DivergenceMonitor({ baseline: Math.log(Math.max(2, a.vocabSize)) });
   trainer.events.on("step", (e: StepEvent) => {

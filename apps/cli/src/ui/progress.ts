@@ -1,18 +1,11 @@
 import { SingleBar } from "cli-progress";
-import type { StepEvent } from "@unroll/train";
+import { formatDuration as duration, type StepEvent } from "@unroll/train";
 import type { Output } from "./output.js";
-
-function duration(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms)) return "?";
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s % 60).padStart(2, "0")}s`;
-}
 
 /**
  * Training progress: a progress bar on a terminal, a plain line every few seconds elsewhere (logs,
- * CI), JSON lines with --json. Shows step, loss, tokens/s, gradient norm, learning rate and ETA.
+ * CI), JSON lines with --json. Shows step, loss, tokens/s, gradient norm, learning rate and ETA (the
+ * library's `reportProgress` prints the same line, for programs that use the Trainer directly).
  */
 export class TrainingProgress {
   private bar: SingleBar | null = null;

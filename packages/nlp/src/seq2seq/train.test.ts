@@ -64,6 +64,18 @@ describe("trainTranslationModel", () => {
     expect(t!.text).toBe("five four one.");
   });
 
+  it("stops early after `patience` dev losses without improvement and keeps the best checkpoint in <dir>/best", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "unroll-mt-best-"));
+    // lr 0.2 overshoots: dev losses improve up to step 8, then rise at 10 and 12.
+    const r = await trainTranslationModel({ train, dev, config: { ...config, evalEvery: 2, bleuSentences: 5, optimizer: { lr: 0.2 }, steps: 30, patience: 2 }, checkpointDir: dir, checkpointEvery: 100, keepBest: true });
+    expect([r.stopReason, r.steps]).toEqual(["early-stopping", 12]);
+    const losses = r.evaluations.map((e) => e.result.loss);
+    expect(r.best).toEqual({ step: 8, loss: losses[3], dir: join(dir, "best") });
+    expect(Math.min(...losses)).toBe(losses[3]);
+    const best = await loadTranslationModel(join(dir, "best"));
+    expect(best.step).toBe(8);
+  });
+
   it("refuses to resume on other training pairs", async () => {
     const dir = mkdtempSync(join(tmpdir(), "unroll-mt-changed-"));
     await trainTranslationModel({ train, dev, config: { ...config, steps: 1 }, checkpointDir: dir });

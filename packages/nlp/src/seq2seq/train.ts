@@ -1,5 +1,7 @@
 import { Rng, ValueRangeError } from "@unroll/tensor";
 import {
+  BestCheckpoint,
+  type BestRecord,
   type Checkpoint,
   checkpointEvery,
   type EvalResult,
@@ -52,6 +54,8 @@ export interface TrainMtConfig {
   readonly labelSmoothing?: number;
   /** Dev loss, BLEU and chrF every N steps (default 500) and at the end. */
   readonly evalEvery?: number;
+  /** Early stopping: stop after this many evaluations in a row without a lower dev loss (default: never). May change on a resume. */
+  readonly patience?: number;
   /** Dev sentences translated (greedily) for BLEU at each evaluation (default 500; the dev loss reads all). */
   readonly bleuSentences?: number;
   readonly seed?: number;
@@ -90,8 +94,10 @@ export interface TrainMtOptions {
   readonly checkpointDir?: string;
   readonly checkpointEvery?: number;
   readonly keepCheckpoints?: number;
-  /** Continue the run in `checkpointDir` exactly (see `trainLanguageModel`: steps, time, kernels and threads may change). */
+  /** Continue the run in `checkpointDir` exactly (see `trainLanguageModel`: steps, time, patience, kernels and threads may change). */
   readonly resume?: boolean;
+  /** Keep the checkpoint of the lowest dev loss in `<checkpointDir>/best` (see `trainLanguageModel`). */
+  readonly keepBest?: boolean;
   readonly signal?: AbortSignal;
   /** Called with the model before any parameter is allocated (the CLI checks the size here). */
   readonly beforeInit?: (model: Seq2Seq, config: TrainMtConfig) => void;
@@ -121,6 +127,8 @@ export interface TrainMtResult extends TrainMtInfo {
   readonly steps: number;
   readonly evaluation: TranslationEvaluation | null;
   readonly evaluations: readonly { readonly step: number; readonly result: TranslationEvaluation }[];
+  /** With `keepBest`: the step and dev loss of `<checkpointDir>/best`, if any. */
+  readonly best: (BestRecord & { readonly dir: string }) | null;
 }
 
 function buildVocabularies(pairs: readonly SentencePair[], config: TrainMtConfig): { source: Vocabulary; target: Vocabulary } {
@@ -196,6 +204,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
       ...saved.training,
       ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
       ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
+      ...(limits.patience !== undefined ? { patience: limits.patience } : {}),
       ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
       ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
     };
@@ -264,6 +273,10 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
       })
     : null;
   let savedStep = resumed?.step ?? -1;
+  const best = options.keepBest && options.checkpointDir ? await BestCheckpoint.open(options.checkpointDir, { resumed }) : null;
+  // A dev loss that beats best/ is saved after its step (with the run's checkpoint of that step).
+  let newBest: { step: number; loss: number } | null = null;
+  const keep = options.keepCheckpoints ?? 3;
   const trainer = new Trainer<Seq2SeqParams, Seq2SeqBatch, never>({
     params,
     loss: model.lossFunction({
@@ -286,11 +299,19 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
           },
         }
       : {}),
+    ...(config.patience !== undefined ? { earlyStopping: { patience: config.patience } } : {}),
     seed: config.seed ?? 0,
     afterStep: async (t, e) => {
       if (e.step % evalEvery === 0) await bleuAt(e.step);
-      await saveEvery?.(t, e);
+      if (best && newBest?.step === e.step) {
+        await best.save(t, { loss: newBest.loss, config: checkpointConfig, keep });
+        savedStep = e.step;
+      } else await saveEvery?.(t, e);
+      newBest = null;
     },
+  });
+  trainer.events.on("eval", (e) => {
+    if (best?.improves(e.metrics.loss)) newBest = { step: e.step, loss: e.metrics.loss };
   });
   if (resumed) trainer.restore(stateFromCheckpoint(resumed));
   let parameters = 0;
@@ -316,11 +337,19 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
   });
   // The model as it ends, evaluated outside the trainer so that its state stays that of an
   // uninterrupted run; not for a run stopped to be resumed (its metrics stay an uninterrupted run's).
-  if (trainer.step > 0 && stopReason !== "stopped" && evaluations.at(-1)?.step !== trainer.step) await bleuAt(trainer.step);
-  if (options.checkpointDir && savedStep !== trainer.step) {
-    await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep: options.keepCheckpoints ?? 3 });
+  if (trainer.step > 0 && stopReason !== "stopped" && evaluations.at(-1)?.step !== trainer.step) {
+    await bleuAt(trainer.step);
+    const final = evaluations.at(-1);
+    if (best && final?.step === trainer.step && best.improves(final.result.loss)) {
+      await best.save(trainer, { loss: final.result.loss, config: checkpointConfig, keep, runCheckpointSaved: savedStep === trainer.step });
+      savedStep = trainer.step;
+    }
   }
-  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, evaluations };
+  if (options.checkpointDir && savedStep !== trainer.step) {
+    await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep });
+  }
+  const bestRecord = best?.best ? { ...best.best, dir: best.dir } : null;
+  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, evaluations, best: bestRecord };
 }
 
 /** The translation part of a checkpoint's config; a clear error for any other checkpoint. */

@@ -67,6 +67,7 @@ const TRAINING: Shape = {
   data: string,
   evalEvery: positiveInteger,
   evalTokens: positiveInteger,
+  patience: positiveInteger,
   seed: integer,
   kernels: oneOf("auto", "wasm", "reference"),
   threads: positiveInteger,
@@ -120,9 +121,9 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * its fields are read by `tokenizerFromJSON`), training settings, corpus fingerprint. Any problem is
  * a CheckpointError naming `file` and the key.
  */
-export function readLanguageModelCheckpointConfig(config: unknown, file: string): LanguageModelCheckpointConfig {
+export function readLanguageModelCheckpointConfig(config: unknown, file: string, op = "loadLanguageModel"): LanguageModelCheckpointConfig {
   const fail = (message: string): never => {
-    throw new CheckpointError("loadLanguageModel", message, { file });
+    throw new CheckpointError(op, message, { file });
   };
   const own = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
   if (!isPlainObject(config) || own(config, "kind") !== "language-model") {

@@ -224,3 +224,61 @@ describe("trainLanguageModel: the corpus and its length", () => {
     expect(seen).toBeGreaterThan(4e12 / 100);
   });
 });
+
+describe("trainLanguageModel: early stopping, the best checkpoint, samples while training", () => {
+  // lr 0.5 overshoots: validation at steps 2, 4 (the best), 6, 8 (both worse), so patience 2 stops at step 8.
+  const bouncy: TrainLmConfig = { ...tiny, steps: 40, evalEvery: 2, optimizer: { lr: 0.5 }, patience: 2 };
+
+  it("stops after `patience` validations without improvement and keeps the best one in <dir>/best, which loads like a run", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "unroll-lm-best-"));
+    const evals: number[] = [];
+    const r = await trainLanguageModel({ text, config: bouncy, checkpointDir: dir, checkpointEvery: 100, keepBest: true, onTrainer: (t) => void t.events.on("eval", (e) => evals.push(e.metrics.loss)) });
+    expect([r.stopReason, r.steps]).toEqual(["early-stopping", 8]);
+    expect(evals.indexOf(Math.min(...evals))).toBe(1); // step 4
+    expect(r.best).toEqual({ step: 4, loss: evals[1], dir: join(dir, "best") });
+    const best = await loadLanguageModel(join(dir, "best"));
+    expect(best.step).toBe(4);
+    expect((await loadCheckpoint(dir)).step).toBe(8); // the run's own latest checkpoint is where it stopped
+    // Without patience the same run goes on.
+    expect((await trainLanguageModel({ text, config: { ...bouncy, patience: undefined, steps: 12 } })).stopReason).toBe("steps");
+  });
+
+  it("a run stopped and resumed ends with the best checkpoint of the uninterrupted run, byte for byte", async () => {
+    const straight = await mkdtemp(join(tmpdir(), "unroll-lm-best-"));
+    await trainLanguageModel({ text, config: bouncy, checkpointDir: straight, checkpointEvery: 3, keepBest: true });
+    const dir = await mkdtemp(join(tmpdir(), "unroll-lm-best-"));
+    const stop = new AbortController();
+    const first = await trainLanguageModel({
+      text,
+      config: bouncy,
+      checkpointDir: dir,
+      checkpointEvery: 3,
+      keepBest: true,
+      signal: stop.signal,
+      onTrainer: (t) => void t.events.on("step", (e) => e.step === 5 && stop.abort()),
+    });
+    expect([first.stopReason, first.steps, first.best?.step]).toEqual(["stopped", 5, 4]);
+    const second = await trainLanguageModel({ text, config: { steps: 40 }, checkpointDir: dir, resume: true, keepBest: true });
+    expect([second.stopReason, second.steps, second.best?.step]).toEqual(["early-stopping", 8, 4]);
+    const bytes = (root: string): Promise<Buffer> => readFile(join(root, "best", "step-00000004", "model.safetensors"));
+    expect((await bytes(dir)).equals(await bytes(straight))).toBe(true);
+  });
+
+  it("samples every N steps with the run's seed: the same run prints the same samples, and sampling changes nothing in it", async () => {
+    const run = async (samples: boolean): Promise<{ losses: number[]; texts: [number, string][] }> => {
+      const texts: [number, string][] = [];
+      const r = await trainLanguageModel({
+        text,
+        config: { ...tiny, steps: 8 },
+        ...(samples ? { samples: { every: 4, length: 20 }, onSample: (s: { step: number; text: string }) => texts.push([s.step, s.text]) } : {}),
+      });
+      return { losses: r.history.map((h) => h.loss), texts };
+    };
+    const a = await run(true);
+    const b = await run(true);
+    expect(a.texts.map(([step, t]) => [step, t.length])).toEqual([[4, 20], [8, 20]]);
+    expect(b.texts).toEqual(a.texts);
+    expect((await run(false)).losses).toEqual(a.losses);
+    await expect(trainLanguageModel({ text, config: tiny, samples: { every: 0, length: 5 } })).rejects.toThrow(/samples\.every and samples\.length must be positive integers/);
+  });
+});

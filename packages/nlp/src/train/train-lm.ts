@@ -1,5 +1,7 @@
-import { defaultWasmThreads, loadWasmKernelsSync, Rng, setKernels, type Tensor, treeEntries, ValueRangeError, wasmSupported } from "@unroll/tensor";
+import { defaultWasmThreads, loadWasmKernelsSync, pinTensors, Rng, setKernels, type Tensor, treeEntries, treeLeaves, ValueRangeError, wasmSupported } from "@unroll/tensor";
 import {
+  BestCheckpoint,
+  type BestRecord,
   type Checkpoint,
   CheckpointError,
   checkStateDict,
@@ -17,8 +19,11 @@ import {
 import { shuffledWindows, streamBatches } from "../data/batching.js";
 import { DataError } from "../data/errors.js";
 import { splitText } from "../data/text.js";
+import { collect, generateText } from "../generate/text.js";
+import { modelStep } from "../generate/model-step.js";
 import { evaluate } from "../model/evaluate.js";
-import { LanguageModel, type LanguageModelConfig, type LanguageModelParams } from "../model/language-model.js";
+import { LanguageModel, type LanguageModelBatch, type LanguageModelConfig, type LanguageModelParams } from "../model/language-model.js";
+import type { RecurrentState } from "@unroll/cells";
 import { BpeTokenizer } from "../tokenizers/bpe.js";
 import { CharTokenizer } from "../tokenizers/char.js";
 import type { Tokenizer, TokenizerJSON } from "../tokenizers/tokenizer.js";
@@ -52,6 +57,11 @@ export interface TrainLmConfig {
   readonly data?: string;
   /** Evaluate on the validation split every N steps (default 200). */
   readonly evalEvery?: number;
+  /**
+   * Early stopping: stop after this many evaluations in a row without a lower validation loss
+   * (default: never). May change on a resume.
+   */
+  readonly patience?: number;
   /** Cap on the validation tokens scored at each evaluation (default all). */
   readonly evalTokens?: number;
   readonly seed?: number;
@@ -84,10 +94,23 @@ export interface TrainLmOptions {
   readonly keepCheckpoints?: number;
   /**
    * Continue the run saved in `checkpointDir` (its latest checkpoint) exactly: its saved settings
-   * are used, except `steps`, `timeBudgetMinutes`, `kernels` and `threads` from `config` (a schedule whose
-   * length depends on `steps`, such as cosine, then follows the new length).
+   * are used, except `steps`, `timeBudgetMinutes`, `patience`, `kernels` and `threads` from `config`
+   * (a schedule whose length depends on `steps`, such as cosine, then follows the new length).
    */
   readonly resume?: boolean;
+  /**
+   * Keep the checkpoint of the lowest validation loss in `<checkpointDir>/best` (a checkpoint root:
+   * `loadLanguageModel`, and the CLI's sample, eval and export, read it), written when validation
+   * improves, the final evaluation included (not for a run stopped by `signal`: it is resumed).
+   */
+  readonly keepBest?: boolean;
+  /**
+   * A sample every `every` steps while training (char-rnn's habit): `length` tokens from `prime`
+   * (default a newline) at `temperature` (default 0.8), seeded with the run's seed so that the
+   * same run prints the same samples; given to `onSample`. It changes nothing in the training.
+   */
+  readonly samples?: { readonly every: number; readonly length: number; readonly temperature?: number; readonly prime?: string };
+  readonly onSample?: (sample: { readonly step: number; readonly text: string }) => void;
   readonly signal?: AbortSignal;
   /**
    * Called with the model, its tokenizer and the settings in effect (a resumed run's own) before any
@@ -117,6 +140,8 @@ export interface TrainLmResult extends TrainLmInfo {
   readonly steps: number;
   readonly validation: EvalResult | null;
   readonly history: readonly { readonly step: number; readonly loss: number }[];
+  /** With `keepBest`: the step and validation loss of `<checkpointDir>/best`, if any. */
+  readonly best: (BestRecord & { readonly dir: string }) | null;
 }
 
 function buildTokenizer(text: string, config: TrainLmConfig): Tokenizer {
@@ -175,6 +200,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
       ...saved.training,
       ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
       ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
+      ...(limits.patience !== undefined ? { patience: limits.patience } : {}),
       ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
       ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
     };
@@ -222,7 +248,18 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     if (resumed) throw new CheckpointError("trainLanguageModel", `its settings cannot be used: ${(e as Error).message}`, { file: manifestOf(resumed.dir), cause: e });
     throw new ValueRangeError("trainLanguageModel", `the settings do not work together: ${(e as Error).message}`);
   }
-  const trainer = new Trainer({
+  const samples = options.samples;
+  if (samples !== undefined && !(Number.isSafeInteger(samples.every) && samples.every >= 1 && Number.isSafeInteger(samples.length) && samples.length >= 1)) {
+    throw new ValueRangeError("trainLanguageModel", `samples.every and samples.length must be positive integers, got ${samples.every} and ${samples.length}`);
+  }
+  const best = options.keepBest && options.checkpointDir ? await BestCheckpoint.open(options.checkpointDir, { resumed: resumed?.checkpoint ?? null }) : null;
+  const keep = options.keepCheckpoints ?? 3;
+  const everyN = options.checkpointDir
+    ? checkpointEvery(options.checkpointDir, options.checkpointEvery ?? 500, { config: checkpointConfig, keep, onSaved: (_dir, step) => (savedStep = step) })
+    : null;
+  // A validation that beats best/ is saved after its step (with the run's checkpoint of that step).
+  let newBest: { step: number; loss: number } | null = null;
+  const trainer = new Trainer<LanguageModelParams, LanguageModelBatch, RecurrentState>({
     params,
     loss: model.lossFunction(),
     data,
@@ -230,17 +267,32 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     schedule,
     ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
     evaluate: { every: config.evalEvery ?? 200, run: (p) => ({ ...evaluate(model, p, evalIds) }) },
+    ...(config.patience !== undefined ? { earlyStopping: { patience: config.patience } } : {}),
     seed: config.seed ?? 0,
-    ...(options.checkpointDir
+    ...(options.checkpointDir || samples
       ? {
-          afterStep: checkpointEvery(options.checkpointDir, options.checkpointEvery ?? 500, {
-            config: checkpointConfig,
-            keep: options.keepCheckpoints ?? 3,
-            onSaved: (_dir, step) => (savedStep = step),
-          }),
+          afterStep: async (t, e) => {
+            if (best && newBest?.step === e.step) {
+              await best.save(t, { loss: newBest.loss, config: checkpointConfig, keep });
+              savedStep = e.step;
+            } else await everyN?.(t, e);
+            newBest = null;
+            if (samples && e.step % samples.every === 0) options.onSample?.({ step: e.step, text: await sampleNow() });
+          },
         }
       : {}),
   });
+  const sampleNow = async (): Promise<string> => {
+    // The weights stay inside the kernels while generating (no copy per token), released before the next update.
+    const release = pinTensors(treeLeaves(params));
+    try {
+      return await collect(
+        generateText(modelStep(model, params), tokenizer, { prime: samples?.prime ?? "\n", maxTokens: samples!.length, temperature: samples?.temperature ?? 0.8, seed: config.seed ?? 0 }),
+      );
+    } finally {
+      release();
+    }
+  };
   if (resumed) {
     try {
       const state = stateFromCheckpoint(resumed.checkpoint);
@@ -274,6 +326,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
   trainer.events.on("eval", (e) => {
     last = e.metrics;
     lastEvalStep = e.step;
+    if (best?.improves(e.metrics.loss)) newBest = { step: e.step, loss: e.metrics.loss };
   });
   await options.onTrainer?.(trainer as unknown as Trainer<LanguageModelParams, never, never>, info);
   const stopReason = await trainer.run({
@@ -283,11 +336,20 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
   });
   // A final evaluation, so the result describes the model as it ends. Run outside the trainer, so
   // that its state (best metric, plateau schedule) stays that of the uninterrupted run.
-  if (lastEvalStep !== trainer.step && trainer.step > 0) last = { ...evaluate(model, params, evalIds) };
-  if (options.checkpointDir && savedStep !== trainer.step) {
-    await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep: options.keepCheckpoints ?? 3 });
+  if (lastEvalStep !== trainer.step && trainer.step > 0) {
+    const final: EvalResult = { ...evaluate(model, params, evalIds) };
+    last = final;
+    // The model as it ends may be the best one; not for a run stopped to be resumed (it goes on).
+    if (best && stopReason !== "stopped" && best.improves(final.loss)) {
+      await best.save(trainer, { loss: final.loss, config: checkpointConfig, keep, runCheckpointSaved: savedStep === trainer.step });
+      savedStep = trainer.step;
+    }
   }
-  return { ...info, params, stopReason, steps: trainer.step, validation: last, history };
+  if (options.checkpointDir && savedStep !== trainer.step) {
+    await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep });
+  }
+  const bestRecord = best?.best ? { ...best.best, dir: best.dir } : null;
+  return { ...info, params, stopReason, steps: trainer.step, validation: last, history, best: bestRecord };
 }
 
 /** Refuses a text too short for the batches, saying how many tokens there are and how many are needed. */
@@ -367,11 +429,16 @@ async function checkpointDirOf(dirOrRoot: string): Promise<string> {
  * output layer were trained for, and the weights (names, shapes, float32, finite). Problems are
  * CheckpointErrors naming the file.
  */
-function languageModelFromCheckpoint(checkpoint: Checkpoint, dir: string): { config: LanguageModelCheckpointConfig; model: LanguageModel; tokenizer: Tokenizer; params: LanguageModelParams } {
-  const file = manifestOf(dir);
-  const config = readLanguageModelCheckpointConfig(checkpoint.config, file);
+export function languageModelFromCheckpoint(
+  checkpoint: Pick<Checkpoint, "config" | "params">,
+  dir: string,
+  files: { readonly config: string; readonly weights: string; readonly op?: string } = { config: manifestOf(dir), weights: `${dir}/model.safetensors` },
+): { config: LanguageModelCheckpointConfig; model: LanguageModel; tokenizer: Tokenizer; params: LanguageModelParams } {
+  const file = files.config;
+  const op = files.op ?? "loadLanguageModel";
+  const config = readLanguageModelCheckpointConfig(checkpoint.config, file, op);
   const fail = (what: string, e: unknown, at = file): never => {
-    throw new CheckpointError("loadLanguageModel", `${what}: ${(e as Error).message}`, { file: at, cause: e });
+    throw new CheckpointError(op, `${what}: ${(e as Error).message}`, { file: at, cause: e });
   };
   let model: LanguageModel;
   try {
@@ -387,7 +454,7 @@ function languageModelFromCheckpoint(checkpoint: Checkpoint, dir: string): { con
   }
   if (tokenizer.vocabSize !== model.config.vocabSize) {
     throw new CheckpointError(
-      "loadLanguageModel",
+      op,
       `the tokenizer has ${tokenizer.vocabSize} tokens, but the model's embedding and output layer are for ${model.config.vocabSize} (config.model.vocabSize): ` +
         "they do not belong together, so token ids would be misread; the checkpoint was edited or assembled from two runs",
       { file },
@@ -397,7 +464,7 @@ function languageModelFromCheckpoint(checkpoint: Checkpoint, dir: string): { con
   try {
     params = model.paramsFromStateDict(checkpoint.params);
   } catch (e) {
-    return fail("the weights cannot be used", e, `${dir}/model.safetensors`);
+    return fail("the weights cannot be used", e, files.weights);
   }
   return { config, model, tokenizer, params };
 }

@@ -16,10 +16,23 @@ import { CheckpointError } from "../checkpoint/errors.js";
 import { isCheckpointEntry, latestCheckpoint } from "../checkpoint/checkpoint.js";
 import { errorCode, errorMessage, RunFolderError } from "./errors.js";
 import { RunLock } from "./lock.js";
-import { METRICS_FILE, MetricsLog, truncateMetrics, type TruncateResult } from "./metrics.js";
+import { METRICS_CSV_FILE, METRICS_FILE, MetricsLog, truncateMetrics, type TruncateResult } from "./metrics.js";
 import { loadNode, type NodeModules } from "./node.js";
 
 const STEP_DIR = /^step-(\d{8,})$/;
+/** A temporary metrics.csv that a process killed while rewriting it left behind. */
+const CSV_LEFTOVER = /^metrics\.csv\.tmp-[0-9a-f]+$/;
+
+/**
+ * The folder inside a run folder that holds the checkpoint of the best validation so far (a
+ * checkpoint root: `best/latest.json` and one step directory), for the trainings that keep one.
+ */
+export const BEST_CHECKPOINT_DIR = "best";
+
+/** Whether an entry of a run folder belongs to the run (and so is moved aside or refused as an old run's). */
+function isRunEntry(name: string): boolean {
+  return isCheckpointEntry(name) || name === METRICS_FILE || name === METRICS_CSV_FILE || name === BEST_CHECKPOINT_DIR || CSV_LEFTOVER.test(name);
+}
 
 /** What a folder holds of a run. */
 export interface RunContents {
@@ -46,7 +59,7 @@ export async function inspectRunFolder(dir: string): Promise<RunContents> {
     if (errorCode(e) === "ENOTDIR") throw new RunFolderError("NOT_A_FOLDER", dir, `${dir} is a file, not a run folder`);
     throw new RunFolderError("IO", dir, `cannot read the run folder ${dir}: ${errorMessage(e)}`, { cause: e });
   }
-  const entries = names.filter((name) => isCheckpointEntry(name) || name === METRICS_FILE).sort();
+  const entries = names.filter(isRunEntry).sort();
   const steps = entries.flatMap((name) => {
     const m = STEP_DIR.exec(name);
     return m ? [Number(m[1])] : [];
@@ -69,7 +82,9 @@ export function describeRunContents(contents: RunContents): string {
   const parts: string[] = [];
   if (contents.steps.length > 0) parts.push(`${contents.steps.length} checkpoint${contents.steps.length === 1 ? "" : "s"}`);
   if (contents.metrics) parts.push("metrics.jsonl");
-  const others = contents.entries.filter((e) => !STEP_DIR.test(e) && e !== METRICS_FILE && e !== "latest.json");
+  if (contents.entries.includes(METRICS_CSV_FILE)) parts.push(METRICS_CSV_FILE);
+  if (contents.entries.includes(BEST_CHECKPOINT_DIR)) parts.push(`${BEST_CHECKPOINT_DIR}/`);
+  const others = contents.entries.filter((e) => !STEP_DIR.test(e) && ![METRICS_FILE, METRICS_CSV_FILE, BEST_CHECKPOINT_DIR, "latest.json"].includes(e));
   if (others.length > 0) parts.push(`leftovers of an interrupted save: ${others.join(", ")}`);
   const list = parts.length > 0 ? ` (${parts.join(", ")})` : "";
   if (contents.latest === null) {
@@ -179,15 +194,20 @@ export class RunFolder {
   }
 
   /**
-   * Opens metrics.jsonl for appending, line by line. A new run gets a fresh file; a resume first
-   * cuts the file back to `resumedStep`, the step of the checkpoint it continues from (see
-   * `truncateMetrics`), so that no line is lost or repeated.
+   * Opens metrics.jsonl for appending, line by line, and metrics.csv beside it with the same rows
+   * (unless `csv: false`). A new run gets fresh files; a resume first cuts metrics.jsonl back to
+   * `resumedStep`, the step of the checkpoint it continues from (see `truncateMetrics`), so that no
+   * line is lost or repeated, and writes metrics.csv anew from it.
    */
-  async openMetrics(resumedStep?: number): Promise<{ log: MetricsLog; truncated: TruncateResult | null }> {
+  async openMetrics(resumedStep?: number, options: { readonly csv?: boolean } = {}): Promise<{ log: MetricsLog; truncated: TruncateResult | null }> {
     if (this.metricsLog !== null) throw new RunFolderError("IO", this.metricsPath, `${this.metricsPath} is open already`);
     let truncated: TruncateResult | null = null;
     if (resumedStep !== undefined) truncated = await truncateMetrics(this.metricsPath, resumedStep);
-    this.metricsLog = await MetricsLog.open(this.metricsPath, { fresh: resumedStep === undefined });
+    for (const name of await this.n.fs.readdir(this.dir)) if (CSV_LEFTOVER.test(name)) await this.n.fs.rm(this.n.path.join(this.dir, name), { force: true });
+    this.metricsLog = await MetricsLog.open(this.metricsPath, {
+      fresh: resumedStep === undefined,
+      ...(options.csv !== false ? { csv: this.n.path.join(this.dir, METRICS_CSV_FILE) } : {}),
+    });
     return { log: this.metricsLog, truncated };
   }
 

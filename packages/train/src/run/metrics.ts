@@ -9,6 +9,8 @@ import { loadNode, type NodeModules } from "./node.js";
 
 /** The metrics file's name inside a run folder. */
 export const METRICS_FILE = "metrics.jsonl";
+/** The same records as CSV, beside it. */
+export const METRICS_CSV_FILE = "metrics.csv";
 
 /** A metrics record: JSON data with the step it belongs to. */
 export type MetricsRecord = { readonly step: number } & Readonly<Record<string, unknown>>;
@@ -93,9 +95,58 @@ function recordStep(text: string): number | null {
   return Number.isSafeInteger(step) && (step as number) >= 0 ? (step as number) : null;
 }
 
-/** An open metrics.jsonl that records are appended to, one write per line. */
+// metrics.csv: the same rows as metrics.jsonl, for spreadsheets and pandas. Its header is the union
+// of the records' keys (`step` first, then in the order they first appear), so a column that first
+// appears later (the validation loss at step 200, BLEU at step 500) makes the file be rewritten
+// whole (a temporary file renamed over it) with the new header; otherwise a row is appended per
+// record. It is always derived from metrics.jsonl, the file of record: a run that opens the log
+// (a resume, after the jsonl is cut back) writes it anew from the jsonl, so the two never disagree.
+
+/** One CSV field (RFC 4180): numbers as JSON writes them, null as empty, text quoted when it must be. */
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  const text = typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value);
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The columns of `records`: `step`, then every other key in the order it first appears. */
+function csvColumns(records: Iterable<Readonly<Record<string, unknown>>>, into: string[] = ["step"]): string[] {
+  for (const r of records) for (const key of Object.keys(r)) if (!into.includes(key)) into.push(key);
+  return into;
+}
+
+function csvRow(record: Readonly<Record<string, unknown>>, columns: readonly string[]): string {
+  return `${columns.map((c) => csvField(Object.hasOwn(record, c) ? record[c] : undefined)).join(",")}\n`;
+}
+
+/**
+ * metrics.jsonl's records as CSV text: a header of the union of their keys (`step` first), then one
+ * row per record, in order; a key a record lacks is an empty field.
+ */
+export function metricsToCsv(records: readonly Readonly<Record<string, unknown>>[]): string {
+  const columns = csvColumns(records);
+  return `${columns.map(csvField).join(",")}\n${records.map((r) => csvRow(r, columns)).join("")}`;
+}
+
+/** The records of a metrics.jsonl text (blank lines skipped; an unfinished last line is not a record yet). */
+function parseRecords(path: string, text: string): Record<string, unknown>[] {
+  const lines = text.split("\n");
+  lines.pop(); // what follows the last newline: empty, or a line still being written
+  const records: Record<string, unknown>[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return;
+    if (recordStep(line) === null) {
+      throw new RunFolderError("METRICS_DAMAGED", path, `${path} line ${i + 1} is not a metrics record (a JSON object with a "step"): the file was edited or damaged; fix or remove that line`);
+    }
+    records.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  return records;
+}
+
+/** An open metrics.jsonl that records are appended to, one write per line (and metrics.csv beside it, if asked). */
 export class MetricsLog {
   private fd: number | null;
+  private csv: { readonly path: string; fd: number; columns: string[] } | null = null;
 
   private constructor(
     private readonly n: NodeModules,
@@ -109,32 +160,84 @@ export class MetricsLog {
   /**
    * Opens `path` for appending. `fresh`: the file must not exist yet (a new run; a RunFolderError
    * "HOLDS_RUN" otherwise, so that no run's lines are ever mixed into another's); else it is created
-   * if missing and appended to (a resumed run, after `truncateMetrics`).
+   * if missing and appended to (a resumed run, after `truncateMetrics`). `csv`: also keep this CSV
+   * file (see `METRICS_CSV_FILE`), written anew now from what `path` holds.
    */
-  static async open(path: string, options: { readonly fresh: boolean }): Promise<MetricsLog> {
+  static async open(path: string, options: { readonly fresh: boolean; readonly csv?: string }): Promise<MetricsLog> {
     const n = await loadNode();
+    let log: MetricsLog;
     try {
-      return new MetricsLog(n, path, n.fsSync.openSync(path, options.fresh ? "wx" : "a"));
+      log = new MetricsLog(n, path, n.fsSync.openSync(path, options.fresh ? "wx" : "a"));
     } catch (e) {
       if ((e as { code?: unknown }).code === "EEXIST") {
         throw new RunFolderError("HOLDS_RUN", path, `${path} already exists: it holds another run's metrics`);
       }
       throw new RunFolderError("IO", path, `cannot open ${path}: ${errorMessage(e)}`, { cause: e });
     }
+    if (options.csv !== undefined) {
+      try {
+        log.rewriteCsv(options.csv);
+      } catch (e) {
+        log.close();
+        throw e;
+      }
+    }
+    return log;
+  }
+
+  /** The CSV file kept beside the log, or null. */
+  get csvPath(): string | null {
+    return this.csv?.path ?? null;
   }
 
   /**
    * Writes `record` as one line, now (a synchronous write: the line is in the file when this
-   * returns, whatever happens to the process next). Non-finite numbers are written as null.
+   * returns, whatever happens to the process next). Non-finite numbers are written as null. The
+   * CSV gets the same row (the whole file anew, when the record brings a new column).
    */
   append(record: MetricsRecord): void {
     if (this.fd === null) throw new RunFolderError("IO", this.path, `${this.path} is closed`);
-    const line = Buffer.from(`${JSON.stringify(record)}\n`, "utf8");
+    const json = JSON.stringify(record);
+    this.writeAll(this.fd, Buffer.from(`${json}\n`, "utf8"));
+    if (this.csv === null) return;
+    // The row is the jsonl line read back, so the two files hold the same values (NaN -> null -> empty).
+    const row = JSON.parse(json) as Record<string, unknown>;
+    if (Object.keys(row).some((k) => !this.csv!.columns.includes(k))) this.rewriteCsv(this.csv.path);
+    else this.writeAll(this.csv.fd, Buffer.from(csvRow(row, this.csv.columns), "utf8"));
+  }
+
+  /** The CSV anew from the jsonl as it is: a temporary file, renamed over the old one. */
+  private rewriteCsv(csvPath: string): void {
+    const { fsSync } = this.n;
+    let records: Record<string, unknown>[];
+    try {
+      records = parseRecords(this.path, fsSync.readFileSync(this.path, "utf8"));
+    } catch (e) {
+      if (e instanceof RunFolderError) throw e;
+      throw new RunFolderError("IO", this.path, `cannot read ${this.path}: ${errorMessage(e)}`, { cause: e });
+    }
+    const tmp = `${csvPath}.tmp-${this.n.crypto.randomBytes(6).toString("hex")}`;
+    try {
+      fsSync.writeFileSync(tmp, metricsToCsv(records), { flag: "wx" });
+      fsSync.renameSync(tmp, csvPath);
+    } catch (e) {
+      fsSync.rmSync(tmp, { force: true });
+      throw new RunFolderError("IO", csvPath, `cannot write ${csvPath}: ${errorMessage(e)}`, { cause: e });
+    }
+    if (this.csv !== null) fsSync.closeSync(this.csv.fd);
+    this.csv = { path: csvPath, fd: fsSync.openSync(csvPath, "a"), columns: csvColumns(records) };
+  }
+
+  private writeAll(fd: number, bytes: Buffer): void {
     let written = 0;
-    while (written < line.length) written += this.n.fsSync.writeSync(this.fd, line, written, line.length - written);
+    while (written < bytes.length) written += this.n.fsSync.writeSync(fd, bytes, written, bytes.length - written);
   }
 
   close(): void {
+    if (this.csv !== null) {
+      this.n.fsSync.closeSync(this.csv.fd);
+      this.csv = null;
+    }
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;

@@ -5,10 +5,14 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromArray } from "@unroll/tensor";
+import { fromArray, type Tensor } from "@unroll/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointError, saveCheckpoint } from "../checkpoint/index.js";
-import { DivergenceMonitor, LOCK_FILE, MetricsLog, RunFolder, RunFolderError, truncateMetrics } from "./index.js";
+import { sgd } from "../optim/index.js";
+import { arraySource } from "../data.js";
+import { Trainer } from "../trainer.js";
+import { loadCheckpoint } from "../checkpoint/index.js";
+import { BestCheckpoint, DivergenceMonitor, LOCK_FILE, MetricsLog, metricsToCsv, RunFolder, RunFolderError, truncateMetrics } from "./index.js";
 import { snapshotDir } from "@unroll/testing/files";
 
 const made: string[] = [];
@@ -104,7 +108,8 @@ describe("RunFolder: a new run", () => {
     const moved = await snapshotDir(`${dir}.replaced-20310506-070809`);
     const { ["notes.txt"]: notes, ...runFiles } = before;
     expect(moved).toEqual(runFiles); // byte for byte
-    expect(await snapshotDir(dir)).toEqual({ "notes.txt": notes, "metrics.jsonl": createHash("sha256").update('{"step":1,"loss":9}\n').digest("hex") });
+    const sha = (text: string): string => createHash("sha256").update(text).digest("hex");
+    expect(await snapshotDir(dir)).toEqual({ "notes.txt": notes, "metrics.jsonl": sha('{"step":1,"loss":9}\n'), "metrics.csv": sha("step,loss\n1,9\n") });
 
     // A second replacement at the same second gets its own folder.
     await writeFile(join(dir, "latest.json"), "{}");
@@ -240,6 +245,82 @@ describe("metrics.jsonl", () => {
     log.append({ step: 2, loss: NaN });
     log.close();
     expect(await readFile(path, "utf8")).toBe('{"step":1}\n{"step":2,"loss":null}\n');
+  });
+});
+
+describe("metrics.csv", () => {
+  it("holds the rows of metrics.jsonl under the union of their keys, rewritten when a column appears, and anew from the jsonl on resume", async () => {
+    const dir = await freshDir();
+    const run = await RunFolder.open(dir, { mode: "new" });
+    const { log } = await run.openMetrics();
+    const csv = (): Promise<string> => readFile(join(dir, "metrics.csv"), "utf8");
+    expect(await csv()).toBe("step\n"); // written at once, like metrics.jsonl
+    log.append({ step: 1, loss: 4, lr: 0.1 });
+    log.append({ step: 2, loss: NaN, lr: 0.1 });
+    expect(await csv()).toBe("step,loss,lr\n1,4,0.1\n2,,0.1\n");
+    log.append({ step: 2, validation: 3.5 }); // a new column: the file anew, with every row
+    log.append({ step: 3, loss: 3, lr: 0.05, note: 'say "hi", twice' });
+    expect(await csv()).toBe('step,loss,lr,validation,note\n1,4,0.1,,\n2,,0.1,,\n2,,,3.5,\n3,3,0.05,,"say ""hi"", twice"\n');
+    await saveCheckpoint(dir, { step: 2, config: null, params: { w: fromArray([1]) } });
+    await run.close();
+
+    // A killed run resumed from step 2: metrics.jsonl is cut back, and metrics.csv follows it.
+    const resumed = await RunFolder.open(dir, { mode: "resume" });
+    const { log: again } = await resumed.openMetrics(2);
+    expect(await csv()).toBe("step,loss,lr,validation\n1,4,0.1,\n2,,0.1,\n2,,,3.5\n");
+    again.append({ step: 3, loss: 3, lr: 0.05 });
+    await resumed.close();
+    const jsonl = (await readFile(join(dir, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(await csv()).toBe(metricsToCsv(jsonl));
+    expect(metricsToCsv([])).toBe("step\n");
+
+    // Both files are a run's: a new run is refused, --force moves both aside.
+    expect((await rejection(RunFolder.open(dir, { mode: "new" }))).message).toMatch(/\(1 checkpoint, metrics\.jsonl, metrics\.csv\)$/);
+    const next = await RunFolder.open(dir, { mode: "new", replace: "delete" });
+    expect(next.previous!.entries).toEqual(["latest.json", "metrics.csv", "metrics.jsonl", "step-00000002"]);
+    await next.close();
+  });
+});
+
+describe("BestCheckpoint", () => {
+  const trainerAt = async (steps: number): Promise<Trainer<{ w: Tensor }, Tensor>> => {
+    const t = new Trainer({
+      params: { w: fromArray([0]) },
+      data: arraySource([fromArray([1])], { loop: true }),
+      loss: (p, target) => {
+        const d = p.w.data[0]! - target.data[0]!;
+        return { loss: fromArray([d * d], { shape: [] }) };
+      },
+      optimizer: sgd({ lr: 0.1 }),
+    });
+    await t.run({ steps });
+    return t;
+  };
+
+  it("saves the run's checkpoint marked best and best/ beside it; a resume repairs a best/ that a kill left behind", async () => {
+    const dir = await freshDir();
+    const best = await BestCheckpoint.open(dir);
+    expect(best.best).toBeNull();
+    expect(best.improves(NaN)).toBe(false);
+    expect(best.improves(3)).toBe(true);
+    const t = await trainerAt(2);
+    await best.save(t, { loss: 3, config: { kind: "toy" } });
+    expect(best.best).toEqual({ step: 2, loss: 3 });
+    expect(best.improves(3)).toBe(false);
+    const saved = await loadCheckpoint(join(dir, "best"));
+    expect([saved.step, saved.metrics, saved.config]).toEqual([2, { validation: 3, best: true }, { kind: "toy" }]);
+    expect((await loadCheckpoint(dir)).metrics).toEqual({ validation: 3, best: true });
+
+    // Killed after the run's checkpoint of a new best (step 4) and before best/: best/ still holds step 2.
+    const t4 = await trainerAt(4);
+    await saveCheckpoint(dir, { ...(await loadCheckpoint(dir)), step: 4, params: t4.state().params, metrics: { validation: 2, best: true } });
+    const resumed = await BestCheckpoint.open(dir, { resumed: await loadCheckpoint(dir) });
+    expect(resumed.repaired).toBe(true);
+    expect(resumed.best).toEqual({ step: 4, loss: 2 });
+    expect((await loadCheckpoint(join(dir, "best"))).step).toBe(4);
+    expect(await readdir(join(dir, "best"))).toEqual(["latest.json", "step-00000004"]);
+    const again = await BestCheckpoint.open(dir, { resumed: await loadCheckpoint(dir) });
+    expect([again.repaired, again.best]).toEqual([false, { step: 4, loss: 2 }]);
   });
 });
 
