@@ -40,6 +40,26 @@ beforeAll(async () => {
 });
 
 describe("unroll train lm / sample / eval", () => {
+  it("trains on the compiled onnxruntime step with --engine onnxruntime, as the library does, and resumes on the library", async () => {
+    const steps = async (r: Result): Promise<{ step: number; loss: number }[]> =>
+      r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; step: number; loss: number }).filter((e) => e.event === "step");
+    const compiled = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-ort"), "--steps", "6", "--sample", "0", "--engine", "onnxruntime", ...tiny);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    const library = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-lib"), "--steps", "9", "--sample", "0", ...tiny);
+    const resumed = await unroll("--json", "train", "lm", "--out", join(work, "engine-ort"), "--resume", "--steps", "9", "--sample", "0", "--engine", "library");
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const mixed = [...(await steps(compiled)), ...(await steps(resumed))];
+    const straight = await steps(library);
+    expect(mixed.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    mixed.forEach((e, i) => expect(Math.abs(e.loss - straight[i]!.loss) / straight[i]!.loss).toBeLessThan(1e-4));
+
+    const dropout = await unroll("train", "lm", "--data", corpus, "--out", join(work, "engine-dropout"), "--steps", "2", "--sample", "0", "--engine", "onnxruntime", "--dropout", "0.2", "--layers", "2", ...tiny);
+    expect(dropout.code).toBe(1);
+    expect(dropout.stderr).toMatch(/--engine onnxruntime cannot train this model: .*dropout/);
+    expect(dropout.stderr).toMatch(/--engine library/);
+    expect(dropout.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
   it("trains, resumes exactly, samples reproducibly and evaluates, with --json output", async () => {
     const out = join(work, "run");
     const first = await unroll("--json", "train", "lm", "--data", corpus, "--out", out, "--steps", "6", "--sample", "0", ...tiny);

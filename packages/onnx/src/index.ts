@@ -41,3 +41,10 @@ export { onnxTranslationDecoder } from "./seq2seq/decoder.js";
 export type { OnnxTranslationDecoder, OnnxRows } from "./seq2seq/decoder.js";
 export { exportCaptioningModel, captioningModelToOnnx, onnxCaptionDecoder, CAPTION_METADATA_KEY } from "./caption/captioning.js";
 export type { CaptionModelLike, CaptionSignature, CaptionStateLike, ExportCaptionOptions, OnnxCaptionDecoder } from "./caption/captioning.js";
+
+// Compiled training steps: a step's loss and gradients as one onnxruntime graph, and the Trainer engine on it.
+export { compileStep, CompiledStep, CompileError, batchParts, shapeKey } from "./train/compile.js";
+export type { CompileOptions, CompileContext, StepLoss, BatchParts } from "./train/compile.js";
+export { onnxruntimeEngine } from "./train/engine.js";
+export type { OnnxEngineOptions } from "./train/engine.js";
+export { trainingLowerings } from "./train/lowerings.js";

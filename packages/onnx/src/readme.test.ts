@@ -4,7 +4,7 @@ import { expect } from "vitest";
 describeReadmeExamples({
   readme: new URL("../README.md", import.meta.url),
   sources: { "@unroll/onnx": new URL("./index.ts", import.meta.url) },
-  minExamples: 7,
+  minExamples: 8,
   expectations: [
     { when: "viaOnnx === viaLibrary", check: (printed) => expect(printed[0]).toBe("true 60") },
     { when: "graph: \"sequence\"", check: (printed) => expect(printed[1]).toBe("[ 4, 3, 20 ] true") },
@@ -22,6 +22,13 @@ describeReadmeExamples({
       check: (printed) => {
         expect(printed[0]).toBe("[ 'memory', 'keys', 'mask', 'h', 'c' ] [ 6, 6 ]");
         expect(printed[1]).toBe("true");
+      },
+    },
+    {
+      when: "onnxruntimeEngine({ onCompile",
+      check: (printed) => {
+        expect(printed.filter((l) => l.startsWith("compiled: "))).toHaveLength(2);
+        expect(printed.at(-1)).toBe("true");
       },
     },
     { when: "onFallback", check: (printed) => expect(printed.at(-1)).toMatch(/^(cuda|cpu)$/) },

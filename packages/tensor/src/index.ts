@@ -23,7 +23,7 @@ export {
 } from "./backend/wasm/index.js";
 export type { WasmGemmOptions, WasmKernelsOptions } from "./backend/wasm/index.js";
 
-export { definePrimitive, apply } from "./autodiff/primitive.js";
+export { definePrimitive, apply, withDecomposition } from "./autodiff/primitive.js";
 export type { Primitive, AnyPrimitive, Application, OutputSpec } from "./autodiff/primitive.js";
 export { Tape, noGrad, isRecording } from "./autodiff/recording.js";
 export type { RecordedNode } from "./autodiff/recording.js";

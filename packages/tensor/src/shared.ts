@@ -18,6 +18,11 @@ export interface SharedState {
   kernels: Kernels | undefined;
   /** The tapes recording now, innermost last. */
   tapes: readonly Tape[];
+  /**
+   * While set (`withDecomposition`), fused primitives it accepts run as their `decompose`: a trace
+   * then holds simpler primitives only. Optional: a state made by an older copy lacks it.
+   */
+  decompose?: ((primitive: { readonly name: string }, attrs: unknown) => boolean) | undefined;
 }
 
 /**

@@ -6,6 +6,8 @@ export type {
   TrainerOptions, TrainerEvents, TrainerState, StepEvent, StepContext, LossFunction, LossOutput,
   EvalResult, ScheduleLike, StopReason,
 } from "./trainer.js";
+export { libraryEngine } from "./engine.js";
+export type { EngineFactory, GradientEngine, Gradients } from "./engine.js";
 export { Emitter } from "./events.js";
 export { arraySource } from "./data.js";
 export { reportProgress, formatStep, formatDuration } from "./progress.js";

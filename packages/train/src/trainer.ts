@@ -7,11 +7,11 @@ import {
   TensorError,
   treeEntries,
   treeMap,
-  valueAndGrad,
 } from "@unroll/tensor";
 import { checkStateDict } from "./checkpoint/state-dict.js";
 import { clipGradNorm, clipGradValue, globalNorm } from "./clip.js";
 import type { DataSource } from "./data.js";
+import { type EngineFactory, type GradientEngine, libraryEngine } from "./engine.js";
 import { Emitter } from "./events.js";
 import type { Optimizer, OptimizerState } from "./optim/optimizer.js";
 import { treeFromEntries } from "./tree.js";
@@ -62,6 +62,11 @@ export interface TrainerOptions<P, B, C> {
   readonly loss: LossFunction<P, B, C>;
   readonly data: DataSource<B>;
   readonly optimizer: Optimizer;
+  /**
+   * What computes each step's loss and gradients: the library's autodiff (default) or another
+   * engine (`onnxruntimeEngine()` from @unroll/onnx: the step compiled into one onnxruntime graph).
+   */
+  readonly engine?: EngineFactory;
   readonly schedule?: ScheduleLike;
   /** Gradient clipping: by global norm and/or by value (norm first). */
   readonly clip?: { readonly maxNorm?: number; readonly value?: number };
@@ -163,11 +168,8 @@ export class Trainer<P, B, C = unknown> {
   private stopRequested = false;
   /** The optimiser's learning rate as given: the guard's factor multiplies it (or the schedule's). */
   private readonly baseLr: number;
-  private readonly grad: (params: P, batch: B, carry: C | undefined, ctx: StepContext) => {
-    value: Tensor;
-    grads: P;
-    aux: LossOutput<C>;
-  };
+  /** The engine computing loss and gradients (`options.engine`, the library's autodiff by default). */
+  readonly engine: GradientEngine<P, B, C>;
 
   constructor(options: TrainerOptions<P, B, C>) {
     this.options = options;
@@ -175,13 +177,7 @@ export class Trainer<P, B, C = unknown> {
     if (this.paramEntries.length === 0) throw new TrainingError("params has no tensors to train");
     this.rng = new Rng(options.seed ?? 0);
     this.baseLr = options.optimizer.lr;
-    this.grad = valueAndGrad(
-      (params: P, batch: B, carry: C | undefined, ctx: StepContext) => {
-        const out = options.loss(params, batch, carry, ctx);
-        return [out.loss, out] as const;
-      },
-      { hasAux: true },
-    );
+    this.engine = (options.engine ?? libraryEngine).create(options.loss);
   }
 
   get step(): number {
@@ -241,8 +237,8 @@ export class Trainer<P, B, C = unknown> {
       const lr = (this.options.schedule ? this.options.schedule.lr(this.stepCount) : this.baseLr) * this.lrFactor;
       this.options.optimizer.lr = lr;
       const ctx: StepContext = { step: this.stepCount, rng: this.rng, training: true };
-      const { value, grads, aux } = this.grad(this.options.params, batch, this.carry, ctx);
-      const loss = value.item();
+      const computed = this.engine.gradients(this.options.params, batch, this.carry, ctx);
+      const { loss, grads, aux } = computed instanceof Promise ? await computed : computed;
       let g = grads;
       const clip = this.options.clip;
       let norm: number;

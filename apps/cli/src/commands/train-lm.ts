@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
+import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, languageModelTokens, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
+import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
@@ -45,6 +46,10 @@ export const SETTINGS = {
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (the best validation's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  engine: {
+    kind: kinds.choice("library", "onnxruntime"),
+    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph, native kernels; no dropout)",
+  },
   sample: { kind: kinds.nonNegativeInteger, help: "characters sampled at the end (0: none)" },
   sampleEvery: { kind: kinds.positiveInteger, help: "print a sample every N steps while training (seeded with --seed)" },
   sampleLength: { kind: kinds.positiveInteger, help: "tokens in each --sample-every sample" },
@@ -56,8 +61,8 @@ type Values = ReadonlyMap<string, number | string | boolean>;
 
 const DEFAULTS = { data: "moby-dick", out: "runs/lm", steps: 300, sample: 300, checkpointEvery: 100, sampleLength: 200 } as const;
 /** What a resumed run may change: how long it runs (and when it stops early), where, on which kernels, and what the CLI does around it. */
-const ON_RESUME = new Set<Key>(["out", "data", "steps", "time", "patience", "kernels", "threads", "sample", "sampleEvery", "sampleLength", "tensorboard", "checkpointEvery"]);
-const ON_RESUME_FLAGS = "--steps, --time, --patience, --kernels, --threads, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every";
+const ON_RESUME = new Set<Key>(["out", "data", "steps", "time", "patience", "kernels", "threads", "engine", "sample", "sampleEvery", "sampleLength", "tensorboard", "checkpointEvery"]);
+const ON_RESUME_FLAGS = "--steps, --time, --patience, --kernels, --threads, --engine, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every";
 
 /** The library's config from checked settings (every value already has its type). */
 export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume: boolean): TrainLmConfig {
@@ -234,6 +239,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       checkpointEvery: (values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
+      ...(values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: languageModelTokens }) } : {}),
       signal: interrupt.signal,
       ...(sampleEvery !== undefined
         ? {
@@ -245,7 +251,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       onTrainer: async (trainer, info) => {
         out.info(
           `${info.model.config.numLayers}-layer ${info.model.config.cell} (hidden ${info.model.config.hiddenSize}), ${info.parameters.toLocaleString("en-US")} parameters, ` +
-            `vocabulary ${info.tokenizer.vocabSize} (${info.tokenizer.kind}), ${info.trainTokens.toLocaleString("en-US")} training tokens, kernels ${info.kernels}` +
+            `vocabulary ${info.tokenizer.vocabSize} (${info.tokenizer.kind}), ${info.trainTokens.toLocaleString("en-US")} training tokens, ${values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
         printModelSummary(out, info.model.parameterShapes());
@@ -311,6 +317,9 @@ function cannotResume(dir: string, e: Error): UserError {
 /** The library's errors about this run's files and text, with the flags that fix them. */
 function explain(e: unknown, a: { dir: string; data: string; resume: boolean }): unknown {
   if (e instanceof CheckpointError && a.resume) return cannotResume(a.dir, e);
+  if (e instanceof CompileError) {
+    return new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--dropout 0)");
+  }
   if (e instanceof DataError && e.code === "CHANGED") {
     return new UserError(
       e.message,

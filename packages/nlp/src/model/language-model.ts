@@ -230,6 +230,11 @@ export class LanguageModel {
   }
 }
 
+/** The targets of a batch that count (not the ignored -100): a batch's tokens, for throughput. */
+export function languageModelTokens(batch: LanguageModelBatch): number {
+  return countTargets(batch.targets);
+}
+
 function countTargets(targets: Tensor): number {
   let n = 0;
   for (let i = 0; i < targets.size; i++) if (targets.data[i] !== -100) n++;

@@ -1,5 +1,6 @@
 import { defaultWasmThreads, loadWasmKernelsSync, pinTensors, Rng, setKernels, type Tensor, treeEntries, treeLeaves, ValueRangeError, wasmSupported } from "@unroll/tensor";
 import {
+  type EngineFactory,
   BestCheckpoint,
   type BestRecord,
   type Checkpoint,
@@ -88,6 +89,12 @@ export interface TrainLmOptions {
   /** The training text (loaded by the caller: `loadCorpus`, `mobyDick`, a file). */
   readonly text: string;
   readonly config?: TrainLmConfig;
+  /**
+   * What computes the gradients: the library's autodiff (default) or `onnxruntimeEngine({ tokens:
+   * languageModelTokens })` of @unroll/onnx (the step compiled for onnxruntime). Not part of the
+   * run's settings: a run may resume on another engine.
+   */
+  readonly engine?: EngineFactory;
   /** Where to write checkpoints (Node only); none when omitted. */
   readonly checkpointDir?: string;
   readonly checkpointEvery?: number;
@@ -262,6 +269,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
   const trainer = new Trainer<LanguageModelParams, LanguageModelBatch, RecurrentState>({
     params,
     loss: model.lossFunction(),
+    ...(options.engine ? { engine: options.engine } : {}),
     data,
     optimizer,
     schedule,

@@ -3,6 +3,7 @@ import type { Kernels } from "../backend/kernels.js";
 import { allocate, type DType } from "../dtype.js";
 import { type Shape, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { shared } from "../shared.js";
 import { record } from "./recording.js";
 
 export interface OutputSpec {
@@ -60,9 +61,31 @@ export function apply<I extends readonly Tensor[], O extends readonly Tensor[], 
   inputs: I,
   attrs: A,
 ): O {
+  const decompose = shared.decompose;
+  if (decompose !== undefined && primitive.decompose !== undefined && decompose(primitive, attrs)) return primitive.decompose(inputs, attrs);
   const specs = primitive.infer(inputs, attrs) as readonly OutputSpec[];
   const outputs = specs.map((s) => new Tensor(allocate(s.dtype, sizeOf(s.shape)), s.shape)) as unknown as O;
   primitive.kernel(getKernels(), inputs, outputs, attrs);
   record(primitive, attrs, inputs, outputs);
   return outputs;
+}
+
+/**
+ * Runs `fn` with the fused primitives that `which` accepts (given the primitive and the attributes
+ * of each application; all that have one, by default) applied
+ * as their `decompose`: the values are the same (tests hold every decomposition to its primitive),
+ * and a trace or a backward pass then consists of the simpler primitives. An exporter uses it for a
+ * fused primitive it has no lowering for (a compiled training step of a fused scan's backward).
+ * `fn` must be synchronous.
+ */
+export function withDecomposition<T>(fn: () => T, which: (primitive: AnyPrimitive, attrs: unknown) => boolean = () => true): T {
+  const saved = shared.decompose;
+  shared.decompose = which as (p: { readonly name: string }, attrs: unknown) => boolean;
+  try {
+    const result = fn();
+    if (result instanceof Promise) throw new TypeError("withDecomposition: pass a synchronous function; the setting cannot follow an await");
+    return result;
+  } finally {
+    shared.decompose = saved;
+  }
 }

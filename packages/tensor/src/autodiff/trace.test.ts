@@ -16,6 +16,8 @@ import {
   type Tensor,
   trace,
   valueAndGrad,
+  softmaxCrossEntropy,
+  withDecomposition,
   withKernels,
 } from "../index.js";
 
@@ -221,5 +223,33 @@ describe("int32 data in traces", () => {
     const t = [...table.data];
     const expected = [4 * t[0]!, 4 * t[1]!, 0, 0, 0, 0, 2 * t[6]!, 2 * t[7]!];
     expected.forEach((e, i) => expect(replayed.data[i]).toBeCloseTo(e, 14));
+  });
+});
+
+describe("withDecomposition", () => {
+  const logits = fromArray([[0.5, -1, 2], [1, 0.25, -0.5]], { dtype: "float64" });
+  const targets = int32([2, 0]);
+  const loss = (x: Tensor): Tensor => sum(softmaxCrossEntropy(x, targets, { reduction: "none" }));
+  const names = (g: { nodes: readonly { primitive: { name: string } }[] }): string[] => g.nodes.map((n) => n.primitive.name);
+
+  it("records the simpler primitives of a fused one, forward and backward, with the same values", () => {
+    const fused = trace((x: Tensor) => valueAndGrad(loss)(x).grads, [logits]);
+    const split = withDecomposition(() => trace((x: Tensor) => valueAndGrad(loss)(x).grads, [logits]));
+    expect(names(fused.graph)).toContain("SoftmaxCrossEntropy");
+    expect(names(fused.graph)).toContain("SoftmaxCrossEntropyGrad");
+    expect(names(split.graph)).not.toContain("SoftmaxCrossEntropy");
+    expect(names(split.graph)).not.toContain("SoftmaxCrossEntropyGrad");
+    expect(names(split.graph)).toContain("LogSoftmax");
+    const a = [...fused.result.data];
+    const b = [...split.result.data];
+    b.forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 14));
+  });
+
+  it("decomposes only what the predicate accepts, and restores the setting afterwards", () => {
+    const none = withDecomposition(() => trace(loss, [logits]), (p) => p.name !== "SoftmaxCrossEntropy");
+    expect(names(none.graph)).toContain("SoftmaxCrossEntropy");
+    expect(names(trace(loss, [logits]).graph)).toContain("SoftmaxCrossEntropy");
+    expect(() => withDecomposition(() => { throw new Error("boom"); })).toThrow("boom");
+    expect(names(trace(loss, [logits]).graph)).toContain("SoftmaxCrossEntropy");
   });
 });

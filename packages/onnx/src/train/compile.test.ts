@@ -1,0 +1,170 @@
+import { LSTM, Linear } from "@unroll/cells";
+import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, streamBatches } from "@unroll/nlp";
+import { conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
+import { adam, arraySource, type DataSource, Trainer, type TrainerState } from "@unroll/train";
+import { describe, expect, it } from "vitest";
+import { maxAbsDiff } from "../test-utils.js";
+import { CompileError, compileStep } from "./compile.js";
+import { onnxruntimeEngine } from "./engine.js";
+
+const TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(40);
+const CHARS = [...new Set(TEXT)].sort();
+const IDS = Int32Array.from(TEXT, (ch) => CHARS.indexOf(ch));
+
+type Cell = "lstm" | "gru" | "rnn_tanh";
+
+function languageModel(cell: Cell, seed = 3): { model: LanguageModel; params: LanguageModelParams } {
+  const model = new LanguageModel({ vocabSize: CHARS.length, cell, hiddenSize: 24, embeddingSize: 12, numLayers: cell === "lstm" ? 2 : 1 });
+  return { model, params: model.init(new Rng(seed)) };
+}
+
+function batches(): DataSource<LanguageModelBatch> {
+  return streamBatches(IDS, { batchSize: 4, window: 10, remainder: "drop" });
+}
+
+/** Largest difference between two gradient trees relative to each tensor's largest value. */
+function gradientError(a: unknown, b: unknown): number {
+  const other = new Map(treeEntries(b, "b"));
+  let worst = 0;
+  for (const [path, g] of treeEntries(a, "a")) {
+    let scale = 0;
+    for (let i = 0; i < g.size; i++) scale = Math.max(scale, Math.abs(g.data[i]!));
+    worst = Math.max(worst, maxAbsDiff(g, other.get(path)!) / Math.max(scale, 1e-12));
+  }
+  return worst;
+}
+
+describe("compileStep", () => {
+  it.each<Cell>(["lstm", "gru", "rnn_tanh"])("gives the library's loss, gradients and carried state for a %s language model", async (cell) => {
+    const { model, params } = languageModel(cell);
+    const loss = model.lossFunction();
+    const first = batches().next()!;
+    const ctx = { step: 0, rng: new Rng(0), training: true as const };
+    const compiled = await compileStep(loss, { params, batch: first, carry: undefined });
+    try {
+      const ref = valueAndGrad((p: LanguageModelParams) => loss(p, first, undefined, ctx).loss)(params);
+      const out = await compiled.run(params, [first.inputs, first.targets], undefined);
+      expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-6);
+      expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-4);
+      // The carried state is the library's final state.
+      const state = loss(params, first, undefined, ctx).carry!;
+      for (const [path, t] of treeEntries(state, "state")) expect(maxAbsDiff(t, new Map(treeEntries(out.carry, "carry")).get(path)!)).toBeLessThan(1e-6);
+    } finally {
+      await compiled.release();
+    }
+  });
+
+  it("names the primitive it has no lowering for (a convolution's weight gradient) instead of writing a wrong graph", async () => {
+    const w = fromArray(Float32Array.from({ length: 2 * 1 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [2, 1, 3, 3] });
+    const x = fromArray(Float32Array.from({ length: 1 * 1 * 5 * 5 }, (_, i) => Math.cos(i)), { shape: [1, 1, 5, 5] });
+    const loss = (p: { w: Tensor }, b: { x: Tensor }) => ({ loss: mean(conv2d(b.x, p.w)) });
+    await expect(compileStep(loss, { params: { w }, batch: { x }, carry: undefined })).rejects.toThrow(/Conv2dBackwardWeight.*library's engine/);
+  });
+
+  it("refuses dropout while tracing: a traced mask would be the same at every step", async () => {
+    const model = new LanguageModel({ vocabSize: CHARS.length, cell: "lstm", hiddenSize: 8, embeddingSize: 8, dropout: 0.3 });
+    const params = model.init(new Rng(1));
+    const first = batches().next()!;
+    await expect(compileStep(model.lossFunction(), { params, batch: first, carry: undefined })).rejects.toThrow(CompileError);
+    await expect(compileStep(model.lossFunction(), { params, batch: first, carry: undefined })).rejects.toThrow(/dropout/);
+  });
+
+  it("refuses a padded recurrent scan, whose decomposition would keep the first batch's lengths", async () => {
+    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4 });
+    const params = lstm.init(new Rng(2));
+    const x = fromArray(Float32Array.from({ length: 5 * 2 * 3 }, (_, i) => Math.sin(i)), { shape: [5, 2, 3] });
+    const lengths = fromArray([5, 3], { dtype: "int32" });
+    const loss = (p: typeof params, b: { x: Tensor; lengths: Tensor }) => ({ loss: mean(lstm.forward(p, b.x, { lengths: b.lengths }).output) });
+    await expect(compileStep(loss, { params, batch: { x, lengths }, carry: undefined })).rejects.toThrow(/RecurrentSequenceGrad/);
+  });
+});
+
+describe("onnxruntimeEngine in the Trainer", () => {
+  let compiles = 0;
+  function trainer(engine: "library" | "onnxruntime", params: LanguageModelParams, model: LanguageModel, data: DataSource<LanguageModelBatch>) {
+    return new Trainer({
+      params,
+      loss: model.lossFunction(),
+      data,
+      optimizer: adam({ lr: 5e-3 }),
+      clip: { maxNorm: 1 },
+      ...(engine === "onnxruntime" ? { engine: onnxruntimeEngine({ onCompile: () => compiles++ }) } : {}),
+    });
+  }
+
+  it("trains a 2-layer LSTM language model with truncated BPTT as the library does: losses within 1e-4 over 100 steps", async () => {
+    const run = async (engine: "library" | "onnxruntime"): Promise<number[]> => {
+      const { model, params } = languageModel("lstm");
+      const t = trainer(engine, params, model, batches());
+      const losses: number[] = [];
+      t.events.on("step", (e) => losses.push(e.loss));
+      await t.run({ steps: 100 });
+      await t.engine.release?.();
+      return losses;
+    };
+    const library = await run("library");
+    compiles = 0;
+    const compiled = await run("onnxruntime");
+    // Three graphs: the first batch (no state yet), the later ones (the state carried in), and the
+    // first batch of the second epoch (a state comes in, but reset: the loss function reads the
+    // flag). The batches' positions differ at every step, but the loss function never reads them.
+    expect(compiles).toBe(3);
+    expect(compiled).toHaveLength(100);
+    expect(library[99]!).toBeLessThan(library[0]! - 0.5); // it learns
+    const worst = Math.max(...compiled.map((l, i) => Math.abs(l - library[i]!) / library[i]!));
+    expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
+
+  it("resumes a state saved on one engine on the other, either way, and ends where one engine alone ends", async () => {
+    const straight = async (): Promise<number[]> => {
+      const { model, params } = languageModel("gru", 5);
+      const t = trainer("library", params, model, batches());
+      const losses: number[] = [];
+      t.events.on("step", (e) => losses.push(e.loss));
+      await t.run({ steps: 40 });
+      return losses;
+    };
+    const switched = async (firstEngine: "library" | "onnxruntime", secondEngine: "library" | "onnxruntime"): Promise<number[]> => {
+      const { model, params } = languageModel("gru", 5);
+      const a = trainer(firstEngine, params, model, batches());
+      const losses: number[] = [];
+      a.events.on("step", (e) => losses.push(e.loss));
+      await a.run({ steps: 20 });
+      const state: TrainerState = a.state();
+      await a.engine.release?.();
+      const fresh = languageModel("gru", 99);
+      const b = trainer(secondEngine, fresh.params, fresh.model, batches());
+      b.restore(state);
+      b.events.on("step", (e) => losses.push(e.loss));
+      await b.run({ steps: 40 });
+      await b.engine.release?.();
+      return losses;
+    };
+    const reference = await straight();
+    for (const [x, y] of [["onnxruntime", "library"], ["library", "onnxruntime"]] as const) {
+      const losses = await switched(x, y);
+      expect(losses).toHaveLength(40);
+      expect(Math.max(...losses.map((l, i) => Math.abs(l - reference[i]!) / reference[i]!))).toBeLessThan(1e-4);
+    }
+  }, 120_000);
+
+  it("catches a loss function that reads tensor values in JavaScript, on the second batch of the shape", async () => {
+    const embedding = fromArray(Float32Array.from({ length: 6 * 3 }, (_, i) => Math.sin(i + 1)), { shape: [6, 3] });
+    const head = new Linear(3, 6);
+    const params = { embedding, head: head.init(new Rng(4)) as { weight: Tensor; bias: Tensor } };
+    // Weighting the loss by a number read from the batch bakes the first batch's number in.
+    const loss = (p: typeof params, b: { x: Tensor; y: Tensor }) => {
+      const first = b.x.data[0]! + 1;
+      const logits = head.forward(p.head, reshape(gather(p.embedding, b.x), [4, 3]));
+      return { loss: mean(mul(softmaxCrossEntropy(logits, b.y, { reduction: "none" }), first)) };
+    };
+    const ints = (v: number[]) => fromArray(v, { dtype: "int32" });
+    const data = [
+      { x: ints([1, 2, 3, 4]), y: ints([2, 3, 4, 5]) },
+      { x: ints([3, 1, 0, 5]), y: ints([0, 1, 2, 3]) },
+    ];
+    const t = new Trainer({ params, loss, data: arraySource([data[0]!, data[1]!]), optimizer: adam({ lr: 1e-2 }), engine: onnxruntimeEngine() });
+    await expect(t.run({ steps: 2 })).rejects.toThrow(/disagrees with the library.*reads a tensor's values/);
+    await t.engine.release?.();
+  });
+});

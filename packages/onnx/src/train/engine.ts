@@ -1,0 +1,117 @@
+import { type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
+import { batchParts, type CompileContext as Context, type CompiledStep, CompileError, type CompileOptions, compileStep, shapeKey, type StepLoss } from "./compile.js";
+
+// The compiled step as an engine of @unroll/train's Trainer (`engine: onnxruntimeEngine()`): the
+// same interface as the library's autodiff (loss, gradients, the loss function's outputs), one
+// onnxruntime session per shape. The Trainer keeps clipping, the guard, the optimiser and
+// checkpoints, so a run on this engine resumes on the library's and the other way round.
+
+export interface OnnxEngineOptions extends CompileOptions {
+  /**
+   * Tokens of a batch for throughput (the loss function's `tokens` is read while tracing, so it
+   * would be the traced batch's count). Default: the traced batch's count.
+   */
+  readonly tokens?: (batch: never) => number;
+  /**
+   * Run the second batch of every compiled shape through the library too and compare loss and
+   * gradients (default true): a loss function that reads a tensor's values in JavaScript makes a
+   * graph that is right only for the batch it was traced on, and this catches it.
+   */
+  readonly verify?: boolean;
+  /** Relative tolerance of that check (default 1e-3 of the loss and of the largest gradient). */
+  readonly verifyTolerance?: number;
+  /** Told of each compilation: its key, node count and time. */
+  readonly onCompile?: (info: { readonly key: string; readonly nodes: number; readonly ms: number }) => void;
+}
+
+
+interface LossOutputLike<C> {
+  readonly loss: Tensor;
+  readonly carry?: C;
+  readonly tokens?: number;
+  readonly reportedLoss?: number;
+}
+
+function maxAbs(t: Tensor): number {
+  let m = 0;
+  for (let i = 0; i < t.size; i++) m = Math.max(m, Math.abs(t.data[i]!));
+  return m;
+}
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
+  return m;
+}
+
+/** An engine factory for @unroll/train's `TrainerOptions.engine`. */
+export function onnxruntimeEngine(options: OnnxEngineOptions = {}) {
+  return {
+    name: "onnxruntime",
+    create<P, B, C>(loss: (params: P, batch: B, carry: C | undefined, context: Context) => LossOutputLike<C>) {
+      // Per shape, the graphs compiled so far (one per combination of the batch values they read).
+      const cache = new Map<string, CompiledStep<P, C>[]>();
+      const verify = options.verify ?? true;
+      const tol = options.verifyTolerance ?? 1e-3;
+      const library = valueAndGrad(
+        (p: P, b: B, c: C | undefined, ctx: Context) => {
+          const out = loss(p, b, c, ctx);
+          return [out.loss, out] as const;
+        },
+        { hasAux: true },
+      );
+      const check = (key: string, compiled: { loss: number; grads: P }, params: P, batch: B, carry: C | undefined, ctx: Context): void => {
+        const ref = library(params, batch, carry, ctx);
+        const refLoss = ref.value.item();
+        const problems: string[] = [];
+        if (!(Math.abs(compiled.loss - refLoss) <= tol * Math.max(1, Math.abs(refLoss)))) problems.push(`loss ${compiled.loss} against ${refLoss}`);
+        const mine = new Map(treeEntries(compiled.grads, "grads"));
+        for (const [path, g] of treeEntries(ref.grads, "grads")) {
+          const h = mine.get(path)!;
+          const scale = Math.max(maxAbs(g), 1e-6);
+          const d = maxAbsDiff(g, h);
+          if (!(d <= tol * scale)) problems.push(`gradient of '${path}' off by ${d.toPrecision(3)} (largest ${scale.toPrecision(3)})`);
+        }
+        if (problems.length > 0) {
+          throw new CompileError(
+            `the compiled step disagrees with the library on a second batch of its shape (${problems.slice(0, 3).join("; ")}). ` +
+              "The loss function probably reads a tensor's values in JavaScript (item(), data), which a traced graph keeps from the first batch; " +
+              `compute with tensor operations, or use the library's engine. Shape: ${key}`,
+          );
+        }
+      };
+      return {
+        name: "onnxruntime",
+        async gradients(params: P, batch: B, carry: C | undefined, ctx: Context) {
+          const parts = batchParts(batch);
+          const key = shapeKey(params, parts, carry);
+          const graphs = cache.get(key) ?? [];
+          let compiled = graphs.find((g) => g.serves(parts));
+          if (compiled === undefined) {
+            compiled = await compileStep(loss as StepLoss<P, B, C>, { params, batch, carry, step: ctx.step }, options);
+            options.onCompile?.({ key, nodes: compiled.nodeCount, ms: compiled.compileMs });
+            graphs.push(compiled);
+            cache.set(key, graphs);
+          }
+          const out = await compiled.run(params, parts.tensors, carry);
+          if (verify && compiled.runs === 2) check(key, out, params, batch, carry, { ...ctx, training: true });
+          const tokens = options.tokens ? options.tokens(batch as never) : compiled.tracedTokens;
+          return {
+            loss: out.loss,
+            grads: out.grads,
+            aux: {
+              ...(out.carry !== undefined ? { carry: out.carry } : {}),
+              ...(tokens !== undefined ? { tokens } : {}),
+            },
+          };
+        },
+        async release() {
+          for (const graphs of cache.values()) for (const g of graphs) await g.release();
+          cache.clear();
+        },
+      };
+    },
+  };
+}
+
+
