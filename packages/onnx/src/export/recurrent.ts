@@ -206,7 +206,7 @@ function unrolled(ctx: LoweringContext, cell: RecurrentCell, reverse: boolean, H
  * Reverses every example of a time-first tensor `[T, B, ...]` within its own length (padding stays
  * in place): GatherElements along time with index[t, b] = t < len[b] ? len[b] - 1 - t : t.
  */
-function reversal(ctx: LoweringContext, lengths: string, T: number): (v: string) => string {
+export function reversal(ctx: LoweringContext, lengths: string, T: number): (v: string) => string {
   const t = ctx.constant(DataType.INT32, [T, 1], Array.from({ length: T }, (_, i) => i)); // (T, 1)
   const [len] = ctx.emit("Unsqueeze", [lengths, ctx.int64s([0])], 1); // (1, B)
   const [inside] = ctx.emit("Less", [t, len!], 1); // (T, B)

@@ -1,6 +1,6 @@
-import { LSTM, Linear } from "@unroll/cells";
+import { GRU, LSTM, Linear } from "@unroll/cells";
 import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, streamBatches } from "@unroll/nlp";
-import { conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
+import { add, conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
 import { adam, arraySource, type DataSource, Trainer, type TrainerState } from "@unroll/train";
 import { describe, expect, it } from "vitest";
 import { maxAbsDiff } from "../test-utils.js";
@@ -69,13 +69,37 @@ describe("compileStep", () => {
     await expect(compileStep(model.lossFunction(), { params, batch: first, carry: undefined })).rejects.toThrow(/dropout/);
   });
 
-  it("refuses a padded recurrent scan, whose decomposition would keep the first batch's lengths", async () => {
-    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4 });
+  it("compiles padded and bidirectional LSTM scans: the library's gradients, padding masked, reverse scans from each example's own end", async () => {
+    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true });
     const params = lstm.init(new Rng(2));
+    const x = fromArray(Float32Array.from({ length: 5 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [5, 3, 3] });
+    const w = fromArray(Float32Array.from({ length: 5 * 3 * 8 }, (_, i) => Math.cos(i * 0.7)), { shape: [5, 3, 8] });
+    const loss = (p: typeof params, b: { x: Tensor; lengths: Tensor }) => {
+      const r = lstm.forward(p, b.x, { lengths: b.lengths });
+      return { loss: add(mean(mul(r.output, w)), mean(mul(r.h, r.h))) };
+    };
+    const batch = { x, lengths: fromArray([5, 2, 4], { dtype: "int32" }) };
+    const compiled = await compileStep(loss, { params, batch, carry: undefined });
+    try {
+      for (const lengths of [[5, 2, 4], [1, 5, 3]]) {
+        const b = { x, lengths: fromArray(lengths, { dtype: "int32" }) };
+        const ref = valueAndGrad((p: typeof params) => loss(p, b).loss)(params);
+        const out = await compiled.run(params, [b.x, b.lengths], undefined);
+        expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-6);
+        expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-4);
+      }
+    } finally {
+      await compiled.release();
+    }
+  });
+
+  it("refuses a padded GRU scan, whose decomposition would keep the first batch's lengths", async () => {
+    const gru = new GRU({ inputSize: 3, hiddenSize: 4 });
+    const params = gru.init(new Rng(2));
     const x = fromArray(Float32Array.from({ length: 5 * 2 * 3 }, (_, i) => Math.sin(i)), { shape: [5, 2, 3] });
     const lengths = fromArray([5, 3], { dtype: "int32" });
-    const loss = (p: typeof params, b: { x: Tensor; lengths: Tensor }) => ({ loss: mean(lstm.forward(p, b.x, { lengths: b.lengths }).output) });
-    await expect(compileStep(loss, { params, batch: { x, lengths }, carry: undefined })).rejects.toThrow(/RecurrentSequenceGrad/);
+    const loss = (p: typeof params, b: { x: Tensor; lengths: Tensor }) => ({ loss: mean(gru.forward(p, b.x, { lengths: b.lengths }).output) });
+    await expect(compileStep(loss, { params, batch: { x, lengths }, carry: undefined })).rejects.toThrow(/RecurrentSequenceGrad of a padded \(lengths\) gru scan/);
   });
 });
 

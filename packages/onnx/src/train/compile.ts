@@ -158,7 +158,7 @@ function decomposes(lowerings: LoweringTable): (primitive: { readonly name: stri
     // fails below, naming its backward pass.
     if (primitive.name === "RecurrentSequence") {
       const a = attrs as Parameters<typeof fastScan>[0];
-      return !a.hasLengths && !fastScan(a);
+      return !fastScan(a) && !a.hasLengths;
     }
     return lowerings[primitive.name] === undefined || lowerings[`${primitive.name}Grad`] === undefined;
   };

@@ -1,7 +1,7 @@
 import type { RecurrentCell, Tensor } from "@unroll/tensor";
 import { OnnxExportError } from "../export/builder.js";
 import type { Lowering } from "../export/lowering.js";
-import { recurrentSequenceLowering } from "../export/recurrent.js";
+import { recurrentSequenceLowering, reversal } from "../export/recurrent.js";
 
 // The fused LSTM scan of @unroll/cells (`RecurrentSequence`) and its backpropagation through time
 // (`RecurrentSequenceGrad`) as ONNX for a compiled training step, written for onnxruntime's speed:
@@ -12,8 +12,11 @@ import { recurrentSequenceLowering } from "../export/recurrent.js";
 //   gradients as single products over all steps (dZᵀ X, dZᵀ H_prev), as the library's kernel has it.
 // The saved activations never exist as the primitive's `gates`/`cells` outputs: the backward
 // lowering reads the forward's per-step values by name (the pair is lowered in one export).
-// Other scans (GRU, RNN, reverse, padded) are traced as their decomposition instead (see
-// `fastScan`); a padded scan has no training lowering and fails, naming RecurrentSequenceGrad.
+// Padded batches (lengths) mask every step (the state kept and the output 0 outside an example's
+// length, and the gradient passed through there); a padded reverse scan reverses each example
+// within its length around a forward scan, as the inference lowering does. GRU and RNN scans are
+// traced as their decomposition instead (see `fastScan`); a padded one fails, naming
+// RecurrentSequenceGrad.
 
 interface SequenceAttrs {
   readonly cell: RecurrentCell;
@@ -21,13 +24,27 @@ interface SequenceAttrs {
   readonly hasLengths: boolean;
 }
 
-/** The scans this file lowers for training: LSTM, forward, unpadded. */
+/** The scans this file lowers for training: LSTM, either direction, padded or not. */
 export function fastScan(attrs: SequenceAttrs): boolean {
-  return attrs.cell === "lstm" && !attrs.reverse && !attrs.hasLengths;
+  return attrs.cell === "lstm";
 }
 
 function describe(attrs: SequenceAttrs): string {
   return `a ${attrs.hasLengths ? "padded (lengths) " : ""}${attrs.reverse ? "reverse " : ""}${attrs.cell} scan`;
+}
+
+interface Step {
+  /** The gates after their activations, tanh of the new cell, the cell and hidden state the step started from. */
+  readonly i: string;
+  readonly f: string;
+  readonly g: string;
+  readonly o: string;
+  readonly tc: string;
+  readonly cPrev: string;
+  readonly hPrev: string;
+  /** Padded batches: 1 where the step is inside the example, as [B, 1] floats, and 1 minus it. */
+  readonly inside: string | null;
+  readonly outside: string | null;
 }
 
 /** What the forward lowering leaves for the backward one, by the forward's `gates` output. */
@@ -35,12 +52,13 @@ interface Saved {
   readonly T: number;
   readonly B: number;
   readonly H: number;
-  /** x as [T*B, I]. */
+  /** The scanned x as [T*B, I] (reversed within each length for a padded reverse scan). */
   readonly x2: string;
-  /** hs as [T*B, H]. */
-  readonly hs2: string;
-  /** Per step: the gates after their activations, the new cell, tanh of it, the previous cell. */
-  readonly steps: readonly { i: string; f: string; g: string; o: string; c: string; tc: string; cPrev: string }[];
+  /** Steps by position in the scanned x; `order` is the order they ran in. */
+  readonly steps: readonly Step[];
+  readonly order: readonly number[];
+  /** A padded reverse scan's reversal within each length (its own inverse). */
+  readonly permute: ((v: string) => string) | null;
 }
 
 /** A pair of lowerings sharing the forward's saved values (one pair per export). */
@@ -58,16 +76,23 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     const [x, , , weightHH] = ctx.node.inputs as readonly Tensor[];
     const [T, B, I] = x!.shape as [number, number, number];
     const H = weightHH!.shape[1]!;
-    const [x2] = ctx.emit("Reshape", [ctx.input(0), ctx.int64s([T * B, I])], 1);
+    const dtype = x!.dtype;
+    const lengths = attrs.hasLengths ? ctx.input(7) : null;
+    const permute = attrs.reverse && lengths !== null ? reversal(ctx, lengths, T) : null;
+    const xs = permute ? permute(ctx.input(0)) : ctx.input(0);
+    const order = attrs.reverse && !permute ? Array.from({ length: T }, (_, k) => T - 1 - k) : Array.from({ length: T }, (_, k) => k);
+    const [x2] = ctx.emit("Reshape", [xs, ctx.int64s([T * B, I])], 1);
     const [xp] = ctx.emit("Gemm", [x2!, ctx.input(1), ctx.input(2)], 1, { transB: 1 }); // x W_ihᵀ + b_ih, all steps
     const [xpb] = ctx.emit("Add", [xp!, ctx.input(4)], 1); // + b_hh
     const projections = T === 1 ? [xpb!] : ctx.emit("Split", [xpb!, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 });
     let h = ctx.input(5);
     let c = ctx.input(6);
-    const hs: string[] = [];
-    const steps: Saved["steps"][number][] = [];
-    for (let t = 0; t < T; t++) {
-      const [z] = ctx.emit("Gemm", [h, ctx.input(3), projections[t]!], 1, { transB: 1 });
+    const outs: string[] = new Array<string>(T);
+    const steps: Step[] = new Array<Step>(T);
+    const zero = lengths !== null ? ctx.scalar(0, dtype) : null;
+    const one = lengths !== null ? ctx.scalar(1, dtype) : null;
+    for (const p of order) {
+      const [z] = ctx.emit("Gemm", [h, ctx.input(3), projections[p]!], 1, { transB: 1 });
       const [zi, zf, zg, zo] = ctx.emit("Split", [z!, ctx.int64s([H, H, H, H])], 4, { axis: 1 });
       const [i] = ctx.emit("Sigmoid", [zi!], 1);
       const [f] = ctx.emit("Sigmoid", [zf!], 1);
@@ -75,32 +100,50 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
       const [o] = ctx.emit("Sigmoid", [zo!], 1);
       const [fc] = ctx.emit("Mul", [f!, c], 1);
       const [ig] = ctx.emit("Mul", [i!, g!], 1);
-      const [cNext] = ctx.emit("Add", [fc!, ig!], 1);
-      const [tc] = ctx.emit("Tanh", [cNext!], 1);
-      const [hNext] = ctx.emit("Mul", [o!, tc!], 1);
-      steps.push({ i: i!, f: f!, g: g!, o: o!, c: cNext!, tc: tc!, cPrev: c });
-      hs.push(hNext!);
-      h = hNext!;
-      c = cNext!;
+      const [cNew] = ctx.emit("Add", [fc!, ig!], 1);
+      const [tc] = ctx.emit("Tanh", [cNew!], 1);
+      const [hNew] = ctx.emit("Mul", [o!, tc!], 1);
+      let inside: string | null = null;
+      let outside: string | null = null;
+      if (lengths !== null) {
+        // Step p is inside example b when p < lengths[b]; outside, the state is kept and the output is 0.
+        const [less] = ctx.emit("Less", [ctx.scalar(p, "int32"), lengths], 1); // (B)
+        const [m] = ctx.emit("Unsqueeze", [less!, ctx.int64s([1])], 1); // (B, 1)
+        inside = ctx.emit("Cast", [m!], 1, { to: ctx.node.outputs[0]!.dtype === "float64" ? 11 : 1 })[0]!;
+        outside = ctx.emit("Sub", [one!, inside], 1)[0]!;
+        steps[p] = { i: i!, f: f!, g: g!, o: o!, tc: tc!, cPrev: c, hPrev: h, inside, outside };
+        outs[p] = ctx.emit("Where", [m!, hNew!, zero!], 1)[0]!;
+        h = ctx.emit("Where", [m!, hNew!, h], 1)[0]!;
+        c = ctx.emit("Where", [m!, cNew!, c], 1)[0]!;
+      } else {
+        steps[p] = { i: i!, f: f!, g: g!, o: o!, tc: tc!, cPrev: c, hPrev: h, inside, outside };
+        outs[p] = hNew!;
+        h = hNew!;
+        c = cNew!;
+      }
     }
-    const [hs2] = T === 1 ? [hs[0]!] : ctx.emit("Concat", hs, 1, { axis: 0 });
-    ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], [ctx.output(0)]);
+    const [hs2] = T === 1 ? [outs[0]!] : ctx.emit("Concat", outs, 1, { axis: 0 });
+    if (permute) {
+      const [hs3] = ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], 1);
+      ctx.emit("Identity", [permute(hs3!)], [ctx.output(0)]);
+    } else {
+      ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], [ctx.output(0)]);
+    }
     if (ctx.used(1)) ctx.emit("Identity", [h], [ctx.output(1)]);
     if (ctx.used(4)) ctx.emit("Identity", [c], [ctx.output(4)]);
     // The saved outputs are read by the backward lowering below through `saved`, not as values.
+    ctx.output(2);
     ctx.output(3);
-    if (ctx.node.outputs.length > 5) ctx.output(5);
-    if (ctx.used(2)) throw new OnnxExportError(ctx.name, "the graph reads the scan's saved states, which this lowering does not write");
-    saved.set(ctx.node.outputs[3]!, { T, B, H, x2: x2!, hs2: hs2!, steps });
+    ctx.output(5);
+    saved.set(ctx.node.outputs[3]!, { T, B, H, x2: x2!, steps, order, permute });
   };
 
   const backward: Lowering = (ctx) => {
     const attrs = ctx.node.attrs as SequenceAttrs & { readonly withDx: boolean };
-    // Inputs (LSTM, unpadded): x, weightIH, weightHH, h0, c0, states (= hs), gates, cells, dhs, dhT, dcT.
-    const s = fastScan(attrs) ? saved.get(ctx.node.inputs[6]!) : undefined;
-    if (s === undefined) {
-      throw new OnnxExportError(ctx.name, `no training lowering for RecurrentSequenceGrad of ${describe(attrs)}`);
-    }
+    // Inputs (LSTM): x, weightIH, weightHH, h0, c0, [lengths], states, gates, cells, dhs, dhT, dcT.
+    const at = attrs.hasLengths ? 1 : 0;
+    const s = fastScan(attrs) ? saved.get(ctx.node.inputs[6 + at]!) : undefined;
+    if (s === undefined) throw new OnnxExportError(ctx.name, `no training lowering for RecurrentSequenceGrad of ${describe(attrs)}`);
     const { T, B, H, steps } = s;
     const cat = (names: readonly string[]): string => (names.length === 1 ? names[0]! : ctx.emit("Concat", names, 1, { axis: 0 })[0]!);
     const split = (value: string): string[] => (T === 1 ? [value] : ctx.emit("Split", [value, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 }));
@@ -108,6 +151,7 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     const all = (k: "i" | "f" | "g" | "o" | "tc" | "cPrev"): string => cat(steps.map((st) => st[k]));
     const [I, F, G, O, TC, CP] = [all("i"), all("f"), all("g"), all("o"), all("tc"), all("cPrev")];
     const mul = (a: string, b: string): string => ctx.emit("Mul", [a, b], 1)[0]!;
+    const add = (a: string, b: string): string => ctx.emit("Add", [a, b], 1)[0]!;
     const sub = (a: string, b: string): string => ctx.emit("Sub", [a, b], 1)[0]!;
     const dsig = (y: string): string => mul(y, sub(one, y)); // σ' = y(1 - y)
     const dtanh = (y: string): string => sub(one, mul(y, y)); // tanh' = 1 - y²
@@ -117,29 +161,42 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     const Ci = split(mul(G, dsig(I))); // dz_i = dc * g * i(1 - i)
     const Cf = split(mul(CP, dsig(F))); // dz_f = dc * c_prev * f(1 - f)
     const Cg = split(mul(I, dtanh(G))); // dz_g = dc * i * (1 - g²)
-    const Fs = steps.map((st) => st.f);
-    const [dhs2] = ctx.emit("Reshape", [ctx.input(8), ctx.int64s([T * B, H])], 1);
+    const dhsIn = s.permute ? s.permute(ctx.input(8 + at)) : ctx.input(8 + at);
+    const [dhs2] = ctx.emit("Reshape", [dhsIn, ctx.int64s([T * B, H])], 1);
     const dhsT = split(dhs2!);
-    let dhNext = ctx.input(9);
-    let dcNext = ctx.input(10);
+    let dhNext = ctx.input(9 + at);
+    let dcNext = ctx.input(10 + at);
     const dZ: string[] = new Array<string>(T);
-    for (let t = T - 1; t >= 0; t--) {
-      const [dh] = ctx.emit("Add", [dhsT[t]!, dhNext], 1);
-      const [dc] = ctx.emit("Add", [dcNext, mul(dh!, A[t]!)], 1);
-      const dzo = mul(dh!, Bo[t]!);
-      const dzi = mul(dc!, Ci[t]!);
-      const dzf = mul(dc!, Cf[t]!);
-      const dzg = mul(dc!, Cg[t]!);
+    for (const p of [...s.order].reverse()) {
+      const st = steps[p]!;
+      let dh = add(dhsT[p]!, dhNext);
+      let dcState = dcNext;
+      let keepH: string | null = null;
+      let keepC: string | null = null;
+      if (st.inside !== null) {
+        // Outside an example's length the step passed its state through: so does its gradient.
+        keepH = mul(dhNext, st.outside!);
+        keepC = mul(dcNext, st.outside!);
+        dh = mul(dh, st.inside);
+        dcState = mul(dcNext, st.inside);
+      }
+      const dc = add(dcState, mul(dh, A[p]!));
+      const dzo = mul(dh, Bo[p]!);
+      const dzi = mul(dc, Ci[p]!);
+      const dzf = mul(dc, Cf[p]!);
+      const dzg = mul(dc, Cg[p]!);
       const [dz] = ctx.emit("Concat", [dzi, dzf, dzg, dzo], 1, { axis: 1 }); // [B, 4H], PyTorch's gate order
-      dZ[t] = dz!;
+      dZ[p] = dz!;
       dhNext = ctx.emit("MatMul", [dz!, ctx.input(2)], 1)[0]!; // dz W_hh
-      dcNext = mul(dc!, Fs[t]!);
+      dcNext = mul(dc, st.f);
+      if (keepH !== null) {
+        dhNext = add(dhNext, keepH);
+        dcNext = add(dcNext, keepC!);
+      }
     }
-    const dZall = cat(dZ); // [T*B, 4H]
+    const dZall = cat(dZ); // [T*B, 4H] by position
     ctx.emit("Gemm", [dZall, s.x2], [ctx.output(0)], { transA: 1 }); // dW_ih = dZᵀ X
-    const [h0] = [ctx.input(3)];
-    const hPrev = T === 1 ? h0 : ctx.emit("Concat", [h0, ctx.emit("Slice", [s.hs2, ctx.int64s([0]), ctx.int64s([(T - 1) * B]), ctx.int64s([0])], 1)[0]!], 1, { axis: 0 })[0]!;
-    ctx.emit("Gemm", [dZall, hPrev], [ctx.output(2)], { transA: 1 }); // dW_hh = dZᵀ H_prev
+    ctx.emit("Gemm", [dZall, cat(steps.map((st) => st.hPrev))], [ctx.output(2)], { transA: 1 }); // dW_hh = dZᵀ H_prev
     const [db] = ctx.emit("ReduceSum", [dZall, ctx.int64s([0])], 1, { keepdims: 0 });
     ctx.emit("Identity", [db!], [ctx.output(1)]);
     ctx.emit("Identity", [db!], [ctx.output(3)]);
@@ -148,10 +205,10 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     if (attrs.withDx) {
       const I0 = ctx.node.inputs[0]!.shape[2]!;
       const [dx2] = ctx.emit("MatMul", [dZall, ctx.input(1)], 1); // dZ W_ih
-      ctx.emit("Reshape", [dx2!, ctx.int64s([T, B, I0])], [ctx.output(6)]);
+      const [dx3] = ctx.emit("Reshape", [dx2!, ctx.int64s([T, B, I0])], 1);
+      ctx.emit("Identity", [s.permute ? s.permute(dx3!) : dx3!], [ctx.output(6)]);
     }
   };
 
   return { RecurrentSequence: forward, RecurrentSequenceGrad: backward };
 }
-
