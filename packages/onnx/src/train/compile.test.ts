@@ -1,5 +1,5 @@
 import { GRU, LSTM, Linear } from "@unroll/cells";
-import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, streamBatches } from "@unroll/nlp";
+import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, Seq2Seq, streamBatches } from "@unroll/nlp";
 import { add, conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
 import { adam, arraySource, type DataSource, Trainer, type TrainerState } from "@unroll/train";
 import { describe, expect, it } from "vitest";
@@ -49,6 +49,51 @@ describe("compileStep", () => {
       // The carried state is the library's final state.
       const state = loss(params, first, undefined, ctx).carry!;
       for (const [path, t] of treeEntries(state, "state")) expect(maxAbsDiff(t, new Map(treeEntries(out.carry, "carry")).get(path)!)).toBeLessThan(1e-6);
+    } finally {
+      await compiled.release();
+    }
+  });
+
+  it("gives the library's cross-entropy and gradients where targets are ignored (-100), whichever rows they are", async () => {
+    const head = new Linear(5, 7);
+    const params = head.init(new Rng(6)) as { weight: Tensor; bias: Tensor };
+    const x = fromArray(Float32Array.from({ length: 6 * 5 }, (_, i) => Math.sin(i * 1.3)), { shape: [6, 5] });
+    const loss = (p: typeof params, b: { x: Tensor; y: Tensor }) => ({ loss: softmaxCrossEntropy(head.forward(p, b.x), b.y, { ignoreIndex: -100 }) });
+    const compiled = await compileStep(loss, { params, batch: { x, y: fromArray([1, -100, 6, 0, -100, 3], { dtype: "int32" }) }, carry: undefined });
+    try {
+      for (const targets of [[1, -100, 6, 0, -100, 3], [-100, 2, 2, -100, -100, 6]]) {
+        const b = { x, y: fromArray(targets, { dtype: "int32" }) };
+        const ref = valueAndGrad((p: typeof params) => loss(p, b).loss)(params);
+        const out = await compiled.run(params, [b.x, b.y], undefined);
+        expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-6);
+        expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-5);
+      }
+    } finally {
+      await compiled.release();
+    }
+  });
+
+  it.each([false, true])("compiles a translation model's step (bidirectional LSTM encoder over padded sources, Bahdanau decoder, fused %s): the library's loss and gradients for other paddings", async (fused) => {
+    const model = new Seq2Seq({ srcVocabSize: 9, tgtVocabSize: 8, embeddingSize: 6, encoderHiddenSize: 5, decoderHiddenSize: 7, attentionSize: 4, cell: "lstm", bidirectional: true, attention: "bahdanau" });
+    const params = model.init(new Rng(8));
+    const loss = model.lossFunction({ fused });
+    const ints = (v: number[], shape: number[]) => fromArray(v, { shape, dtype: "int32" });
+    const batch = (lengths: number[], tgtOut: number[]) => ({
+      src: ints(Array.from({ length: 5 * 3 }, (_, i) => (Math.floor(i / 3) < lengths[i % 3]! ? 3 + (i % 6) : 0)), [5, 3]),
+      srcLengths: ints(lengths, [3]),
+      tgtIn: ints(Array.from({ length: 4 * 3 }, (_, i) => 1 + (i % 7)), [4, 3]),
+      tgtOut: ints(tgtOut, [4, 3]),
+    });
+    const ctx = { step: 0, rng: new Rng(0), training: true as const };
+    const first = batch([5, 3, 2], [4, 5, 6, 7, 3, 2, 2, -100, 5, 2, -100, -100]);
+    const compiled = await compileStep(loss, { params, batch: first, carry: undefined });
+    try {
+      for (const b of [first, batch([2, 5, 4], [3, 3, 3, 2, 6, 7, -100, 2, 4, -100, -100, 2])]) {
+        const ref = valueAndGrad((p: typeof params) => loss(p, b, undefined, ctx).loss)(params);
+        const out = await compiled.run(params, [b.src, b.srcLengths, b.tgtIn, b.tgtOut], undefined);
+        expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-5);
+        expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-4);
+      }
     } finally {
       await compiled.release();
     }

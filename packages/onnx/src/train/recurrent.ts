@@ -82,8 +82,8 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     const xs = permute ? permute(ctx.input(0)) : ctx.input(0);
     const order = attrs.reverse && !permute ? Array.from({ length: T }, (_, k) => T - 1 - k) : Array.from({ length: T }, (_, k) => k);
     const [x2] = ctx.emit("Reshape", [xs, ctx.int64s([T * B, I])], 1);
-    const [xp] = ctx.emit("Gemm", [x2!, ctx.input(1), ctx.input(2)], 1, { transB: 1 }); // x W_ihᵀ + b_ih, all steps
-    const [xpb] = ctx.emit("Add", [xp!, ctx.input(4)], 1); // + b_hh
+    const [bias] = ctx.emit("Add", [ctx.input(2), ctx.input(4)], 1); // b_ih + b_hh, added once in the Gemm
+    const [xpb] = ctx.emit("Gemm", [x2!, ctx.input(1), bias!], 1, { transB: 1 }); // x W_ihᵀ + b_ih + b_hh, all steps
     const projections = T === 1 ? [xpb!] : ctx.emit("Split", [xpb!, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 });
     let h = ctx.input(5);
     let c = ctx.input(6);

@@ -127,7 +127,8 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, options: Cr
   if (reduction === "none") return reshape(losses, targets.shape);
   const total = sum(losses);
   if (reduction === "sum") return total;
-  let count = 0;
-  for (let i = 0; i < flatTargets.size; i++) if (flatTargets.data[i] !== ignoreIndex) count++;
+  // The count as a tensor, not a number read from the targets: a traced graph (a compiled training
+  // step) then divides by each batch's own count.
+  const count = sum(notEqual(flatTargets, ignoreIndex, { dtype: logits.dtype as "float32" | "float64" }));
   return div(total, count);
 }
