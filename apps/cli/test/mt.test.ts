@@ -50,6 +50,18 @@ beforeAll(async () => {
 });
 
 describe("unroll train mt / translate / eval mt / plot attention", () => {
+  it("trains on the compiled onnxruntime step with --engine onnxruntime: the library's losses, one graph per batch shape", async () => {
+    const steps = (text: string) => lines(text).filter((r) => r.event === "step").map((r) => r.loss as number);
+    const compiled = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-ort"), "--steps", "30", "--engine", "onnxruntime", "--cell", "lstm", ...tiny]);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    const library = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-lib"), "--steps", "30", "--cell", "lstm", ...tiny]);
+    expect(library.code, library.stderr).toBe(0);
+    const a = steps(compiled.stdout);
+    const b = steps(library.stdout);
+    expect(a).toHaveLength(30);
+    a.forEach((l, i) => expect(Math.abs(l - b[i]!) / b[i]!).toBeLessThan(1e-4));
+  });
+
   it("trains with dev BLEU in metrics.jsonl, resumes exactly, translates from stdin (library and ONNX alike), scores and plots", async () => {
     const out = join(work, "run");
     const first = await unroll(["--json", "train", "mt", "--data", pairs, "--out", out, "--steps", "80", ...tiny]);

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { DataError, readPairs, type Seq2Seq, type Seq2SeqConfig, trainTranslationModel, type TrainMtConfig, translationConfigOf } from "@unroll/nlp";
+import { DataError, readPairs, type Seq2Seq, type Seq2SeqConfig, trainTranslationModel, type TrainMtConfig, translationConfigOf, translationTokens } from "@unroll/nlp";
+import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
@@ -54,6 +55,10 @@ export const SETTINGS = {
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  engine: {
+    kind: kinds.choice("library", "onnxruntime"),
+    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM encoders, no dropout or teacher forcing below 1)",
+  },
   tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, dev loss, BLEU, chrF, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
@@ -63,7 +68,7 @@ type Values = ReadonlyMap<string, number | string | boolean>;
 const DEFAULTS = { out: "runs/mt", steps: 2000, checkpointEvery: 500 } as const;
 const BOOLEANS = new Set<Key>(["joint", "lowercase", "bidirectional", "inputFeeding"]);
 /** Settings a resumed run may change: how long to run and on which kernels; the rest is the run's own. */
-const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "tensorboard", "data", "dev", "columns"]);
+const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "engine", "tensorboard", "data", "dev", "columns"]);
 
 function columnsOf(raw: string | undefined, where: string): [number, number] {
   if (raw === undefined) return [0, 1];
@@ -161,7 +166,7 @@ export function registerTrainMt(train: Command, out: () => Output): void {
     "after",
     `\nDefaults: --out ${DEFAULTS.out} --steps ${DEFAULTS.steps} (none with --time alone); word vocabularies (min frequency 2), a bidirectional\n` +
       `GRU encoder of 256 per direction, a GRU decoder of 256 with Bahdanau attention, embeddings 256, Adam 1e-3, clip 5, batch 64.\n` +
-      `--out holds the checkpoints, metrics.jsonl and metrics.csv (the same rows), and best/, the checkpoint of the lowest dev loss\n(translate, eval mt and export read <out>/best). On --resume only --steps, --time, --patience, --kernels, --threads and\n--tensorboard may change (the data must be the run's own). Examples:\n` +
+      `--out holds the checkpoints, metrics.jsonl and metrics.csv (the same rows), and best/, the checkpoint of the lowest dev loss\n(translate, eval mt and export read <out>/best). On --resume only --steps, --time, --patience, --kernels, --threads, --engine\nand --tensorboard may change (the data must be the run's own). Examples:\n` +
       `  unroll train mt --data de-en/train.tsv --dev de-en/dev.tsv --time 15\n` +
       `  unroll train mt --data eng-fra.txt --columns 1,0 --attention luong-general --out runs/fr-en\n` +
       `  unroll train mt --data de-en/train.tsv --attention none --out runs/bottleneck   # the bottleneck baseline`,
@@ -181,7 +186,7 @@ async function trainMt(flags: Record<string, unknown>, out: Output): Promise<voi
     if (changed.length > 0) {
       throw new UserError(
         `${changed.map((k) => source.get(k)).join(", ")} cannot change on --resume: the run continues with its own settings`,
-        "drop them; only --steps, --time, --patience, --kernels, --threads and --tensorboard may change (start a new run with --force or another --out to train differently)",
+        "drop them; only --steps, --time, --patience, --kernels, --threads, --engine and --tensorboard may change (start a new run with --force or another --out to train differently)",
       );
     }
   } else if (!values.has("data")) {
@@ -245,6 +250,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
+      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens }) } : {}),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -252,7 +258,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
         out.info(
           `${m.cell} encoder-decoder (${m.bidirectional ? "bidirectional " : ""}encoder ${m.encoderHiddenSize}, decoder ${m.decoderHiddenSize}, attention ${m.attention}), ` +
             `${info.parameters.toLocaleString("en-US")} parameters, vocabularies ${info.source.size.toLocaleString("en-US")} / ${info.target.size.toLocaleString("en-US")} (${info.source.tokenizer.kind}), ` +
-            `${info.trainPairs.toLocaleString("en-US")} training pairs${info.droppedPairs > 0 ? ` (${info.droppedPairs} longer than the limits left out)` : ""}, ${info.devPairs} dev pairs, kernels ${info.kernels}` +
+            `${info.trainPairs.toLocaleString("en-US")} training pairs${info.droppedPairs > 0 ? ` (${info.droppedPairs} longer than the limits left out)` : ""}, ${info.devPairs} dev pairs, ${a.values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
         printModelSummary(out, info.model.parameterShapes());
@@ -271,6 +277,9 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       },
     }).catch((e: unknown) => {
       if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the pairs it was trained on: restore ${data}, or start a new run with --force`);
+      if (e instanceof CompileError) {
+        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--dropout 0, --cell lstm)");
+      }
       throw e;
     });
     (progress as TrainingProgress | null)?.stop();

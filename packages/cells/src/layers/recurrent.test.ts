@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   add,
   cast,
+  evaluateGraph,
   fromArray,
   concat,
   gradcheck,
@@ -11,6 +12,7 @@ import {
   ShapeError,
   slice,
   sum,
+  trace,
   type Tensor,
   treeMap,
   valueAndGrad,
@@ -235,6 +237,17 @@ describe("bad input names the layer and the shapes", () => {
 });
 
 describe("masks", () => {
+  it("keeps a lengths tensor in a traced graph even when the traced batch has no padding", () => {
+    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4, bidirectional: true });
+    const params = lstm.init(new Rng(3));
+    const x = new Rng(4).normal([5, 2, 3]);
+    const run = (input: Tensor, lengths: Tensor): Tensor => lstm.forward(params, input, { lengths }).output;
+    const { graph } = trace(run, [x, fromArray([5, 5], { dtype: "int32" })]);
+    const shorter = fromArray([2, 4], { dtype: "int32" });
+    const [replayed] = evaluateGraph(graph, [x, shorter]);
+    expect([...replayed!.data]).toEqual([...run(x, shorter).data]);
+  });
+
   it("a trailing-padding mask is the same as lengths; a hole in it is refused", () => {
     const layer = new GRU({ inputSize: 3, hiddenSize: 4, bidirectional: true, batchFirst: true });
     const rng = new Rng(6);

@@ -239,8 +239,11 @@ export class Recurrent {
       B,
     );
     const masks = lengths ? stepMasks(lengths, T, dtype) : null;
-    // A lengths tensor given by the caller is passed on as it is, so that a trace sees it as an input.
-    const lengthsInput = lengths === null ? null : options.lengths instanceof Tensor && options.lengths.dtype === "int32" ? options.lengths : lengths;
+    // A lengths tensor given by the caller is passed on as it is, so that a trace sees it as an input,
+    // even when every example is full (the padding-free shortcut would make a traced graph ignore
+    // the lengths of later batches).
+    const lengthsTensor = options.lengths instanceof Tensor && options.lengths.dtype === "int32" ? options.lengths : null;
+    const lengthsInput = lengthsTensor ?? lengths;
     const initial = this.checkState(options.initialState, B) ?? this.initialState(B, dtype);
     const condition = this.checkCondition(options.condition, B);
     if (this.dropout > 0 && options.training && !options.rng) {

@@ -1,4 +1,4 @@
-export { Seq2Seq } from "./model.js";
+export { Seq2Seq, translationTokens } from "./model.js";
 export type {
   Seq2SeqConfig, ResolvedSeq2SeqConfig, Seq2SeqParams, Seq2SeqBatch, Encoded, DecoderState, DecoderStepOutput, Seq2SeqForwardOptions, LossOptions,
 } from "./model.js";

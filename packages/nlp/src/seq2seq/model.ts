@@ -528,6 +528,11 @@ function mixTokens(gold: Tensor, predicted: Tensor, ratio: number, rng: Rng): Te
   return new Tensor(out, [B]);
 }
 
+/** The target tokens of a translation batch that count (not the -100 padding): for an engine's throughput. */
+export function translationTokens(batch: Seq2SeqBatch): number {
+  return countTargets(batch.tgtOut);
+}
+
 function countTargets(targets: Tensor): number {
   let n = 0;
   for (let i = 0; i < targets.size; i++) if (targets.data[i] !== -100) n++;

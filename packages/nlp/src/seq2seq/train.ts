@@ -1,5 +1,6 @@
 import { Rng, ValueRangeError } from "@unroll/tensor";
 import {
+  type EngineFactory,
   BestCheckpoint,
   type BestRecord,
   type Checkpoint,
@@ -88,6 +89,11 @@ export interface TranslationEvaluation extends EvalResult {
 
 export interface TrainMtOptions {
   readonly train: readonly SentencePair[];
+  /**
+   * What computes the gradients: the library's autodiff (default) or `onnxruntimeEngine({ tokens:
+   * translationTokens })` of @unroll/onnx. Not part of the run's settings: a run may resume on another engine.
+   */
+  readonly engine?: EngineFactory;
   /** Held-out pairs for model selection; without them the last 5% of `train` (at most 1,000) are held out. */
   readonly dev?: readonly SentencePair[];
   readonly config?: TrainMtConfig;
@@ -283,6 +289,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
       ...(config.teacherForcing !== undefined ? { teacherForcing: config.teacherForcing } : {}),
       ...(config.labelSmoothing !== undefined ? { labelSmoothing: config.labelSmoothing } : {}),
     }),
+    ...(options.engine ? { engine: options.engine } : {}),
     data,
     optimizer: buildOptimizer(config.optimizer, 1e-3),
     schedule: buildSchedule(config.schedule, config.optimizer?.lr ?? 1e-3, steps),

@@ -26,7 +26,7 @@ import { fastScan, lstmTrainingLowerings } from "./recurrent.js";
 //
 // A trace records what the loss function computes from its inputs. Anything it reads out of a
 // tensor in JavaScript (`item()`, `data`) becomes a constant of the graph, right for the batch it
-// was traced on and wrong for the next: the second batch of every shape is therefore run by the
+// was traced on and wrong for the next: some batches of every shape are therefore run by the
 // library too and compared (`verify`), and random numbers (dropout) are refused while tracing.
 
 /** Something a compiled step cannot do; the message names it and what to do instead. */

@@ -13,9 +13,10 @@ export interface OnnxEngineOptions extends CompileOptions {
    */
   readonly tokens?: (batch: never) => number;
   /**
-   * Run the second batch of every compiled shape through the library too and compare loss and
-   * gradients (default true): a loss function that reads a tensor's values in JavaScript makes a
-   * graph that is right only for the batch it was traced on, and this catches it.
+   * Run some batches of every compiled shape through the library too and compare loss and
+   * gradients (default true): the 2nd, 3rd and 10th run of each graph, then every 500th. A loss
+   * function that reads a tensor's values in JavaScript (or library code that branches on them)
+   * makes a graph that is right only for batches like the traced one, and this catches it.
    */
   readonly verify?: boolean;
   /** Relative tolerance of that check (default 1e-3 of the loss and of the largest gradient). */
@@ -42,6 +43,11 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
   let m = 0;
   for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
   return m;
+}
+
+/** Which runs of a compiled graph are checked against the library (see `verify`). */
+function verifiedRun(run: number): boolean {
+  return run === 2 || run === 3 || run === 10 || run % 500 === 0;
 }
 
 /** An engine factory for @unroll/train's `TrainerOptions.engine`. */
@@ -74,7 +80,7 @@ export function onnxruntimeEngine(options: OnnxEngineOptions = {}) {
         }
         if (problems.length > 0) {
           throw new CompileError(
-            `the compiled step disagrees with the library on a second batch of its shape (${problems.slice(0, 3).join("; ")}). ` +
+            `the compiled step disagrees with the library on another batch of its shape (${problems.slice(0, 3).join("; ")}). ` +
               "The loss function probably reads a tensor's values in JavaScript (item(), data), which a traced graph keeps from the first batch; " +
               `compute with tensor operations, or use the library's engine. Shape: ${key}`,
           );
@@ -94,7 +100,7 @@ export function onnxruntimeEngine(options: OnnxEngineOptions = {}) {
             cache.set(key, graphs);
           }
           const out = await compiled.run(params, parts.tensors, carry);
-          if (verify && compiled.runs === 2) check(key, out, params, batch, carry, { ...ctx, training: true });
+          if (verify && verifiedRun(compiled.runs)) check(key, out, params, batch, carry, { ...ctx, training: true });
           const tokens = options.tokens ? options.tokens(batch as never) : compiled.tracedTokens;
           return {
             loss: out.loss,
