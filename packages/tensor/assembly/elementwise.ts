@@ -67,6 +67,21 @@ export function unaryF32(op: i32, x: usize, out: usize, n: i32): void {
   }
 }
 
+/**
+ * out[i] = x[i] < min ? min : x[i] > max ? max : x[i] (the reference's clamp, bit for bit: NaN and
+ * -0 pass through, min wins where both tests hold), over whole f32x4 lanes. `min` and `max` are the
+ * host's bounds rounded to f32, which orders every f32 value as the unrounded bounds do.
+ */
+export function clampF32(x: usize, out: usize, n: i32, min: f32, max: f32): void {
+  const lo = f32x4.splat(min);
+  const hi = f32x4.splat(max);
+  for (let i = 0; i < n; i += 4) {
+    const v = vload(x, i);
+    const r = v128.bitselect(hi, v, f32x4.gt(v, hi));
+    vstore(out, i, v128.bitselect(lo, r, f32x4.lt(v, lo)));
+  }
+}
+
 const ADD: i32 = 0;
 const SUB: i32 = 1;
 const MUL: i32 = 2;
@@ -168,6 +183,26 @@ export function reduceColumnsF32(op: i32, rows: i32, len: i32, x: usize, out: us
     const px = x + (<usize>(r * len) << 2);
     if (op == SUM) for (let i = 0; i < len; i += 4) vstore(out, i, f32x4.add(vload(out, i), vload(px, i)));
     else for (let i = 0; i < len; i += 4) vstore(out, i, f32x4.max(vload(out, i), vload(px, i)));
+  }
+}
+
+/**
+ * acc[b] (+)= reduce over a and c of x[a, b, c] for a row-major (A, B, C) x, accumulated in f64
+ * (`acc` holds B f64; with `accumulate` it already holds the reduction of earlier blocks of a):
+ * the bias gradient of a convolution, a sum over the batch and the positions of each channel.
+ */
+export function reduceOuterInnerF32(op: i32, A: i32, B: i32, C: i32, x: usize, acc: usize, accumulate: bool): void {
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      const part = reduceAllF32(op, x + (<usize>((a * B + b) * C) << 2), C);
+      const p = acc + (<usize>b << 3);
+      if (!accumulate && a == 0) store<f64>(p, part);
+      else if (op == SUM) store<f64>(p, load<f64>(p) + part);
+      else {
+        const m = load<f64>(p);
+        store<f64>(p, m != m ? m : part != part ? part : part > m ? part : m);
+      }
+    }
   }
 }
 

@@ -40,7 +40,7 @@ import { PACK_A, PACK_B, TILE } from "./scratch";
  * Packs rows [i0, i0 + mc) and columns [p0, p0 + kc) of op(A) into MR-high strips: strip s holds
  * element (i0 + s*MR + r, p0 + p) at `dst[s*MR*kc + p*MR + r]`; rows past the end are zero.
  */
-function packA(transA: bool, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
+export function packA(transA: bool, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min(MR, mc - ir);
     const i = i0 + ir;
@@ -149,7 +149,7 @@ function packB(transB: bool, b: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: 
  * packed A strip `a` (kc x MR) and the packed B strip `b` (kc x NR), plus its old value when
  * `accumulate`. Kept a separate function so the engine optimises it on its own.
  */
-function micro(kc: i32, a: usize, b: usize, c: usize, ldc: usize, accumulate: bool): void {
+export function micro(kc: i32, a: usize, b: usize, c: usize, ldc: usize, accumulate: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);

@@ -8,8 +8,10 @@ export { recurrentForward, recurrentBackward } from "./recurrent";
 export { attentionDecoderForward, attentionDecoderBackward } from "./attention";
 export {
   binaryF32,
+  clampF32,
   reduceAllF32,
   reduceColumnsF32,
+  reduceOuterInnerF32,
   reduceRowsF32,
   softmaxCrossEntropyBackwardF32,
   softmaxCrossEntropyF32,
@@ -17,3 +19,5 @@ export {
   unaryF32,
 } from "./elementwise";
 export { adamF32 } from "./optim";
+export { transposeF32 } from "./transpose";
+export { conv2dBackwardInputF32, conv2dBackwardWeightF32, conv2dForwardF32 } from "./conv";

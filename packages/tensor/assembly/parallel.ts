@@ -8,7 +8,9 @@
 //
 // A worker's control slot (SLOT_BYTES at CONTROL + thread * SLOT_BYTES, see scratch.ts):
 //   +0  request: a sequence number the main instance bumps to wake the worker
-//   +4  the job: 12 i32 (transA, transB, M, N, K, a, lda, b, ldb, c, ldc, accumulate)
+//   +4  the job: 12 i32 (transA, transB, M, N, K, a, lda, b, ldb, c, ldc, accumulate) for a
+//       product; for a task (conv.ts), 3 i32 (geometry block, first unit, end unit)
+//   +52 kind: 0 a product, else the task kind (conv.ts's TASK_*)
 //   +64 state: IDLE, POSTED (by main), CLAIMED (by the worker, which sets IDLE when done); main
 //       takes a POSTED job back with a compare-exchange to IDLE and runs it itself
 //   +68 ready: 1 once the worker is in its loop; jobs go only to ready workers
@@ -16,6 +18,7 @@
 // Plain stores of the job happen before the atomic store of POSTED, and the worker's result
 // before its atomic store of IDLE: the sequentially consistent atomics order them.
 
+import { convTask } from "./conv";
 import { gemmSerial } from "./gemm";
 import { MR, NR } from "./gemm-params";
 import { CONTROL, MAX_THREADS, SLOT_BYTES, useScratch } from "./scratch";
@@ -28,6 +31,7 @@ const POSTED: i32 = 1;
 const CLAIMED: i32 = 2;
 const READY: usize = 68;
 const JOBS: usize = 72;
+const KIND: usize = 52;
 
 /** Multiply-adds below which a product stays on one thread (waking a worker costs microseconds). */
 const MIN_WORK: i64 = 1 << 18;
@@ -70,6 +74,11 @@ export function workerLoop(thread: i32): void {
 }
 
 @inline function runJob(j: usize): void {
+  const kind = load<i32>(j, <usize>(KIND - JOB));
+  if (kind != 0) {
+    convTask(kind, <usize>load<u32>(j), load<i32>(j, 4), load<i32>(j, 8));
+    return;
+  }
   gemmSerial(
     load<i32>(j) != 0, load<i32>(j, 4) != 0, load<i32>(j, 8), load<i32>(j, 12), load<i32>(j, 16),
     <usize>load<u32>(j, 20), load<i32>(j, 24), <usize>load<u32>(j, 28), load<i32>(j, 32),
@@ -94,6 +103,7 @@ function post(
   store<u32>(j, <u32>c, 36);
   store<i32>(j, ldc, 40);
   store<i32>(j, accumulate ? 1 : 0, 44);
+  store<i32>(j, 0, <usize>(KIND - JOB));
   atomic.store<i32>(slot(thread), POSTED, STATE);
   atomic.store<i32>(slot(thread), sequence, REQUEST);
   atomic.notify(slot(thread) + REQUEST, 1);
@@ -172,4 +182,56 @@ export function workerJobs(): f64 {
   let n: f64 = 0;
   for (let w = 1; w < MAX_THREADS; w++) n += <f64>atomic.load<i32>(slot(w), JOBS);
   return n;
+}
+
+function postTask(thread: i32, kind: i32, geom: usize, lo: i32, hi: i32): void {
+  const j = slot(thread) + JOB;
+  store<u32>(j, <u32>geom);
+  store<i32>(j, lo, 4);
+  store<i32>(j, hi, 8);
+  store<i32>(j, kind, <usize>(KIND - JOB));
+  atomic.store<i32>(slot(thread), POSTED, STATE);
+  atomic.store<i32>(slot(thread), sequence, REQUEST);
+  atomic.notify(slot(thread) + REQUEST, 1);
+}
+
+/**
+ * Runs units [0, units) of task `kind` (conv.ts's `convTask`, on the geometry block `geom`) split
+ * into contiguous ranges over this thread and the ready workers, as `gemm` splits a product; a
+ * task whose `work` (multiply-adds) is below MIN_WORK runs here alone. Each unit's result must not
+ * depend on which thread runs it (conv.ts's tasks are written so).
+ */
+export function parallelFor(kind: i32, geom: usize, units: i32, work: i64): void {
+  if (!ASC_FEATURE_THREADS || workers == 0 || work < MIN_WORK || units < 2) {
+    convTask(kind, geom, 0, units);
+    return;
+  }
+  let ready: u32 = 0;
+  let parts = 1;
+  for (let w = 1; w <= workers; w++) {
+    if (atomic.load<i32>(slot(w), READY) == 1) {
+      ready |= 1 << w;
+      parts++;
+    }
+  }
+  if (parts == 1) {
+    convTask(kind, geom, 0, units);
+    return;
+  }
+  sequence = sequence == 0x7fffffff ? 1 : sequence + 1;
+  const chunk = (units + parts - 1) / parts;
+  for (let w = 1, start = chunk; w <= workers; w++) {
+    if ((ready & (1 << w)) == 0) continue;
+    const n = min(chunk, units - start);
+    if (n > 0) postTask(w, kind, geom, start, start + n);
+    else ready &= ~(1 << w);
+    start += chunk;
+  }
+  convTask(kind, geom, 0, min(chunk, units));
+  for (let w = 1; w <= workers; w++) {
+    if ((ready & (1 << w)) == 0) continue;
+    const s = slot(w);
+    if (atomic.cmpxchg<i32>(s, POSTED, IDLE, STATE) == POSTED) runJob(s + JOB);
+    else while (atomic.load<i32>(s, STATE) != IDLE) {}
+  }
 }

@@ -84,6 +84,53 @@ describe("WebAssembly unary kernels vs the reference", () => {
   });
 });
 
+describe("WebAssembly clamp vs the reference (identical bits)", () => {
+  // ReLU6 (MobileNet's activation), one-sided bounds, bounds float32 cannot hold exactly (0.1
+  // rounds up, -1/3 down: the rounded bound must order every float32 as the exact one does), bounds
+  // beyond float32's range, and min = max; NaN, -0 and infinities among the values.
+  const bounds: [number, number][] = [[0, 6], [-Infinity, 0.5], [-2, Infinity], [-Infinity, Infinity], [0.1, 0.3], [-1 / 3, 1 / 3], [1e39, 1e40], [-1e40, -1e39], [1.5, 1.5]];
+  const special = [0, -0, NaN, Infinity, -Infinity, 6, -6, 0.1, Math.fround(0.1), -Math.fround(1 / 3), Math.fround(1 / 3), 1e38, -1e38, 1.5, 3.4e38];
+  it(`${bounds.length} pairs of bounds over odd lengths and a chunked length`, () => {
+    const lengths = [MIN_ELEMENTS, 257, 1003, 3 * 2 ** 18 + 5];
+    const vs = (v: number): number[] => [v, Math.fround(v), Math.fround(v) * (1 + 2 ** -23), Math.fround(v) * (1 - 2 ** -23)].filter(Number.isFinite);
+    bounds.forEach(([min, max]) => {
+      lengths.forEach((n, k) => {
+        const x = f32([n], 20 + k, -8, 8);
+        // the values at and next to the bounds, then the special values
+        const near = [...vs(min), ...vs(max), ...special];
+        x.data.set(near.slice(0, Math.min(near.length, n)));
+        const got = zeros([n]);
+        got.data.fill(NaN);
+        const want = zeros([n]);
+        wasm.clamp(x, min, max, got);
+        referenceKernels.clamp(x, min, max, want);
+        expectMatches(got.data, want.data, 0, `clamp to [${min}, ${max}] over ${n}`);
+      });
+    });
+    // It is the WebAssembly kernel that ran (the table's entry is not the reference's).
+    expect(wasm.clamp).not.toBe(referenceKernels.clamp);
+  });
+
+  it("keeps -0 (max(-0, 0) in WebAssembly SIMD would give +0) and leaves float64 and small operands to the reference", () => {
+    const x = { shape: [300], data: new Float32Array(300).fill(-0) };
+    const got = zeros([300]);
+    wasm.clamp(x, 0, 6, got);
+    expect(got.data.every((v) => Object.is(v, -0))).toBe(true);
+    const x64 = { shape: [1000], data: Float64Array.from(f32([1000], 5).data) };
+    const o64 = { shape: [1000], data: new Float64Array(1000) };
+    const r64 = { shape: [1000], data: new Float64Array(1000) };
+    wasm.clamp(x64, -1, 1, o64);
+    referenceKernels.clamp(x64, -1, 1, r64);
+    expect(Array.from(o64.data)).toEqual(Array.from(r64.data));
+    const small = f32([MIN_ELEMENTS - 1], 6);
+    const gs = zeros([MIN_ELEMENTS - 1]);
+    const ws = zeros([MIN_ELEMENTS - 1]);
+    wasm.clamp(small, 0, 1, gs);
+    referenceKernels.clamp(small, 0, 1, ws);
+    expectMatches(gs.data, ws.data, 0, "small clamp");
+  });
+});
+
 const BINARY: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "greater", "greaterEqual", "less", "lessEqual", "equal", "notEqual"];
 
 describe("WebAssembly binary kernels vs the reference (identical bits)", () => {
@@ -156,6 +203,40 @@ describe("WebAssembly reductions vs the reference", () => {
       });
     });
   }
+
+  it("sum and max over the outer and inner blocks around a kept one (a convolution's bias gradient)", () => {
+    const cases: [number[], number[]][] = [
+      [[3, 5, 70], [0, 2]],
+      [[8, 16, 12, 12], [0, 2, 3]],
+      [[9, 32, 40, 40], [0, 2, 3]], // streamed in chunks of images
+      [[2, 3, 1, 4, 50], [0, 1, 4]],
+    ];
+    cases.forEach(([shape, axes], k) => {
+      const x = f32(shape, 400 + k);
+      const outShape = shape.filter((_, d) => !axes.includes(d));
+      // The float64 sum of each kept index, rounded once (the reference rounds after every addition).
+      const A = sizeOfShape(shape.slice(0, shape.findIndex((_, d) => !axes.includes(d)))); // the leading reduced axes
+      const B = sizeOfShape(outShape);
+      const C = x.data.length / (A * B);
+      const exact = new Float64Array(B);
+      for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) exact[b]! += x.data[(a * B + b) * C + c]!;
+      const got = zeros(outShape);
+      wasm.reduce("sum", x, axes, got);
+      expectMatches(got.data, Float32Array.from(exact), 1, `sum of ${JSON.stringify(shape)} over ${JSON.stringify(axes)}`, 1);
+      const gotMax = zeros(outShape);
+      const wantMax = zeros(outShape);
+      wasm.reduce("max", x, axes, gotMax);
+      referenceKernels.reduce("max", x, axes, wantMax);
+      expectMatches(gotMax.data, wantMax.data, 0, `max of ${JSON.stringify(shape)} over ${JSON.stringify(axes)}`);
+    });
+    const x = f32([4, 6, 50], 7);
+    x.data[2 * 300 + 3 * 50 + 7] = NaN;
+    for (const op of ["sum", "max"] as ReduceOp[]) {
+      const got = zeros([6]);
+      wasm.reduce(op, x, [0, 2], got);
+      expect(Array.from(got.data, Number.isNaN), op).toEqual([false, false, false, true, false, false]);
+    }
+  });
 
   it("max propagates NaN, as the reference (PyTorch)", () => {
     const x = f32([64, 8], 5);

@@ -78,6 +78,26 @@ export function wasmUnary(wasm: KernelsExports, residency: Residency, op: UnaryO
   }
 }
 
+/** `clamp` in WebAssembly, bit for bit the reference's (see assembly/elementwise.ts `clampF32`). */
+export function wasmClamp(wasm: KernelsExports, residency: Residency, x: KernelTensor, min: number, max: number, out: KernelTensor): void {
+  const n = out.data.length;
+  if (!isF32(x) || !isF32(out) || n < MIN_ELEMENTS) {
+    referenceKernels.clamp(x, min, max, out);
+    return;
+  }
+  const chunk = Math.min(n, CHUNK_ELEMENTS);
+  const base = residency.callRegion(2 * padded(chunk));
+  if (base === 0) return referenceKernels.clamp(x, min, max, out);
+  const xAt = base;
+  const outAt = base + padded(chunk);
+  for (let start = 0; start < n; start += chunk) {
+    const len = Math.min(chunk, n - start);
+    f32View(wasm, xAt, len).set(x.data.subarray(start, start + len));
+    wasm.clampF32(xAt, outAt, len, Math.fround(min), Math.fround(max));
+    out.data.set(f32View(wasm, outAt, len), start);
+  }
+}
+
 /**
  * Binary ops on the reference's broadcast plan (`rows` runs of `length`). An operand with as many
  * elements as the output has its layout and streams through in chunks of rows; a broadcast one
@@ -128,8 +148,9 @@ function rowsPerChunk(rows: number, length: number): number {
 }
 
 /**
- * Sum and max over the three layouts that cover the training steps: everything, the last block of
- * axes (rows), the first block (columns: bias gradients). Others stay on the reference kernel.
+ * Sum and max over the four layouts that cover the training steps: everything, the last block of
+ * axes (rows), the first block (columns: bias gradients), the first and last blocks around a kept
+ * middle one (a convolution's bias gradient, over [N, ., H, W]). Others stay on the reference kernel.
  */
 export function wasmReduce(wasm: KernelsExports, residency: Residency, op: ReduceOp, x: KernelTensor, axes: readonly number[], out: KernelTensor): void {
   const n = x.data.length;
@@ -153,6 +174,7 @@ export function wasmReduce(wasm: KernelsExports, residency: Residency, op: Reduc
     out.data[0] = acc;
     return;
   }
+  if (sizes.length === 3 && reduced[0] && !reduced[1] && reduced[2]) return reduceOuterInner(wasm, residency, op, x, axes, sizes as [number, number, number], out);
   if (sizes.length !== 2) {
     referenceKernels.reduce(op, x, axes, out);
     return;
@@ -175,6 +197,27 @@ export function wasmReduce(wasm: KernelsExports, residency: Residency, op: Reduc
     }
   }
   if (columns) out.data.set(f32View(wasm, outAt, length));
+}
+
+/**
+ * out[b] = reduce over a and c of x viewed as (A, B, C), accumulated in float64 over chunks of a
+ * and rounded once (the reference adds into the float32 output one element at a time, so sums
+ * agree to that rounding, maxima exactly).
+ */
+function reduceOuterInner(
+  wasm: KernelsExports, residency: Residency, op: ReduceOp, x: F32Tensor, axes: readonly number[], [A, B, C]: [number, number, number], out: KernelTensor,
+): void {
+  const per = rowsPerChunk(A, B * C);
+  const base = residency.callRegion(padded(per * B * C) + padded(2 * B));
+  if (base === 0) return referenceKernels.reduce(op, x, axes, out);
+  const xAt = base;
+  const accAt = base + padded(per * B * C);
+  for (let a0 = 0; a0 < A; a0 += per) {
+    const count = Math.min(per, A - a0);
+    f32View(wasm, xAt, count * B * C).set(x.data.subarray(a0 * B * C, (a0 + count) * B * C));
+    wasm.reduceOuterInnerF32(REDUCE_CODE[op], count, B, C, xAt, accAt, a0 > 0);
+  }
+  out.data.set(new Float64Array(wasm.memory.buffer, accAt, B));
 }
 
 /** Softmax or log-softmax along the last axis; other axes stay on the reference kernel. */

@@ -1,6 +1,7 @@
 // The WebAssembly SIMD backend: the reference table with its hot kernels (matrix products,
-// recurrent scans, elementwise ops, reductions, softmax and its cross-entropy) replaced by the ones
-// in packages/tensor/assembly (built into kernels.wasm.generated.ts). Float32 runs in WebAssembly;
+// recurrent scans, elementwise ops and clamp, reductions, softmax and its cross-entropy, convolutions and
+// their gradients, global average pooling, batched transposes) replaced by the ones in
+// packages/tensor/assembly (built into kernels.wasm.generated.ts). Float32 runs in WebAssembly;
 // float64 and everything not overridden stay on the reference kernels, which remain the oracle.
 
 import { ShapeError, ValueRangeError } from "../../errors.js";
@@ -11,6 +12,7 @@ import { kernelsInstance, kernelsInstanceSync, type KernelsExports, MAX_WASM_THR
 import {
   wasmAdamUpdate,
   wasmBinary,
+  wasmClamp,
   wasmReduce,
   wasmSoftmax,
   wasmSoftmaxCrossEntropy,
@@ -20,6 +22,9 @@ import {
 import { wasmRecurrentBackward, wasmRecurrentForward } from "./recurrent.js";
 import { wasmAttentionDecoderBackward, wasmAttentionDecoderForward } from "./attention-decoder.js";
 import { paddedBytes as padded, Residency } from "./resident.js";
+import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from "./conv.js";
+import { wasmAvgPool2d } from "./pool.js";
+import { wasmTranspose } from "./transpose.js";
 
 export { defaultWasmThreads, MAX_WASM_THREADS, wasmSupported, wasmThreadsSupported } from "./module.js";
 
@@ -190,6 +195,7 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
       wasmMatmul(wasm, r, a, b, out, transA, transB),
     unary: (op, x, out) => wasmUnary(wasm, r, op, x, out),
     binary: (op, a, b, out) => wasmBinary(wasm, r, op, a, b, out),
+    clamp: (x, min, max, out) => wasmClamp(wasm, r, x, min, max, out),
     reduce: (op, x, axes, out) => wasmReduce(wasm, r, op, x, axes, out),
     softmax: (x, axis, out) => wasmSoftmax(wasm, r, x, axis, out, false),
     logSoftmax: (x, axis, out) => wasmSoftmax(wasm, r, x, axis, out, true),
@@ -200,6 +206,11 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
     recurrentBackward: (args, out) => wasmRecurrentBackward(wasm, r, args, out),
     attentionDecoderForward: (args, out) => wasmAttentionDecoderForward(wasm, r, args, out),
     attentionDecoderBackward: (args, out) => wasmAttentionDecoderBackward(wasm, r, args, out),
+    transpose: (x, perm, out) => wasmTranspose(wasm, r, x, perm, out),
+    conv2d: (x, weight, bias, params, out) => wasmConv2d(wasm, r, threads, x, weight, bias, params, out),
+    conv2dBackwardInput: (dOut, weight, params, out) => wasmConv2dBackwardInput(wasm, r, threads, dOut, weight, params, out),
+    conv2dBackwardWeight: (x, dOut, params, out) => wasmConv2dBackwardWeight(wasm, r, threads, x, dOut, params, out),
+    avgPool2d: (x, params, countIncludePad, out) => wasmAvgPool2d(wasm, r, x, params, countIncludePad, out),
     adamUpdate: (param, grad, m, v, scalars) => wasmAdamUpdate(wasm, r, param, grad, m, v, scalars),
     pin: (tensors) => r.pin(tensors),
     memoryBytes: () => wasm.memory.buffer.byteLength,
@@ -208,10 +219,12 @@ function makeKernels(wasm: KernelsExports, threads: number): Kernels {
 
 export interface WasmKernelsOptions {
   /**
-   * Threads for matrix products (those inside the recurrent scans included): 1 (the default) runs
-   * on the calling thread; more starts `threads - 1` Node worker threads sharing the module's
-   * memory (Node only, at most `MAX_WASM_THREADS`; `defaultWasmThreads()` suggests a count).
-   * Results are bitwise identical to one thread's: each thread computes whole output columns.
+   * Threads for matrix products (those inside the recurrent scans included) and convolutions: 1
+   * (the default) runs on the calling thread; more starts `threads - 1` Node worker threads sharing
+   * the module's memory (Node only, at most `MAX_WASM_THREADS`; `defaultWasmThreads()` suggests a
+   * count). Results are bitwise identical to one thread's: each thread computes whole output
+   * columns of a product, whole strips of a convolution's output or weight gradient, whole images
+   * of its input gradient.
    */
   readonly threads?: number;
 }
@@ -219,10 +232,14 @@ export interface WasmKernelsOptions {
 /**
  * The WebAssembly SIMD kernel table, compiled asynchronously (browsers' main threads refuse to
  * compile all but tiny modules synchronously): `setKernels(await loadWasmKernels())`. Float32
- * matmul, the recurrent scans, unary and binary elementwise ops (pow excepted), sum and max over
- * leading or trailing axes, softmax and log-softmax over the last axis and softmax cross-entropy
- * (with its backward) run in WebAssembly, for operands of at least 256 elements; everything else
- * (layout ops, indexing, small operands, float64) delegates to `referenceKernels`. Rejects where
+ * matmul, the recurrent scans, unary and binary elementwise ops (pow excepted), clamp (ReLU6), sum and max over
+ * leading or trailing axes (or both, around a kept middle block: a convolution's bias gradient),
+ * softmax and log-softmax over the last axis, softmax cross-entropy (with its backward), conv2d and
+ * both its gradients (every stride, padding, dilation and grouping; depthwise by direct loops),
+ * global average pooling and transposes that swap two blocks of axes run in WebAssembly, for
+ * operands of at least 256 elements; everything else (other layout ops, indexing, other pooling,
+ * small operands, float64) delegates to `referenceKernels`. Convolutions, like products, are split
+ * over the threads, bitwise the same on any number of them. Rejects where
  * `wasmSupported()` is false. With `threads > 1` it resolves
  * once the workers take jobs (`loadWasmKernelsSync` returns at once; its products use the
  * workers as they become ready, within milliseconds once the event loop turns).

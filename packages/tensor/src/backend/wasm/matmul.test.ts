@@ -57,11 +57,17 @@ describe("WebAssembly SIMD matmul kernel vs a float64 triple loop", () => {
       "attentionDecoderBackward",
       "unary",
       "binary",
+      "clamp",
       "reduce",
       "softmax",
       "logSoftmax",
       "softmaxCrossEntropy",
       "softmaxCrossEntropyBackward",
+      "transpose",
+      "conv2d",
+      "conv2dBackwardInput",
+      "conv2dBackwardWeight",
+      "avgPool2d",
     ];
     expect(wasm.name).toBe("wasm-simd");
     expect(Object.keys(wasm).sort()).toEqual([...Object.keys(referenceKernels), "adamUpdate", "pin", "memoryBytes"].sort());

@@ -47,13 +47,24 @@ export interface KernelsExports {
   ): void;
   /** The elementwise kernels of assembly/elementwise.ts; see src/backend/wasm/elementwise.ts. */
   unaryF32(op: number, x: number, out: number, n: number): void;
+  clampF32(x: number, out: number, n: number, min: number, max: number): void;
   binaryF32(op: number, rows: number, len: number, a: number, offA: number, sa: number, b: number, offB: number, sb: number, out: number): void;
   reduceAllF32(op: number, x: number, n: number): number;
   reduceRowsF32(op: number, rows: number, len: number, x: number, out: number): void;
   reduceColumnsF32(op: number, rows: number, len: number, x: number, out: number, accumulate: boolean): void;
+  reduceOuterInnerF32(op: number, A: number, B: number, C: number, x: number, acc: number, accumulate: boolean): void;
   softmaxRowsF32(rows: number, C: number, x: number, out: number, log: boolean): void;
   softmaxCrossEntropyF32(rows: number, C: number, x: number, targets: number, ignore: number, out: number, scratch: number): void;
   softmaxCrossEntropyBackwardF32(rows: number, C: number, x: number, targets: number, g: number, ignore: number, out: number): void;
+  /**
+   * Convolutions on the geometry block at \`geom\` (32 i32: shapes, stride, pads, dilation, groups
+   * and operand addresses, see src/backend/wasm/conv.ts); see assembly/conv.ts.
+   */
+  conv2dForwardF32(geom: number, weight: number): void;
+  conv2dBackwardInputF32(geom: number, weight: number): void;
+  conv2dBackwardWeightF32(geom: number): void;
+  /** Batched 2-D transposes of 32-bit elements; see assembly/transpose.ts. */
+  transposeF32(batch: number, R: number, C: number, x: number, out: number): void;
   /** One fused Adam step; see assembly/optim.ts. */
   adamF32(
     p: number, g: number, m: number, v: number, n: number,
@@ -148,7 +159,10 @@ const IMPORTS = {
 
 function asExports(instance: WasmInstance): KernelsExports {
   const e = instance.exports;
-  const functions = ["gemm", "reserve", "recurrentForward", "recurrentBackward", "attentionDecoderForward", "attentionDecoderBackward", "setWorkers", "readyWorkers", "workerJobs"];
+  const functions = [
+    "gemm", "reserve", "recurrentForward", "recurrentBackward", "attentionDecoderForward", "attentionDecoderBackward",
+    "conv2dForwardF32", "conv2dBackwardInputF32", "conv2dBackwardWeightF32", "clampF32", "transposeF32", "setWorkers", "readyWorkers", "workerJobs",
+  ];
   if (functions.some((name) => typeof e[name] !== "function") || typeof e.memory !== "object") {
     throw new Error(`the WebAssembly kernels module lacks some of its exports (${functions.join(", ")}, memory): a stale build? run \`pnpm run wasm\``);
   }
