@@ -1,4 +1,4 @@
-"""The benchmark's workloads in PyTorch (nn.Embedding, nn.LSTM, nn.LSTMCell, nn.Linear,
+"""The benchmark's workloads in PyTorch (nn.Embedding, nn.LSTM, nn.LSTMCell, nn.Linear, nn.Conv2d,
 F.cross_entropy, torch.optim.Adam, clip_grad_norm_): the same models as
 src/engines/unroll-models.ts and src/engines/tfjs-models.ts.
 
@@ -277,6 +277,63 @@ def seq2seq_train(s, train, weights, data):
     return train_step(model, lambda: F.cross_entropy(model(src, tgt_in), tgt_out), train), None
 
 
+class ResNetEncoder(nn.Module):
+    """W5, W6: @unroll/vision's ResNetEncoder (packages/vision/src/encoder/resnet.ts): per stage a
+    stride-2 3x3 convolution with ReLU, then residual blocks relu(x + conv2(relu(conv1(x)))), 3x3,
+    padding 1, biases; returns the grid averaged into the pooled vector and the region grid."""
+
+    def __init__(self, s):
+        super().__init__()
+        self.stages = nn.ModuleList()
+        in_c = 3
+        for c in s["channels"]:
+            stage = nn.Module()
+            stage.down = nn.Conv2d(in_c, c, 3, stride=2, padding=1)
+            stage.blocks = nn.ModuleList()
+            for _ in range(s["blocks"]):
+                block = nn.Module()
+                block.conv1 = nn.Conv2d(c, c, 3, padding=1)
+                block.conv2 = nn.Conv2d(c, c, 3, padding=1)
+                stage.blocks.append(block)
+            self.stages.append(stage)
+            in_c = c
+
+    def forward(self, x):
+        for stage in self.stages:
+            x = F.relu(stage.down(x))
+            for block in stage.blocks:
+                x = F.relu(x + block.conv2(F.relu(block.conv1(x))))
+        pooled = x.mean((2, 3))  # (N, C)
+        regions = x.flatten(2).transpose(1, 2)  # (N, h*w, C), a view
+        return pooled, regions
+
+
+def cnn_model(s, weights):
+    model = ResNetEncoder(s)
+    images = weights.pop("images").reshape(s["batch"], 3, s["size"], s["size"])  # an input, not a parameter
+    load(dict(model.named_parameters()), weights)  # names as the state dict: stages.0.down.weight, ...
+    return model, images
+
+
+def cnn_forward(s, weights):
+    """W5: the forward pass without autograd; the run's "loss" is the pooled vector's mean (a checksum)."""
+    model, images = cnn_model(s, weights)
+
+    @torch.no_grad()
+    def run():
+        pooled, _ = model(images)
+        return pooled.mean().item()
+
+    return run, None
+
+
+def cnn_train(s, train, weights, data):
+    """W6: one step: mean cross-entropy of the pooled vector (as logits) against the labels, Adam."""
+    model, images = cnn_model(s, weights)
+    labels = data["labels"]
+    return train_step(model, lambda: F.cross_entropy(model(images)[0], labels), train), None
+
+
 def matmul_run(s, weights):
     a, b = weights["a"], weights["b"]
     out = torch.empty(s["n"], s["n"])
@@ -300,6 +357,10 @@ def build(w, seed):
         return lm_generate(shape, weights, seed)
     if kind == "seq2seq-train":
         return seq2seq_train(shape, spec["train"], weights, data)
+    if kind == "cnn-forward":
+        return cnn_forward(shape, weights)
+    if kind == "cnn-train":
+        return cnn_train(shape, spec["train"], weights, data)
     if kind == "matmul":
         return matmul_run(shape, weights)
     raise ValueError(kind)
@@ -313,6 +374,8 @@ def metric(spec):
         return "tokens/s", s["batch"] * s["tgtLength"], 1.0
     if kind == "lm-generate":
         return "chars/s", s["chars"], 1.0
+    if kind in ("cnn-forward", "cnn-train"):
+        return "images/s", s["batch"], 1.0
     return "GFLOP/s", 2 * s["n"] ** 3, 1e-9
 
 

@@ -2,7 +2,7 @@
 // (JSON) and must build exactly these shapes; the Python engine reads the same JSON.
 import type { Draws } from "./weights.js";
 
-export const WORKLOAD_IDS = ["W1", "W2", "W3", "W4", "MM256", "MM1024"] as const;
+export const WORKLOAD_IDS = ["W1", "W2", "W3", "W4", "W5", "W6", "MM256", "MM1024"] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** A character language model: embedding -> stacked LSTM -> linear to the vocabulary. */
@@ -37,6 +37,19 @@ export interface Seq2SeqShape {
   readonly tgtLength: number;
 }
 
+/**
+ * The small residual CNN of @unroll/vision (`ResNetEncoder`) on a batch of RGB images: per stage a
+ * stride-2 3×3 convolution with ReLU, then `blocks` residual blocks `relu(x + conv(relu(conv(x))))`
+ * (3×3, padding 1, with biases); the grid averaged into the pooled vector `[batch, channels.at(-1)]`.
+ */
+export interface CnnShape {
+  readonly batch: number;
+  /** Images are `size` x `size`. */
+  readonly size: number;
+  readonly channels: readonly number[];
+  readonly blocks: number;
+}
+
 export interface MatmulShape {
   readonly n: number;
 }
@@ -51,6 +64,8 @@ export type WorkloadSpec =
   | { readonly id: "W1" | "W2"; readonly kind: "lm-train"; readonly shape: LmShape; readonly train: TrainSettings }
   | { readonly id: "W3"; readonly kind: "lm-generate"; readonly shape: GenShape }
   | { readonly id: "W4"; readonly kind: "seq2seq-train"; readonly shape: Seq2SeqShape; readonly train: TrainSettings }
+  | { readonly id: "W5"; readonly kind: "cnn-forward"; readonly shape: CnnShape }
+  | { readonly id: "W6"; readonly kind: "cnn-train"; readonly shape: CnnShape; readonly train: TrainSettings }
   | { readonly id: "MM256" | "MM1024"; readonly kind: "matmul"; readonly shape: MatmulShape };
 
 export interface RunPlan {
@@ -95,6 +110,10 @@ export type SizeName = "full" | "quick" | "tiny";
 /** W1, W2: Adam 2e-3 and a global-norm clip of 5 (the issue). W4: Adam at PyTorch's default 1e-3, no clipping (the issue names none). */
 const LM_TRAIN: TrainSettings = { lr: 2e-3, clipNorm: 5 };
 const SEQ2SEQ_TRAIN: TrainSettings = { lr: 1e-3, clipNorm: null };
+/** W6: Adam at PyTorch's default 1e-3, no clipping, as W4. */
+const CNN_TRAIN: TrainSettings = { lr: 1e-3, clipNorm: null };
+/** W5, W6: ResNetEncoder's default shape (issue 18: batch 32 of 96x96 RGB). */
+const CNN: CnnShape = { batch: 32, size: 96, channels: [32, 64, 128], blocks: 1 };
 
 const FULL: Record<WorkloadId, WorkloadSpec> = {
   W1: {
@@ -116,6 +135,8 @@ const FULL: Record<WorkloadId, WorkloadSpec> = {
     shape: { srcVocab: 1000, tgtVocab: 1000, embedding: 128, hidden: 256, attention: 256, batch: 32, srcLength: 20, tgtLength: 20 },
     train: SEQ2SEQ_TRAIN,
   },
+  W5: { id: "W5", kind: "cnn-forward", shape: CNN },
+  W6: { id: "W6", kind: "cnn-train", shape: CNN, train: CNN_TRAIN },
   MM256: { id: "MM256", kind: "matmul", shape: { n: 256 } },
   MM1024: { id: "MM1024", kind: "matmul", shape: { n: 1024 } },
 };
@@ -131,6 +152,8 @@ const QUICK: Record<WorkloadId, WorkloadSpec> = {
     train: SEQ2SEQ_TRAIN,
     shape: { srcVocab: 200, tgtVocab: 200, embedding: 32, hidden: 64, attention: 64, batch: 8, srcLength: 8, tgtLength: 8 },
   },
+  W5: { id: "W5", kind: "cnn-forward", shape: { batch: 8, size: 48, channels: [16, 32, 64], blocks: 1 } },
+  W6: { id: "W6", kind: "cnn-train", train: CNN_TRAIN, shape: { batch: 8, size: 48, channels: [16, 32, 64], blocks: 1 } },
   MM256: { id: "MM256", kind: "matmul", shape: { n: 64 } },
   MM1024: { id: "MM1024", kind: "matmul", shape: { n: 256 } },
 };
@@ -146,6 +169,8 @@ const TINY: Record<WorkloadId, WorkloadSpec> = {
     train: SEQ2SEQ_TRAIN,
     shape: { srcVocab: 13, tgtVocab: 17, embedding: 4, hidden: 8, attention: 6, batch: 2, srcLength: 3, tgtLength: 4 },
   },
+  W5: { id: "W5", kind: "cnn-forward", shape: { batch: 2, size: 12, channels: [4, 8], blocks: 1 } },
+  W6: { id: "W6", kind: "cnn-train", train: CNN_TRAIN, shape: { batch: 2, size: 12, channels: [4, 8], blocks: 1 } },
   MM256: { id: "MM256", kind: "matmul", shape: { n: 8 } },
   MM1024: { id: "MM1024", kind: "matmul", shape: { n: 16 } },
 };
@@ -169,7 +194,7 @@ export function defaultPlan(size: SizeName, runs: number | undefined): RunPlan {
   }
 }
 
-/** The amount of work in one run: training tokens (W1, W2, W4 target tokens), characters (W3), flops (matmul). */
+/** The amount of work in one run: training tokens (W1, W2, W4 target tokens), characters (W3), images (W5, W6), flops (matmul). */
 export function workPerRun(spec: WorkloadSpec): number {
   switch (spec.kind) {
     case "lm-train":
@@ -178,6 +203,9 @@ export function workPerRun(spec: WorkloadSpec): number {
       return spec.shape.chars;
     case "seq2seq-train":
       return spec.shape.batch * spec.shape.tgtLength;
+    case "cnn-forward":
+    case "cnn-train":
+      return spec.shape.batch;
     case "matmul":
       return 2 * spec.shape.n ** 3;
   }
@@ -191,6 +219,9 @@ export function metricOf(spec: WorkloadSpec): { readonly unit: string; readonly 
       return { unit: "tokens/s", scale: 1 };
     case "lm-generate":
       return { unit: "chars/s", scale: 1 };
+    case "cnn-forward":
+    case "cnn-train":
+      return { unit: "images/s", scale: 1 };
     case "matmul":
       return { unit: "GFLOP/s", scale: 1e-9 };
   }
@@ -201,6 +232,8 @@ export const WORKLOAD_TITLES: Record<WorkloadId, string> = {
   W2: "W2 char-LSTM LM train, 2×512",
   W3: "W3 generation, 2×512, batch 1",
   W4: "W4 seq2seq + attention train",
+  W5: "W5 CNN encoder forward",
+  W6: "W6 CNN encoder train",
   MM256: "matmul 256³",
   MM1024: "matmul 1024³",
 };

@@ -13,7 +13,11 @@ export interface WorkloadResult {
   readonly seconds: readonly number[];
   /** The metric of every timed run (work per run / seconds, scaled). */
   readonly values: readonly number[];
-  /** Training losses of every step run (warm-up included): the first is from the shared initial weights. */
+  /**
+   * Training losses of every step run (warm-up included): the first is from the shared initial
+   * weights. W5 (a forward pass) reports its output's checksum per run instead (the mean of the
+   * pooled features), the same in every run.
+   */
   readonly losses?: readonly number[];
   /** W3: the first characters (indices) sampled by a run; every run samples the same text. */
   readonly sample?: readonly number[];
@@ -28,6 +32,8 @@ export interface WorkloadResult {
   readonly notes?: readonly string[];
   /** Set when the workload could not run; then `values` is empty. */
   readonly error?: string;
+  /** Set when the engine lacks what the workload needs (not a failure of the benchmark); then `values` is empty. */
+  readonly unsupported?: string;
 }
 
 export interface MemoryReport {

@@ -55,8 +55,8 @@ export function summarizeResults(engines: readonly EngineResult[], ids: readonly
       const w = e.workloads.find((x) => x.id === id);
       if (!w) continue;
       unit = w.unit;
-      if (w.error !== undefined || w.values.length === 0) {
-        rows.push({ label: e.label, engine: e.engine, threads: e.threads, missing: w.error ?? "no runs" });
+      if (w.error !== undefined || w.unsupported !== undefined || w.values.length === 0) {
+        rows.push({ label: e.label, engine: e.engine, threads: e.threads, missing: w.error ?? (w.unsupported !== undefined ? `not supported: ${w.unsupported}` : "no runs") });
         continue;
       }
       const s = summarize(w.values);
@@ -213,7 +213,10 @@ export function consistency(engines: readonly EngineResult[], ids: readonly Work
 export function consistencyLines(entries: readonly ConsistencyEntry[]): string[] {
   const lines: string[] = [];
   for (const e of entries) {
-    if (e.loss0 !== undefined) {
+    if (e.loss0 !== undefined && e.id === "W5") {
+      // a forward pass: the pooled features' mean (a checksum, the same every run), not a loss
+      lines.push(`W5 ${e.label}: pooled-feature mean ${e.loss0.toFixed(6)} (Δ ${e.diff0!.toExponential(1)})${e.ok ? "" : "  MISMATCH"}`);
+    } else if (e.loss0 !== undefined) {
       const after = e.loss1 !== undefined ? `, after one update ${e.loss1.toFixed(6)} (Δ ${e.diff1!.toExponential(1)})` : "";
       lines.push(`${e.id} ${e.label}: first loss ${e.loss0.toFixed(6)} (Δ ${e.diff0!.toExponential(1)})${after}${e.ok ? "" : "  MISMATCH"}`);
     } else {

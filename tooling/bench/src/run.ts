@@ -50,9 +50,9 @@ export interface Options {
   readonly waitIdle: number;
 }
 
-const USAGE = `usage: tsx src/run.ts [--quick] [--only W1,W2,W3,W4,MM256,MM1024] [--engines ${ENGINE_NAMES.join(",")}] [--runs N] [--out DIR]
+const USAGE = `usage: tsx src/run.ts [--quick] [--only W1,W2,W3,W4,W5,W6,MM256,MM1024] [--engines ${ENGINE_NAMES.join(",")}] [--runs N] [--out DIR]
   --quick    smaller models and 3 runs: a smoke run of the whole suite in about a minute
-  --only     workloads to run (MM selects both matrix products); default all
+  --only     workloads to run (MM selects both matrix products, CNN both encoder workloads W5,W6); default all
   --engines  engines to run; default all (torch runs at 1 thread, at every core, and at every core with OMP_WAIT_POLICY=PASSIVE)
   --runs     timed runs per workload (at least; full size keeps going to 3 s, at most 25 runs); default 5
   --out      directory for latest.json and latest.md; default results/ in this package
@@ -80,6 +80,7 @@ export function parseArgs(argv: readonly string[]): Options {
       only = list(value(), a).flatMap((w) => {
         const u = w.toUpperCase();
         if (u === "MM") return ["MM256", "MM1024"] as WorkloadId[];
+        if (u === "CNN") return ["W5", "W6"] as WorkloadId[];
         if (!(WORKLOAD_IDS as readonly string[]).includes(u)) throw new Error(`unknown workload ${w}\n${USAGE}`);
         return [u as WorkloadId];
       });

@@ -3,7 +3,7 @@
 // The first training losses must then agree across engines to float32 rounding, and generation
 // must sample the same characters: the runner checks both, which shows that the engines run the
 // same model and not merely models of the same size.
-import type { GenShape, LmShape, Seq2SeqShape, WorkloadSpec } from "./config.js";
+import type { CnnShape, GenShape, LmShape, Seq2SeqShape, WorkloadSpec } from "./config.js";
 import { DataRng } from "./data.js";
 
 /** N(0, 1) as nn.Embedding; U(-bound, bound) as nn.LSTM (1/√H) and nn.Linear (1/√in). */
@@ -70,6 +70,33 @@ function seq2seqSpecs(s: Seq2SeqShape): WeightSpec[] {
   ];
 }
 
+/**
+ * ResNetEncoder's parameters under its state-dict names (`stages.0.down.weight`, ...), as
+ * nn.Conv2d draws them (weight and bias U(±1/√fan_in), fan_in = C_in·3·3), then the images: drawn
+ * like a weight, U(-1, 1) pixels in NCHW order, an input that no engine trains.
+ */
+function cnnSpecs(s: CnnShape): WeightSpec[] {
+  const specs: WeightSpec[] = [];
+  let inC = 3;
+  s.channels.forEach((c, stage) => {
+    const conv = (name: string, input: number): void => {
+      const bound = uniform(1 / Math.sqrt(input * 9));
+      specs.push({ name: `${name}.weight`, shape: [c, input, 3, 3], init: bound }, { name: `${name}.bias`, shape: [c], init: bound });
+    };
+    conv(`stages.${stage}.down`, inC);
+    for (let b = 0; b < s.blocks; b++) {
+      conv(`stages.${stage}.blocks.${b}.conv1`, c);
+      conv(`stages.${stage}.blocks.${b}.conv2`, c);
+    }
+    inC = c;
+  });
+  specs.push({ name: CNN_IMAGES, shape: [s.batch, 3, s.size, s.size], init: uniform(1) });
+  return specs;
+}
+
+/** The name of W5's and W6's input images among the drawn "weights" (see `cnnSpecs`). */
+export const CNN_IMAGES = "images";
+
 /** The weights and the integer data of a workload, in the order they are drawn. */
 export function drawsOf(spec: WorkloadSpec): Draws {
   switch (spec.kind) {
@@ -97,6 +124,11 @@ export function drawsOf(spec: WorkloadSpec): Draws {
         ],
       };
     }
+    case "cnn-forward":
+      return { weights: cnnSpecs(spec.shape), data: [] };
+    case "cnn-train":
+      // Cross-entropy of the pooled vector (its width the classes) against drawn labels.
+      return { weights: cnnSpecs(spec.shape), data: [{ name: "labels", count: spec.shape.batch, high: spec.shape.channels.at(-1)! }] };
     case "matmul":
       return {
         weights: [

@@ -107,6 +107,14 @@ export async function measure(w: JobWorkload, runnable: Runnable, log: (s: strin
   };
 }
 
+/**
+ * Thrown while building a workload that the engine cannot run at all (an operation it lacks): the
+ * row says so, and unlike an error it does not fail the benchmark.
+ */
+export class UnsupportedWorkload extends Error {
+  override name = "UnsupportedWorkload";
+}
+
 /** Runs every workload of the job, each error caught and reported in its row. */
 export async function runAll(
   job: Job,
@@ -123,10 +131,16 @@ export async function runAll(
         runnable.dispose?.();
       }
     } catch (e) {
+      const { unit } = metricOf(w.spec);
+      const empty = { id: w.spec.id, spec: w.spec, unit, warmup: w.plan.warmup, repeats: 1, seconds: [], values: [], backgroundCores: null, ownCores: null };
+      if (e instanceof UnsupportedWorkload) {
+        log(`${w.spec.id}: not supported: ${e.message}`);
+        results.push({ ...empty, unsupported: e.message });
+        continue;
+      }
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       log(`${w.spec.id}: failed: ${message}`);
-      const { unit } = metricOf(w.spec);
-      results.push({ id: w.spec.id, spec: w.spec, unit, warmup: w.plan.warmup, repeats: 1, seconds: [], values: [], backgroundCores: null, ownCores: null, error: message });
+      results.push({ ...empty, error: message });
     }
   }
   return results;

@@ -2,10 +2,10 @@
 // unroll-models.ts: an LSTM written out with matMul/split/sigmoid/tanh exactly as PyTorch's cell
 // (gates i, f, g, o; two biases), input projections of all steps in one product.
 import * as tf from "@tensorflow/tfjs";
-import type { GenShape, LmShape, MatmulShape, Seq2SeqShape, TrainSettings, WorkloadSpec } from "../config.js";
+import type { CnnShape, GenShape, LmShape, MatmulShape, Seq2SeqShape, TrainSettings, WorkloadSpec } from "../config.js";
 import { DataRng, sampleIndex } from "../data.js";
-import { draw, type Drawn, samplerSeed } from "../weights.js";
-import type { Runnable } from "./harness.js";
+import { CNN_IMAGES, draw, type Drawn, samplerSeed } from "../weights.js";
+import { type Runnable, UnsupportedWorkload } from "./harness.js";
 
 export interface TfjsOptions {
   /**
@@ -227,6 +227,93 @@ export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn
   return { ...trainStep(loss, vars, constants, train), ...(options.oneHotEmbedding ? { notes: [ONE_HOT_NOTE] } : {}) };
 }
 
+interface ConvVariables {
+  readonly filter: tf.Variable; // [3, 3, C_in, C_out] (HWIO)
+  readonly bias: tf.Variable; // [C_out]
+}
+
+/**
+ * W5, W6's encoder in NHWC, TensorFlow.js's layout (its backends run convolutions in it): the drawn
+ * `[C_out, C_in, 3, 3]` weights become `[3, 3, C_in, C_out]` filters and the NCHW images NHWC,
+ * once, outside the timing.
+ */
+function cnnVariables(s: CnnShape, drawn: Drawn, trainable: boolean) {
+  const w = (name: string) => {
+    const t = drawn.weights.get(name);
+    if (!t) throw new Error(`no weight ${name}`);
+    return t;
+  };
+  const conv = (name: string): ConvVariables => {
+    const weight = w(`${name}.weight`);
+    const filter = tf.tidy(() => tf.transpose(tf.tensor4d(weight.values, weight.shape as [number, number, number, number]), [2, 3, 1, 0]));
+    return { filter: tf.variable(filter, trainable, `${name}.filter_${counter++}`), bias: tf.variable(tf.tensor1d(w(`${name}.bias`).values), trainable, `${name}.bias_${counter++}`) };
+  };
+  const stages = s.channels.map((_, stage) => ({
+    down: conv(`stages.${stage}.down`),
+    blocks: Array.from({ length: s.blocks }, (_, b) => ({ conv1: conv(`stages.${stage}.blocks.${b}.conv1`), conv2: conv(`stages.${stage}.blocks.${b}.conv2`) })),
+  }));
+  const images = tf.tidy(() => tf.transpose(tf.tensor4d(w(CNN_IMAGES).values, [s.batch, 3, s.size, s.size]), [0, 2, 3, 1])) as tf.Tensor4D;
+  const vars = stages.flatMap((st) => [st.down, ...st.blocks.flatMap((b) => [b.conv1, b.conv2])]).flatMap((c) => [c.filter, c.bias]);
+  return { stages, images, vars };
+}
+
+/** PyTorch's padding 1 on both sides of H and W (tf's "same" pads a stride-2 convolution of an even size at the bottom/right only). */
+const PAD_1: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+
+/** A 3×3 convolution with bias and optional ReLU as one fused op (`tf.fused.conv2d`: XNNPACK fuses them on the wasm backend). */
+function fusedConv(x: tf.Tensor4D, c: ConvVariables, stride: number, relu: boolean): tf.Tensor4D {
+  return tf.fused.conv2d({ x, filter: c.filter as tf.Tensor4D, strides: stride, pad: PAD_1, bias: c.bias, activation: relu ? "relu" : "linear" });
+}
+
+/** ResNetEncoder.forward in NHWC: the pooled vector `[N, C]` and the region grid `[N, h·w, C]` (a reshape in this layout). */
+function cnnEncode(v: ReturnType<typeof cnnVariables>): { pooled: tf.Tensor2D; regions: tf.Tensor3D } {
+  let x = v.images;
+  for (const stage of v.stages) {
+    x = fusedConv(x, stage.down, 2, true);
+    for (const block of stage.blocks) x = tf.relu(tf.add(x, fusedConv(fusedConv(x, block.conv1, 1, true), block.conv2, 1, false)));
+  }
+  const [N, h, w, C] = x.shape;
+  return { pooled: tf.mean(x, [1, 2]), regions: tf.reshape(x, [N, h * w, C]) };
+}
+
+/** The mean of the pooled features (see unroll-models.ts's pooledChecksum). */
+function pooledChecksum(pooled: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < pooled.length; i++) s += pooled[i]!;
+  return s / pooled.length;
+}
+
+/** W5: the encoder's forward pass (no gradients), the pooled vector read back. */
+export function cnnForward(s: CnnShape, drawn: Drawn): Runnable {
+  const v = cnnVariables(s, drawn, false);
+  return {
+    run: () => {
+      const pooled = tf.tidy(() => cnnEncode(v).pooled);
+      const checksum = pooledChecksum(pooled.dataSync());
+      pooled.dispose();
+      return checksum;
+    },
+    notes: ["fused conv2d + bias + ReLU (tf.fused.conv2d), NHWC"],
+    dispose: () => tf.dispose([...v.vars, v.images]),
+  };
+}
+
+/**
+ * W6: one training step, the mean cross-entropy of the pooled vector against the labels, Adam.
+ * The WebAssembly backend of 4.22 has no Conv2DBackpropFilter kernel (a convolution's weight
+ * gradient), so it cannot run this step.
+ */
+export function cnnTrain(s: CnnShape, train: TrainSettings, drawn: Drawn): Runnable {
+  if (tf.getKernel("Conv2DBackpropFilter", tf.getBackend()) === undefined) {
+    throw new UnsupportedWorkload(`the ${tf.getBackend()} backend has no Conv2DBackpropFilter kernel (a convolution's weight gradient)`);
+  }
+  const v = cnnVariables(s, drawn, true);
+  const constants: tf.Tensor[] = [v.images];
+  const labels = oneHotTargets(drawn.data.get("labels")!, s.channels.at(-1)!, constants);
+  const loss = (): tf.Scalar => tf.losses.softmaxCrossEntropy(labels, cnnEncode(v).pooled) as tf.Scalar;
+  return { ...trainStep(loss, v.vars, constants, train), notes: ["fused conv2d + bias + ReLU (tf.fused.conv2d), NHWC"] };
+}
+
 export function matmulRun(s: MatmulShape, drawn: Drawn): Runnable {
   const a = tf.tensor2d(drawn.weights.get("a")!.values, [s.n, s.n]);
   const b = tf.tensor2d(drawn.weights.get("b")!.values, [s.n, s.n]);
@@ -249,6 +336,10 @@ export function buildTfjs(spec: WorkloadSpec, seed: number, options: TfjsOptions
       return lmGenerate(spec.shape, drawn, seed);
     case "seq2seq-train":
       return seq2seqTrain(spec.shape, spec.train, drawn, options);
+    case "cnn-forward":
+      return cnnForward(spec.shape, drawn);
+    case "cnn-train":
+      return cnnTrain(spec.shape, spec.train, drawn);
     case "matmul":
       return matmulRun(spec.shape, drawn);
   }

@@ -19,10 +19,12 @@ import {
 import { LSTM, Linear, type RecurrentState } from "@unroll/cells";
 import { Seq2Seq } from "@unroll/nlp";
 import { adam, clipGradNorm } from "@unroll/train";
-import type { GenShape, LmShape, Seq2SeqShape, TrainSettings, WorkloadSpec } from "../config.js";
+import { ResNetEncoder, type ResNetParams } from "@unroll/vision";
+import type { CnnShape, GenShape, LmShape, Seq2SeqShape, TrainSettings, WorkloadSpec } from "../config.js";
 import { DataRng, sampleIndex } from "../data.js";
-import { draw, type Drawn, samplerSeed } from "../weights.js";
-import type { Runnable } from "./harness.js";
+import { CNN_IMAGES, draw, type Drawn, samplerSeed } from "../weights.js";
+import { type Runnable, UnsupportedWorkload } from "./harness.js";
+import { batchParts, CompileError, type CompiledStep, compileStep } from "@unroll/onnx";
 
 const ints = (values: Int32Array, shape: number[]): Tensor => fromArray(values, { shape, dtype: "int32" });
 
@@ -117,7 +119,8 @@ export function lmGenerate(s: GenShape, drawn: Drawn, seed: number): Runnable {
  * ctx = Σ_s α_s h^enc_s; the decoder reads [E y_{t-1}; ctx], the output layer [h_t; ctx]), its
  * loss (mean cross-entropy over B·T target tokens), Adam.
  */
-export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn): Runnable {
+/** W4's model, parameters and batch, and its loss as a function of parameters and batch. */
+export function seq2seqModel(s: Seq2SeqShape, drawn: Drawn) {
   const get = tensors(drawn);
   const { batch: B, srcLength: S, tgtLength: T, hidden: H, attention: A, embedding: E } = s;
   const model = new Seq2Seq({
@@ -143,7 +146,50 @@ export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn
     tgtIn: ints(drawn.data.get("tgt_in")!, [T, B]), // BOS + target[:-1] in a real task
   };
   const tgtOut = ints(drawn.data.get("tgt_out")!, [T, B]);
-  const loss = (p: typeof params): Tensor => model.loss(model.forward(p, batch).logits, tgtOut);
+  const loss = (p: typeof params, b: typeof batch & { tgtOut: Tensor }) => ({ loss: model.loss(model.forward(p, b).logits, b.tgtOut) });
+  return { params, batch: { ...batch, tgtOut }, loss };
+}
+
+export function seq2seqTrain(s: Seq2SeqShape, train: TrainSettings, drawn: Drawn): Runnable {
+  const { params, batch, loss } = seq2seqModel(s, drawn);
+  return { run: trainer((p: typeof params) => loss(p, batch).loss, params, train) };
+}
+
+/** vision's ResNetEncoder and its parameters from the drawn weights (state-dict names), and the images. */
+function cnnModel(s: CnnShape, drawn: Drawn) {
+  const get = tensors(drawn);
+  const encoder = new ResNetEncoder({ channels: s.channels, blocks: s.blocks });
+  const conv = (name: string) => ({ weight: get(`${name}.weight`), bias: get(`${name}.bias`) });
+  const params: ResNetParams = {
+    stages: s.channels.map((_, stage) => ({
+      down: conv(`stages.${stage}.down`),
+      blocks: Array.from({ length: s.blocks }, (_, b) => ({ conv1: conv(`stages.${stage}.blocks.${b}.conv1`), conv2: conv(`stages.${stage}.blocks.${b}.conv2`) })),
+    })),
+  };
+  return { encoder, params, images: get(CNN_IMAGES) };
+}
+
+/** The mean of the pooled features, a checksum every engine's forward pass must reproduce (post-ReLU, so no cancellation). */
+export function pooledChecksum(pooled: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < pooled.length; i++) s += pooled[i]!;
+  return s / pooled.length;
+}
+
+/**
+ * W5: `ResNetEncoder.forward` on the batch without recording (inference): the pooled vector and
+ * the region grid `[N, h·w, C]` it returns; the run's "loss" is the pooled checksum.
+ */
+export function cnnForward(s: CnnShape, drawn: Drawn): Runnable {
+  const { encoder, params, images } = cnnModel(s, drawn);
+  return { run: () => pooledChecksum(noGrad(() => encoder.forward(params, images)).pooled.data) };
+}
+
+/** W6: one training step: the encoder, mean cross-entropy of the pooled vector (as logits) against the labels, Adam. */
+export function cnnTrain(s: CnnShape, train: TrainSettings, drawn: Drawn): Runnable {
+  const { encoder, params, images } = cnnModel(s, drawn);
+  const labels = ints(drawn.data.get("labels")!, [s.batch]);
+  const loss = (p: ResNetParams): Tensor => softmaxCrossEntropy(encoder.forward(p, images).pooled, labels);
   return { run: trainer(loss, params, train) };
 }
 
@@ -160,6 +206,59 @@ export function matmulRun(drawn: Drawn): Runnable {
   };
 }
 
+/**
+ * W1, W2 (and W4 where its model compiles) with the loss and gradients of each step from the step
+ * compiled into one onnxruntime graph (@unroll/onnx `compileStep`, compiled once before the timed
+ * runs: the compile time is a note); clipping and Adam as in `trainer`, on the JavaScript side.
+ */
+export async function buildCompiled(spec: WorkloadSpec, seed: number, threads: number): Promise<Runnable> {
+  if (spec.kind !== "lm-train" && spec.kind !== "seq2seq-train") {
+    throw new UnsupportedWorkload("the compiled engine runs training steps (W1, W2, W4); generation and products run on the library's kernels");
+  }
+  const drawn = draw(spec, seed);
+  const sessionOptions = { intraOpNumThreads: threads };
+  const start = performance.now();
+  let step: CompiledStep<unknown, unknown>;
+  let params: unknown;
+  let batch: Tensor[];
+  try {
+    if (spec.kind === "lm-train") {
+      const s = spec.shape;
+      const { lstm, head, params: p } = lmModel(s, drawn);
+      const tokens = ints(drawn.data.get("tokens")!, [s.steps, s.batch]);
+      const targets = ints(drawn.data.get("targets")!, [s.steps * s.batch]);
+      const loss = (q: typeof p, b: { tokens: Tensor; targets: Tensor }) => {
+        const { output } = lstm.forward(q.lstm, gather(q.embedding, b.tokens));
+        return { loss: softmaxCrossEntropy(head.forward(q.head, reshape(output, [s.steps * s.batch, s.hidden])), b.targets) };
+      };
+      step = (await compileStep(loss, { params: p, batch: { tokens, targets }, carry: undefined }, { sessionOptions })) as CompiledStep<unknown, unknown>;
+      params = p;
+      batch = [tokens, targets];
+    } else {
+      const m = seq2seqModel(spec.shape, drawn);
+      step = (await compileStep(m.loss, { params: m.params, batch: m.batch, carry: undefined }, { sessionOptions })) as CompiledStep<unknown, unknown>;
+      params = m.params;
+      batch = batchParts(m.batch).tensors;
+    }
+  } catch (e) {
+    if (e instanceof CompileError) throw new UnsupportedWorkload(e.message);
+    throw e;
+  }
+  const compileSeconds = (performance.now() - start) / 1000;
+  const train = spec.train;
+  const opt = adam({ lr: train.lr, betas: [0.9, 0.999], eps: 1e-8 });
+  return {
+    notes: [`compiled in ${compileSeconds.toFixed(2)} s: ${step.nodeCount} ONNX nodes, onnxruntime intraOpNumThreads ${threads}`],
+    run: async () => {
+      const { loss, grads } = await step.run(params, batch, undefined);
+      const g = train.clipNorm === null ? grads : clipGradNorm(grads, train.clipNorm).grads;
+      opt.step(params, g);
+      return loss;
+    },
+    dispose: () => void step.release(),
+  };
+}
+
 export function buildUnroll(spec: WorkloadSpec, seed: number): Runnable {
   const drawn = draw(spec, seed);
   switch (spec.kind) {
@@ -169,6 +268,10 @@ export function buildUnroll(spec: WorkloadSpec, seed: number): Runnable {
       return lmGenerate(spec.shape, drawn, seed);
     case "seq2seq-train":
       return seq2seqTrain(spec.shape, spec.train, drawn);
+    case "cnn-forward":
+      return cnnForward(spec.shape, drawn);
+    case "cnn-train":
+      return cnnTrain(spec.shape, spec.train, drawn);
     case "matmul":
       return matmulRun(drawn);
   }

@@ -5,17 +5,22 @@ import { getKernels, loadWasmKernels, MAX_WASM_THREADS, setKernels } from "@unro
 import type { Job, LmShape, TrainSettings } from "../config.js";
 import { requiredMemory } from "../memory.js";
 import type { EngineResult, MemoryReport } from "../protocol.js";
-import { buildUnroll, lmTrainMemory } from "./unroll-models.js";
+import { buildCompiled, buildUnroll, lmTrainMemory } from "./unroll-models.js";
 import { logger, runAll } from "./harness.js";
 
-/** The unroll rows: the reference kernels, and the WebAssembly ones on 1 and on `cores` threads. */
+/**
+ * The unroll rows: the reference kernels, the WebAssembly ones on 1 and on `cores` threads, and the
+ * training step compiled into one onnxruntime graph (@unroll/onnx's `compileStep`) on 1 and on
+ * `cores` of onnxruntime's threads.
+ */
 export function unrollVariants(cores: number): string[] {
-  return ["reference", "wasm", ...(cores > 1 ? [`wasm-${Math.min(cores, MAX_WASM_THREADS)}t`] : [])];
+  const many = Math.min(cores, MAX_WASM_THREADS);
+  return ["reference", "wasm", ...(cores > 1 ? [`wasm-${many}t`] : []), "onnxruntime", ...(cores > 1 ? [`onnxruntime-${many}t`] : [])];
 }
 
-/** Threads of a variant: "wasm-2t" runs on 2, the others on 1. */
+/** Threads of a variant: "wasm-2t" and "onnxruntime-2t" run on 2, the others on 1. */
 function threadsOf(variant: string): number {
-  return Number(/^wasm-(\d+)t$/.exec(variant)?.[1] ?? 1);
+  return Number(/^(?:wasm|onnxruntime)-(\d+)t$/.exec(variant)?.[1] ?? 1);
 }
 
 function tensorVersion(): string {
@@ -31,12 +36,17 @@ export async function runUnroll(job: Job): Promise<EngineResult> {
   const label = `unroll (${job.variant})`;
   const log = logger(label);
   const threads = threadsOf(job.variant);
+  const compiled = job.variant.startsWith("onnxruntime");
   const base = {
     engine: job.engine,
     variant: job.variant,
     label,
     threads,
-    threadsNote: threads === 1 ? "1: the JavaScript main thread" : `${threads}: the main thread and ${threads - 1} worker thread(s) sharing the WebAssembly memory`,
+    threadsNote: compiled
+      ? `${threads}: onnxruntime's intra-op threads (intraOpNumThreads ${threads}); the optimiser and clipping on the JavaScript main thread`
+      : threads === 1
+        ? "1: the JavaScript main thread"
+        : `${threads}: the main thread and ${threads - 1} worker thread(s) sharing the WebAssembly memory`,
     versions: { "@unroll/tensor": tensorVersion(), node: process.version },
   };
   let kernels = getKernels().name;
@@ -53,7 +63,7 @@ export async function runUnroll(job: Job): Promise<EngineResult> {
   // (matmul 1024³) the baseline would already hold their high-water mark.
   let memory: MemoryReport | undefined;
   const w1 = job.workloads.find((w) => w.spec.id === "W1");
-  if (job.memory && w1 && w1.spec.kind === "lm-train") {
+  if (job.memory && w1 && w1.spec.kind === "lm-train" && !compiled) {
     try {
       const shape: LmShape = w1.spec.shape;
       const train: TrainSettings = w1.spec.train;
@@ -73,7 +83,7 @@ export async function runUnroll(job: Job): Promise<EngineResult> {
       log(`W1 memory: failed: ${(e as Error).message}`);
     }
   }
-  const workloads = await runAll(job, (w) => buildUnroll(w.spec, job.seed), log);
-  return { ...base, info: { kernels }, workloads, ...(memory ? { memory } : {}) };
+  const workloads = await runAll(job, (w) => (compiled ? buildCompiled(w.spec, job.seed, threads) : buildUnroll(w.spec, job.seed)), log);
+  return { ...base, info: { kernels: compiled ? "onnxruntime (compiled step)" : kernels }, workloads, ...(memory ? { memory } : {}) };
 }
 
