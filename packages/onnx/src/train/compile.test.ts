@@ -99,6 +99,21 @@ describe("compileStep", () => {
     }
   });
 
+  it("runs on the execution provider asked for where it starts, else on the CPU with a message saying why", async () => {
+    const { model, params } = languageModel("lstm");
+    const first = batches().next()!;
+    const messages: string[] = [];
+    const compiled = await compileStep(model.lossFunction(), { params, batch: first, carry: undefined }, { executionProviders: ["cuda", "cpu"], onFallback: (m) => messages.push(m) });
+    try {
+      expect(["cuda", "cpu"]).toContain(compiled.executionProvider);
+      if (compiled.executionProvider === "cpu") expect(messages.join(" ")).toMatch(/CUDA execution provider is not available.*Running on the CPU/);
+      const out = await compiled.run(params, [first.inputs, first.targets], undefined);
+      expect(Number.isFinite(out.loss)).toBe(true);
+    } finally {
+      await compiled.release();
+    }
+  });
+
   it("names the primitive it has no lowering for (a convolution's weight gradient) instead of writing a wrong graph", async () => {
     const w = fromArray(Float32Array.from({ length: 2 * 1 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [2, 1, 3, 3] });
     const x = fromArray(Float32Array.from({ length: 1 * 1 * 5 * 5 }, (_, i) => Math.cos(i)), { shape: [1, 1, 5, 5] });

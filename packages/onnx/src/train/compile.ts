@@ -58,6 +58,13 @@ export interface CompileOptions {
   readonly sessionOptions?: Readonly<Record<string, unknown>>;
   /** The runtime (default: onnxruntime-node under Node.js, onnxruntime-web elsewhere). */
   readonly runtime?: OnnxSessionOptions["runtime"];
+  /**
+   * Execution providers to try in order (default: the CPU one); one that cannot start is skipped
+   * with a message and the step runs on the CPU (see `OnnxSession.create`).
+   */
+  readonly executionProviders?: OnnxSessionOptions["executionProviders"];
+  /** Receives the message when a requested provider is unavailable (default: console.warn). */
+  readonly onFallback?: OnnxSessionOptions["onFallback"];
   /** Extra lowerings by primitive name. */
   readonly lowerings?: LoweringTable;
 }
@@ -166,6 +173,11 @@ function decomposes(lowerings: LoweringTable): (primitive: { readonly name: stri
 
 /** One compiled shape: a session and how its inputs and outputs map onto the trees. */
 export class CompiledStep<P, C> {
+  /** The provider the graph runs on ("cpu", "wasm", "cuda"...). */
+  get executionProvider(): string {
+    return this.session.executionProvider;
+  }
+
   /** Runs of this shape so far (the second is verified against the library). */
   runs = 0;
 
@@ -294,6 +306,8 @@ export async function compileStep<P, B, C>(
   }
   const session = await OnnxSession.create(encodeModel(model), {
     ...(options.runtime !== undefined ? { runtime: options.runtime } : {}),
+    ...(options.executionProviders !== undefined ? { executionProviders: options.executionProviders } : {}),
+    ...(options.onFallback !== undefined ? { onFallback: options.onFallback } : {}),
     sessionOptions: { graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", ...options.sessionOptions },
   });
   const carryTree =
