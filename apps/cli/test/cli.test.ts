@@ -40,7 +40,7 @@ beforeAll(async () => {
 });
 
 describe("unroll train lm / sample / eval", () => {
-  it("trains on the compiled onnxruntime step with --engine onnxruntime, as the library does, and resumes on the library", async () => {
+  it("trains on the compiled onnxruntime step with --engine onnxruntime, as the library does, resumes on the library, and samples on onnxruntime", async () => {
     const steps = async (r: Result): Promise<{ step: number; loss: number }[]> =>
       r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; step: number; loss: number }).filter((e) => e.event === "step");
     const compiled = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-ort"), "--steps", "6", "--sample", "0", "--engine", "onnxruntime", ...tiny);
@@ -52,6 +52,13 @@ describe("unroll train lm / sample / eval", () => {
     const straight = await steps(library);
     expect(mixed.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     mixed.forEach((e, i) => expect(Math.abs(e.loss - straight[i]!.loss) / straight[i]!.loss).toBeLessThan(1e-4));
+
+    // Generation on onnxruntime: the same text for the same seed.
+    const viaLibrary = await unroll("sample", join(work, "engine-ort"), "--prime", "the ", "--length", "80", "--seed", "3");
+    const viaOnnx = await unroll("sample", join(work, "engine-ort"), "--prime", "the ", "--length", "80", "--seed", "3", "--engine", "onnxruntime");
+    expect(viaOnnx.code, viaOnnx.stderr).toBe(0);
+    expect(viaOnnx.stdout).toBe(viaLibrary.stdout);
+    expect(viaOnnx.stdout.length).toBe("the ".length + 80 + 1);
 
     const dropout = await unroll("train", "lm", "--data", corpus, "--out", join(work, "engine-dropout"), "--steps", "2", "--sample", "0", "--engine", "onnxruntime", "--dropout", "0.2", "--layers", "2", ...tiny);
     expect(dropout.code).toBe(1);
@@ -115,7 +122,7 @@ describe("unroll train lm / sample / eval", () => {
     const same = await unroll("train", "lm", "--data", corpus, "--out", out, "--resume", "--steps", "3", "--sample", "0", ...tiny);
     expect(same.code, same.stderr).toBe(0);
     expect(same.stderr).toMatch(/resuming from step 2/);
-    expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --patience, --kernels, --threads, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every may change/);
+    expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --patience, --kernels, --threads, --engine, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every may change/);
   });
 
   it("stops on Ctrl-C after saving a checkpoint, and exits 130 as an interrupted program does", async () => {

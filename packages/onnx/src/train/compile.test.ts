@@ -114,6 +114,26 @@ describe("compileStep", () => {
     }
   });
 
+  it("runs in onnxruntime-web (its WebAssembly backend, in Node: what a page runs) with the library's loss and gradients", async () => {
+    const web = await import("onnxruntime-web");
+    web.env.wasm.numThreads = 1;
+    const { model, params } = languageModel("lstm");
+    const source = batches();
+    const first = source.next()!;
+    const loss = model.lossFunction();
+    const compiled = await compileStep(loss, { params, batch: first, carry: undefined }, { runtime: web });
+    try {
+      expect(compiled.executionProvider).toBe("wasm");
+      const ctx = { step: 0, rng: new Rng(0), training: true as const };
+      const ref = valueAndGrad((p: LanguageModelParams) => loss(p, first, undefined, ctx).loss)(params);
+      const out = await compiled.run(params, [first.inputs, first.targets], undefined);
+      expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-6);
+      expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-4);
+    } finally {
+      await compiled.release();
+    }
+  });
+
   it("names the primitive it has no lowering for (a convolution's weight gradient) instead of writing a wrong graph", async () => {
     const w = fromArray(Float32Array.from({ length: 2 * 1 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [2, 1, 3, 3] });
     const x = fromArray(Float32Array.from({ length: 1 * 1 * 5 * 5 }, (_, i) => Math.cos(i)), { shape: [1, 1, 5, 5] });
