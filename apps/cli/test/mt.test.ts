@@ -52,9 +52,9 @@ beforeAll(async () => {
 describe("unroll train mt / translate / eval mt / plot attention", () => {
   it("trains on the compiled onnxruntime step with --engine onnxruntime: the library's losses, one graph per batch shape", async () => {
     const steps = (text: string) => lines(text).filter((r) => r.event === "step").map((r) => r.loss as number);
-    const compiled = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-ort"), "--steps", "30", "--engine", "onnxruntime", "--cell", "lstm", ...tiny]);
+    const compiled = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-ort"), "--steps", "30", "--engine", "onnxruntime", ...tiny]);
     expect(compiled.code, compiled.stderr).toBe(0);
-    const library = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-lib"), "--steps", "30", "--cell", "lstm", ...tiny]);
+    const library = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-lib"), "--steps", "30", ...tiny]);
     expect(library.code, library.stderr).toBe(0);
     const a = steps(compiled.stdout);
     const b = steps(library.stdout);

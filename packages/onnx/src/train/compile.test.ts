@@ -1,4 +1,4 @@
-import { GRU, LSTM, Linear } from "@unroll/cells";
+import { GRU, LSTM, Linear, RNN } from "@unroll/cells";
 import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, Seq2Seq, streamBatches } from "@unroll/nlp";
 import { add, conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
 import { adam, arraySource, type DataSource, Trainer, type TrainerState } from "@unroll/train";
@@ -149,8 +149,8 @@ describe("compileStep", () => {
     await expect(compileStep(model.lossFunction(), { params, batch: first, carry: undefined })).rejects.toThrow(/dropout/);
   });
 
-  it("compiles padded and bidirectional LSTM scans: the library's gradients, padding masked, reverse scans from each example's own end", async () => {
-    const lstm = new LSTM({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true });
+  it.each(["lstm", "gru"] as const)("compiles padded and bidirectional %s scans: the library's gradients, padding masked, reverse scans from each example's own end", async (cell) => {
+    const lstm = new (cell === "lstm" ? LSTM : GRU)({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true });
     const params = lstm.init(new Rng(2));
     const x = fromArray(Float32Array.from({ length: 5 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [5, 3, 3] });
     const w = fromArray(Float32Array.from({ length: 5 * 3 * 8 }, (_, i) => Math.cos(i * 0.7)), { shape: [5, 3, 8] });
@@ -173,13 +173,13 @@ describe("compileStep", () => {
     }
   });
 
-  it("refuses a padded GRU scan, whose decomposition would keep the first batch's lengths", async () => {
-    const gru = new GRU({ inputSize: 3, hiddenSize: 4 });
+  it("refuses a padded plain RNN scan, whose decomposition would keep the first batch's lengths", async () => {
+    const gru = new RNN({ inputSize: 3, hiddenSize: 4 });
     const params = gru.init(new Rng(2));
     const x = fromArray(Float32Array.from({ length: 5 * 2 * 3 }, (_, i) => Math.sin(i)), { shape: [5, 2, 3] });
     const lengths = fromArray([5, 3], { dtype: "int32" });
     const loss = (p: typeof params, b: { x: Tensor; lengths: Tensor }) => ({ loss: mean(gru.forward(p, b.x, { lengths: b.lengths }).output) });
-    await expect(compileStep(loss, { params, batch: { x, lengths }, carry: undefined })).rejects.toThrow(/RecurrentSequenceGrad of a padded \(lengths\) gru scan/);
+    await expect(compileStep(loss, { params, batch: { x, lengths }, carry: undefined })).rejects.toThrow(/RecurrentSequenceGrad of a padded \(lengths\) rnn_tanh scan/);
   });
 });
 

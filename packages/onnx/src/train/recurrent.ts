@@ -2,6 +2,7 @@ import type { RecurrentCell, Tensor } from "@unroll/tensor";
 import { OnnxExportError } from "../export/builder.js";
 import type { Lowering } from "../export/lowering.js";
 import { recurrentSequenceLowering, reversal } from "../export/recurrent.js";
+import { gruBackward, gruForward, type GruSaved } from "./gru.js";
 
 // The fused LSTM scan of @unroll/cells (`RecurrentSequence`) and its backpropagation through time
 // (`RecurrentSequenceGrad`) as ONNX for a compiled training step, written for onnxruntime's speed:
@@ -14,9 +15,9 @@ import { recurrentSequenceLowering, reversal } from "../export/recurrent.js";
 // lowering reads the forward's per-step values by name (the pair is lowered in one export).
 // Padded batches (lengths) mask every step (the state kept and the output 0 outside an example's
 // length, and the gradient passed through there); a padded reverse scan reverses each example
-// within its length around a forward scan, as the inference lowering does. GRU and RNN scans are
-// traced as their decomposition instead (see `fastScan`); a padded one fails, naming
-// RecurrentSequenceGrad.
+// within its length around a forward scan, as the inference lowering does. The GRU scan has the
+// same treatment in gru.ts; plain RNN scans are traced as their decomposition instead (see
+// `fastScan`), and a padded one fails, naming RecurrentSequenceGrad.
 
 interface SequenceAttrs {
   readonly cell: RecurrentCell;
@@ -24,9 +25,9 @@ interface SequenceAttrs {
   readonly hasLengths: boolean;
 }
 
-/** The scans this file lowers for training: LSTM, either direction, padded or not. */
+/** The scans this file (and gru.ts) lowers for training: LSTM and GRU, either direction, padded or not. */
 export function fastScan(attrs: SequenceAttrs): boolean {
-  return attrs.cell === "lstm";
+  return attrs.cell === "lstm" || attrs.cell === "gru";
 }
 
 function describe(attrs: SequenceAttrs): string {
@@ -64,6 +65,7 @@ interface Saved {
 /** A pair of lowerings sharing the forward's saved values (one pair per export). */
 export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; RecurrentSequenceGrad: Lowering } {
   const saved = new Map<Tensor, Saved>();
+  const savedGru = new Map<Tensor, GruSaved>();
 
   const forward: Lowering = (ctx) => {
     const attrs = ctx.node.attrs as SequenceAttrs;
@@ -73,6 +75,10 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
       return;
     }
     if (!fastScan(attrs)) throw new OnnxExportError(ctx.name, `no training lowering for RecurrentSequenceGrad of ${describe(attrs)}`);
+    if (attrs.cell === "gru") {
+      savedGru.set(ctx.node.outputs[3]!, gruForward(ctx, attrs.reverse, attrs.hasLengths));
+      return;
+    }
     const [x, , , weightHH] = ctx.node.inputs as readonly Tensor[];
     const [T, B, I] = x!.shape as [number, number, number];
     const H = weightHH!.shape[1]!;
@@ -142,6 +148,13 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     const attrs = ctx.node.attrs as SequenceAttrs & { readonly withDx: boolean };
     // Inputs (LSTM): x, weightIH, weightHH, h0, c0, [lengths], states, gates, cells, dhs, dhT, dcT.
     const at = attrs.hasLengths ? 1 : 0;
+    if (attrs.cell === "gru") {
+      // GRU inputs: x, weightIH, weightHH, h0, [lengths], states, gates, dhs, dhT.
+      const g = savedGru.get(ctx.node.inputs[5 + at]!);
+      if (g === undefined) throw new OnnxExportError(ctx.name, `no training lowering for RecurrentSequenceGrad of ${describe(attrs)}`);
+      gruBackward(ctx, g, { hasLengths: attrs.hasLengths, withDx: attrs.withDx });
+      return;
+    }
     const s = fastScan(attrs) ? saved.get(ctx.node.inputs[6 + at]!) : undefined;
     if (s === undefined) throw new OnnxExportError(ctx.name, `no training lowering for RecurrentSequenceGrad of ${describe(attrs)}`);
     const { T, B, H, steps } = s;
