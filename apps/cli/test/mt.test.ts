@@ -60,6 +60,13 @@ describe("unroll train mt / translate / eval mt / plot attention", () => {
     const b = steps(library.stdout);
     expect(a).toHaveLength(30);
     a.forEach((l, i) => expect(Math.abs(l - b[i]!) / b[i]!).toBeLessThan(1e-4));
+
+    // A model it cannot compile: a user error naming the cause and the other engine, no stack trace.
+    const refused = await unroll(["train", "mt", "--data", pairs, "--out", join(work, "engine-rnn"), "--steps", "3", "--engine", "onnxruntime", "--cell", "rnn_tanh", ...tiny]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--engine onnxruntime cannot train this model: .*padded \(lengths\) rnn_tanh scan/);
+    expect(refused.stderr).toMatch(/--engine library/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("trains with dev BLEU in metrics.jsonl, resumes exactly, translates from stdin (library and ONNX alike), scores and plots", async () => {

@@ -31,7 +31,7 @@ export { valueAndGrad, grad, backward, accumulateGrads } from "./autodiff/grad.j
 export type { ValueAndGrad, ValueAndGradWithAux } from "./autodiff/grad.js";
 export { treeLeaves, treeEntries, treeMap } from "./autodiff/tree.js";
 export type { TensorTree } from "./autodiff/tree.js";
-export { trace, evaluateGraph, formatGraph, graphConstants } from "./autodiff/trace.js";
+export { trace, traceInput, evaluateGraph, formatGraph, graphConstants } from "./autodiff/trace.js";
 export type { Graph } from "./autodiff/trace.js";
 
 export { add, sub, mul, div, pow, Add, Sub, Mul, Div, Pow } from "./ops/arithmetic.js";

@@ -48,7 +48,7 @@ export const SETTINGS = {
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
   engine: {
     kind: kinds.choice("library", "onnxruntime"),
-    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph, native kernels; no dropout)",
+    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph, native kernels)",
   },
   sample: { kind: kinds.nonNegativeInteger, help: "characters sampled at the end (0: none)" },
   sampleEvery: { kind: kinds.positiveInteger, help: "print a sample every N steps while training (seeded with --seed)" },
@@ -318,7 +318,7 @@ function cannotResume(dir: string, e: Error): UserError {
 function explain(e: unknown, a: { dir: string; data: string; resume: boolean }): unknown {
   if (e instanceof CheckpointError && a.resume) return cannotResume(a.dir, e);
   if (e instanceof CompileError) {
-    return new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--dropout 0)");
+    return new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default)");
   }
   if (e instanceof DataError && e.code === "CHANGED") {
     return new UserError(

@@ -57,7 +57,7 @@ export const SETTINGS = {
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
   engine: {
     kind: kinds.choice("library", "onnxruntime"),
-    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU encoders, no dropout or teacher forcing below 1)",
+    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU encoders)",
   },
   tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, dev loss, BLEU, chrF, lr, gradient norm)" },
 } as const satisfies SettingsTable;
@@ -278,7 +278,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
     }).catch((e: unknown) => {
       if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the pairs it was trained on: restore ${data}, or start a new run with --force`);
       if (e instanceof CompileError) {
-        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--dropout 0, --cell lstm or gru)");
+        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--cell lstm or gru)");
       }
       throw e;
     });

@@ -4,8 +4,8 @@ import {
   detach,
   dropout,
   gather,
+  less,
   matmul,
-  noGrad,
   notEqual,
   reshape,
   type Rng,
@@ -19,6 +19,7 @@ import {
   Tensor,
   transpose,
   ValueRangeError,
+  where,
   zeros,
 } from "@unroll/tensor";
 import { type CellMode, GRU, Linear, LSTM, type Recurrent, type RecurrentState, RNN } from "@unroll/cells";
@@ -415,7 +416,8 @@ export class Seq2Seq {
         // The next input depends on this step's prediction: the output layer runs step by step.
         const step = this.head.forward(params.head, this.dropper(options)(out.features));
         logits.push(step);
-        previous = noGrad(() => argmax(detach(step), -1));
+        // Not under noGrad, which would hide the choice from a trace (a compiled step); argmax has no gradient anyway.
+        previous = argmax(detach(step), -1);
       } else features.push(out.features);
     }
     const attention = weights.length > 0 ? stack(weights) : null;
@@ -521,11 +523,9 @@ function checkPadding(src: Tensor, lengths: readonly number[]): void {
 
 /** Per example, the gold token with probability `ratio`, else the model's previous prediction. */
 function mixTokens(gold: Tensor, predicted: Tensor, ratio: number, rng: Rng): Tensor {
-  const B = gold.size;
-  const keep = rng.uniform([B]);
-  const out = new Int32Array(B);
-  for (let b = 0; b < B; b++) out[b] = keep.data[b]! < ratio ? gold.data[b]! : predicted.data[b]!;
-  return new Tensor(out, [B]);
+  // Chosen by tensor operations, not by reading the draws in JavaScript: a traced graph (a
+  // compiled training step) then chooses anew at every step.
+  return where(less(rng.uniform([gold.size]), ratio), gold, predicted);
 }
 
 /** The target tokens of a translation batch that count (not the -100 padding): for an engine's throughput. */

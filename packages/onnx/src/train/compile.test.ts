@@ -134,6 +134,28 @@ describe("compileStep", () => {
     }
   });
 
+  it("compiles scheduled sampling (teacher forcing 0.5): the choices drawn from the run's generator, as the library makes them", async () => {
+    const model = new Seq2Seq({ srcVocabSize: 9, tgtVocabSize: 8, embeddingSize: 6, encoderHiddenSize: 5, decoderHiddenSize: 5, attentionSize: 4, cell: "gru", attention: "bahdanau" });
+    const params = model.init(new Rng(8));
+    const loss = model.lossFunction({ teacherForcing: 0.5 });
+    const ints = (v: number[], shape: number[]) => fromArray(v, { shape, dtype: "int32" });
+    const b = { src: ints(Array.from({ length: 4 * 3 }, (_, i) => 3 + (i % 6)), [4, 3]), srcLengths: ints([4, 4, 4], [3]), tgtIn: ints(Array.from({ length: 5 * 3 }, (_, i) => 1 + (i % 7)), [5, 3]), tgtOut: ints(Array.from({ length: 5 * 3 }, (_, i) => (i * 5) % 8), [5, 3]) };
+    const rng = new Rng(11);
+    const compiled = await compileStep(loss, { params, batch: b, carry: undefined, rng });
+    try {
+      expect(compiled.draws.length).toBeGreaterThan(0);
+      for (let k = 0; k < 3; k++) {
+        const before = rng.state();
+        const out = await compiled.run(params, [b.src, b.srcLengths, b.tgtIn, b.tgtOut], undefined, rng);
+        const ref = valueAndGrad((p: typeof params) => loss(p, b, undefined, { step: k, rng: Rng.fromState(before), training: true }).loss)(params);
+        expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-5);
+        expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-4);
+      }
+    } finally {
+      await compiled.release();
+    }
+  });
+
   it("names the primitive it has no lowering for (a convolution's weight gradient) instead of writing a wrong graph", async () => {
     const w = fromArray(Float32Array.from({ length: 2 * 1 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [2, 1, 3, 3] });
     const x = fromArray(Float32Array.from({ length: 1 * 1 * 5 * 5 }, (_, i) => Math.cos(i)), { shape: [1, 1, 5, 5] });
@@ -141,12 +163,12 @@ describe("compileStep", () => {
     await expect(compileStep(loss, { params: { w }, batch: { x }, carry: undefined })).rejects.toThrow(/Conv2dBackwardWeight.*library's engine/);
   });
 
-  it("refuses dropout while tracing: a traced mask would be the same at every step", async () => {
-    const model = new LanguageModel({ vocabSize: CHARS.length, cell: "lstm", hiddenSize: 8, embeddingSize: 8, dropout: 0.3 });
-    const params = model.init(new Rng(1));
-    const first = batches().next()!;
-    await expect(compileStep(model.lossFunction(), { params, batch: first, carry: undefined })).rejects.toThrow(CompileError);
-    await expect(compileStep(model.lossFunction(), { params, batch: first, carry: undefined })).rejects.toThrow(/dropout/);
+  it("refuses a loss function that draws plain numbers while tracing: JavaScript would steer the graph", async () => {
+    const head = new Linear(3, 4);
+    const params = head.init(new Rng(1)) as { weight: Tensor; bias: Tensor };
+    const x = fromArray(Float32Array.from({ length: 6 }, (_, i) => i / 6), { shape: [2, 3] });
+    const loss = (p: typeof params, b: { x: Tensor }, _c: undefined, ctx: { rng: Rng }) => ({ loss: mean(mul(head.forward(p, b.x), ctx.rng.random())) });
+    await expect(compileStep(loss, { params, batch: { x }, carry: undefined })).rejects.toThrow(/rng\.random.*Draw tensors/);
   });
 
   it.each(["lstm", "gru"] as const)("compiles padded and bidirectional %s scans: the library's gradients, padding masked, reverse scans from each example's own end", async (cell) => {
@@ -217,6 +239,22 @@ describe("onnxruntimeEngine in the Trainer", () => {
     expect(library[99]!).toBeLessThan(library[0]! - 0.5); // it learns
     const worst = Math.max(...compiled.map((l, i) => Math.abs(l - library[i]!) / library[i]!));
     expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
+
+  it("trains with dropout as the library does: the same masks from the run's generator, the same losses and generator state", async () => {
+    const run = async (engine: "library" | "onnxruntime") => {
+      const model = new LanguageModel({ vocabSize: CHARS.length, cell: "lstm", hiddenSize: 24, embeddingSize: 12, numLayers: 2, dropout: 0.3 });
+      const t = trainer(engine, model.init(new Rng(3)), model, batches());
+      const losses: number[] = [];
+      t.events.on("step", (e) => losses.push(e.loss));
+      await t.run({ steps: 30 });
+      await t.engine.release?.();
+      return { losses, rng: t.state().rng };
+    };
+    const library = await run("library");
+    const compiled = await run("onnxruntime");
+    expect(compiled.rng).toEqual(library.rng);
+    expect(Math.max(...compiled.losses.map((l, i) => Math.abs(l - library.losses[i]!) / library.losses[i]!))).toBeLessThan(1e-4);
   }, 120_000);
 
   it("resumes a state saved on one engine on the other, either way, and ends where one engine alone ends", async () => {

@@ -1,8 +1,9 @@
 import {
-  type Rng,
+  Rng,
   Tensor,
   TensorError,
   trace,
+  traceInput,
   treeEntries,
   treeMap,
   valueAndGrad,
@@ -27,7 +28,8 @@ import { fastScan, lstmTrainingLowerings } from "./recurrent.js";
 // A trace records what the loss function computes from its inputs. Anything it reads out of a
 // tensor in JavaScript (`item()`, `data`) becomes a constant of the graph, right for the batch it
 // was traced on and wrong for the next: some batches of every shape are therefore run by the
-// library too and compared (`verify`), and random numbers (dropout) are refused while tracing.
+// library too and compared (`verify`). Random tensors (dropout masks) become inputs of the graph,
+// drawn before every run from the run's generator as the library would draw them.
 
 /** Something a compiled step cannot do; the message names it and what to do instead. */
 export class CompileError extends TensorError {
@@ -40,7 +42,7 @@ export class CompileError extends TensorError {
 /** What the loss function of a compiled step sees besides the parameters, batch and carry. */
 export interface CompileContext {
   readonly step: number;
-  /** A generator that throws when used: see `tracingRng`. */
+  /** The run's generator as the trace sees it: see `recordingRng`. */
   readonly rng: Rng;
   readonly training: true;
 }
@@ -139,22 +141,44 @@ function signature(tensors: readonly Tensor[]): string {
   return tensors.map((t) => `${t.dtype}[${t.shape.join(",")}]`).join(" ");
 }
 
-/** A generator that refuses to be used while tracing: a random mask would become a constant. */
-function tracingRng(): Rng {
-  return new Proxy(
-    {},
-    {
-      get: (_target, key) => {
-        if (typeof key === "symbol") return undefined;
-        return () => {
-          throw new CompileError(
-            `the loss function draws random numbers (rng.${String(key)}: dropout?) while the step is traced; a traced mask would be the same at every step. ` +
-              "Train without dropout on the compiled engine, or use the library's engine",
-          );
+/** One draw of the generator while tracing, replayed on the run's generator before every run. */
+export interface RandomDraw {
+  readonly method: "uniform" | "normal" | "bernoulli" | "randint";
+  readonly args: readonly unknown[];
+}
+
+const TENSOR_DRAWS = new Set(["uniform", "normal", "bernoulli", "randint"]);
+
+/**
+ * The generator a traced loss function sees. Its tensor draws (dropout's `bernoulli`, `uniform`,
+ * `normal`, `randint`) come from a copy of the run's generator and become inputs of the graph
+ * (`traceInput`): before every run the same draws are made on the run's own generator, in the same
+ * order, so the masks are the ones the library's engine would draw and the generator's state
+ * (checkpointed) moves as it would. A draw of plain numbers (`random()`, `uint32`) would steer
+ * JavaScript, so it is refused.
+ */
+function recordingRng(source: Rng, draws: RandomDraw[]): Rng {
+  const copy = Rng.fromState(source.state());
+  return new Proxy(copy, {
+    get: (target, key) => {
+      if (typeof key === "string" && TENSOR_DRAWS.has(key)) {
+        return (...args: unknown[]) => {
+          const t = (target[key as RandomDraw["method"]] as (...a: unknown[]) => Tensor)(...args);
+          draws.push({ method: key as RandomDraw["method"], args });
+          traceInput(t);
+          return t;
         };
-      },
+      }
+      if (key === "state") return () => target.state();
+      if (typeof key === "symbol") return undefined;
+      return () => {
+        throw new CompileError(
+          `the loss function draws numbers in JavaScript (rng.${String(key)}) while the step is traced; a compiled graph could not follow them. ` +
+            "Draw tensors (rng.bernoulli, uniform, normal, randint), or use the library's engine",
+        );
+      };
     },
-  ) as unknown as Rng;
+  }) as Rng;
 }
 
 /** The primitives a compiled step traces as their decompositions: the fused ones with no lowering. */
@@ -198,6 +222,8 @@ export class CompiledStep<P, C> {
     readonly tracedTokens: number | undefined,
     /** The batch's non-tensor values the loss function read while tracing: baked into the graph. */
     readonly reads: ReadonlyMap<string, unknown>,
+    /** The generator's tensor draws of one step (dropout masks), graph inputs `random.<k>`. */
+    readonly draws: readonly RandomDraw[],
   ) {}
 
   /** Whether this graph computes the step of a batch of its shape: the values it baked in are the batch's. */
@@ -206,8 +232,16 @@ export class CompiledStep<P, C> {
     return true;
   }
 
-  async run(params: P, batch: readonly Tensor[], carry: C | undefined): Promise<{ loss: number; grads: P; carry: C | undefined }> {
+  /**
+   * One step: the loss, the gradients and the next carried state. A graph with random draws needs
+   * the run's generator, which they advance as the library's engine would.
+   */
+  async run(params: P, batch: readonly Tensor[], carry: C | undefined, rng?: Rng): Promise<{ loss: number; grads: P; carry: C | undefined }> {
     const feeds: Record<string, Tensor> = {};
+    if (this.draws.length > 0) {
+      if (rng === undefined) throw new CompileError("this step draws random numbers (dropout): pass the run's generator to run()");
+      this.draws.forEach((d, k) => (feeds[`random.${k}`] = (rng[d.method] as (...a: unknown[]) => Tensor)(...d.args)));
+    }
     treeEntries(params).forEach(([, t], i) => (feeds[this.paramNames[i]!] = t));
     batch.forEach((t, i) => (feeds[this.batchNames[i]!] = t));
     if (carry !== undefined) treeEntries(carry, "carry").forEach(([, t], i) => (feeds[this.carryNames[i]!] = t));
@@ -233,7 +267,7 @@ export class CompiledStep<P, C> {
  */
 export async function compileStep<P, B, C>(
   loss: StepLoss<P, B, C>,
-  example: { readonly params: P; readonly batch: B; readonly carry: C | undefined; readonly step?: number },
+  example: { readonly params: P; readonly batch: B; readonly carry: C | undefined; readonly step?: number; readonly rng?: Rng },
   options: CompileOptions = {},
 ): Promise<CompiledStep<P, C>> {
   const start = performance.now();
@@ -257,6 +291,7 @@ export async function compileStep<P, B, C>(
   let tracedTokens: number | undefined;
   let gradEntries: [string, Tensor][] = [];
   const reads = new Map<string, unknown>();
+  const draws: RandomDraw[] = [];
   const traced = withDecomposition(
     () =>
       trace((...xs: Tensor[]) => {
@@ -265,7 +300,7 @@ export async function compileStep<P, B, C>(
         const b = parts.rebuild(xs.slice(P, P + Bn), (path) => reads.set(path, parts.values.get(path))) as B;
         let j = P + Bn;
         const c = example.carry === undefined ? undefined : treeMap(example.carry, () => xs[j++]!);
-        const ctx: CompileContext = { step: example.step ?? 0, rng: tracingRng(), training: true };
+        const ctx: CompileContext = { step: example.step ?? 0, rng: recordingRng(example.rng ?? new Rng(0), draws), training: true };
         const { value, grads, aux } = grad(p, b, c, ctx);
         if (aux.reportedLoss !== undefined) {
           throw new CompileError("the loss function reports a separate loss (reportedLoss, a number read while tracing); the compiled engine cannot report it yet: use the library's engine");
@@ -292,7 +327,7 @@ export async function compileStep<P, B, C>(
   let model;
   try {
     model = graphToOnnx(graph, {
-      inputNames: [...paramNames, ...batchNames, ...carryNames],
+      inputNames: [...paramNames, ...batchNames, ...carryNames, ...draws.map((_, k) => `random.${k}`)],
       outputNames: ["loss", ...gradNames, ...carryOutNames],
       lowerings,
       lowering: "unrolled",
@@ -329,6 +364,7 @@ export async function compileStep<P, B, C>(
     carryTree,
     tracedTokens,
     reads,
+    draws,
   );
 }
 

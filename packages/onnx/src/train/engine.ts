@@ -1,4 +1,4 @@
-import { type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
+import { Rng, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
 import { batchParts, type CompileContext as Context, type CompiledStep, CompileError, type CompileOptions, compileStep, shapeKey, type StepLoss } from "./compile.js";
 
 // The compiled step as an engine of @unroll/train's Trainer (`engine: onnxruntimeEngine()`): the
@@ -94,13 +94,15 @@ export function onnxruntimeEngine(options: OnnxEngineOptions = {}) {
           const graphs = cache.get(key) ?? [];
           let compiled = graphs.find((g) => g.serves(parts));
           if (compiled === undefined) {
-            compiled = await compileStep(loss as StepLoss<P, B, C>, { params, batch, carry, step: ctx.step }, options);
+            compiled = await compileStep(loss as StepLoss<P, B, C>, { params, batch, carry, step: ctx.step, rng: ctx.rng }, options);
             options.onCompile?.({ key, nodes: compiled.nodeCount, ms: compiled.compileMs });
             graphs.push(compiled);
             cache.set(key, graphs);
           }
-          const out = await compiled.run(params, parts.tensors, carry);
-          if (verify && verifiedRun(compiled.runs)) check(key, out, params, batch, carry, { ...ctx, training: true });
+          // The check redraws what the step drew (dropout masks) from the generator as it was before.
+          const before = compiled.draws.length > 0 ? ctx.rng.state() : null;
+          const out = await compiled.run(params, parts.tensors, carry, ctx.rng);
+          if (verify && verifiedRun(compiled.runs)) check(key, out, params, batch, carry, { ...ctx, rng: before ? Rng.fromState(before) : ctx.rng, training: true });
           const tokens = options.tokens ? options.tokens(batch as never) : compiled.tracedTokens;
           return {
             loss: out.loss,

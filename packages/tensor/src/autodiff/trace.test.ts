@@ -15,6 +15,7 @@ import {
   tanh,
   type Tensor,
   trace,
+  traceInput,
   valueAndGrad,
   softmaxCrossEntropy,
   withDecomposition,
@@ -251,5 +252,24 @@ describe("withDecomposition", () => {
     expect(names(trace(loss, [logits]).graph)).toContain("SoftmaxCrossEntropy");
     expect(() => withDecomposition(() => { throw new Error("boom"); })).toThrow("boom");
     expect(names(trace(loss, [logits]).graph)).toContain("SoftmaxCrossEntropy");
+  });
+});
+
+describe("traceInput", () => {
+  it("adds a tensor made while tracing to the graph's inputs, after the function's own, and records what is computed from it", () => {
+    const x = f64([1, 2, 3]);
+    const { graph } = trace((a: Tensor) => {
+      const noise = f64([10, 20, 30]);
+      traceInput(noise);
+      return mul(add(a, noise), 2);
+    }, [x]);
+    expect(graph.inputs).toHaveLength(2);
+    expect(graph.inputs[0]).toBe(x);
+    const [out] = evaluateGraph(graph, [f64([0, 0, 1]), f64([1, 1, 1])]);
+    expect([...out!.data]).toEqual([2, 2, 4]);
+  });
+
+  it("does nothing outside a trace", () => {
+    expect(() => traceInput(f64([1]))).not.toThrow();
   });
 });

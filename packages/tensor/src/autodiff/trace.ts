@@ -24,9 +24,32 @@ export function trace<I extends readonly Tensor[], O extends Tensor | readonly T
 ): { graph: Graph; result: O } {
   const tape = new Tape("trace");
   for (const x of inputs) tape.watch(x);
-  const result = withTape(tape, () => f(...inputs));
+  const late: Tensor[] = [];
+  traces.push({ tape, late });
+  let result: O;
+  try {
+    result = withTape(tape, () => f(...inputs));
+  } finally {
+    traces.pop();
+  }
   const outputs = (Array.isArray(result) ? result : [result]) as readonly Tensor[];
-  return { graph: { inputs, outputs, nodes: [...tape.nodes] }, result };
+  return { graph: { inputs: [...inputs, ...late], outputs, nodes: [...tape.nodes] }, result };
+}
+
+/** The traces running now, innermost last, with the inputs `traceInput` added to each. */
+const traces: { readonly tape: Tape; readonly late: Tensor[] }[] = [];
+
+/**
+ * Makes `t`, a tensor created while `trace` runs, an input of the innermost trace: it goes after
+ * the traced function's own inputs, in the order of these calls, and what is computed from it is
+ * recorded. For values that differ at every run of the graph and cannot be computed in it (the
+ * random draws of a dropout mask, fed by a compiled training step). Outside a trace, does nothing.
+ */
+export function traceInput(t: Tensor): void {
+  const top = traces.at(-1);
+  if (top === undefined) return;
+  top.tape.watch(t);
+  top.late.push(t);
 }
 
 /** Constants a graph reads: tensors that are neither graph inputs nor node outputs. */

@@ -16,9 +16,7 @@ export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
   if (p === 0) return identity(x);
   const dtype = x.dtype as "float32" | "float64";
   const keep = rng.bernoulli(x.shape, 1 - p, dtype);
-  if (p < 1) {
-    const scale = 1 / (1 - p);
-    for (let i = 0; i < keep.size; i++) keep.data[i] = keep.data[i]! * scale;
-  }
-  return mul(x, keep);
+  // The scale as an operation, not a loop over the mask: a traced graph that takes the mask as an
+  // input (a compiled training step) scales it too.
+  return mul(x, p < 1 ? mul(keep, 1 / (1 - p)) : keep);
 }
