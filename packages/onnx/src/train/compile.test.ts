@@ -4,7 +4,7 @@ import { add, conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEn
 import { adam, arraySource, type DataSource, Trainer, type TrainerState } from "@unroll/train";
 import { describe, expect, it } from "vitest";
 import { maxAbsDiff } from "../test-utils.js";
-import { CompileError, compileStep } from "./compile.js";
+import { compileStep } from "./compile.js";
 import { onnxruntimeEngine } from "./engine.js";
 
 const TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ".repeat(40);
