@@ -1,6 +1,5 @@
-import type { Tensor } from "@unroll/tensor";
 import type { LoweringContext } from "../export/lowering.js";
-import { reversal } from "../export/recurrent.js";
+import { type ScanInput, scanInput, splitSteps, stepMask, writeHiddenStates } from "./scan.js";
 
 // The fused GRU scan and its backpropagation through time for a compiled training step, in the
 // layout of recurrent.ts's LSTM lowering (one Gemm for the input projection of all steps, the
@@ -23,36 +22,23 @@ interface GruStep {
   readonly outside: string | null;
 }
 
-export interface GruSaved {
-  readonly T: number;
-  readonly B: number;
-  readonly H: number;
-  readonly x2: string;
+export interface GruSaved extends ScanInput {
   readonly steps: readonly GruStep[];
-  readonly order: readonly number[];
-  readonly permute: ((v: string) => string) | null;
 }
 
 /** Forward inputs: x, W_ih, b_ih, W_hh, b_hh, h0, [lengths]; outputs hs, hT (the saved ones are read through the return value). */
 export function gruForward(ctx: LoweringContext, reverse: boolean, hasLengths: boolean): GruSaved {
-  const [x, , , weightHH] = ctx.node.inputs as readonly Tensor[];
-  const [T, B, I] = x!.shape as [number, number, number];
-  const H = weightHH!.shape[1]!;
-  const dtype = x!.dtype;
   const lengths = hasLengths ? ctx.input(6) : null;
-  const permute = reverse && lengths !== null ? reversal(ctx, lengths, T) : null;
-  const xs = permute ? permute(ctx.input(0)) : ctx.input(0);
-  const order = reverse && !permute ? Array.from({ length: T }, (_, k) => T - 1 - k) : Array.from({ length: T }, (_, k) => k);
-  const [x2] = ctx.emit("Reshape", [xs, ctx.int64s([T * B, I])], 1);
-  const [xp] = ctx.emit("Gemm", [x2!, ctx.input(1), ctx.input(2)], 1, { transB: 1 }); // x W_ihᵀ + b_ih, all steps
-  const projections = T === 1 ? [xp!] : ctx.emit("Split", [xp!, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 });
+  const scan = scanInput(ctx, reverse, lengths);
+  const { T, B, H } = scan;
+  const [xp] = ctx.emit("Gemm", [scan.x2, ctx.input(1), ctx.input(2)], 1, { transB: 1 }); // x W_ihᵀ + b_ih, all steps
+  const projections = splitSteps(ctx, xp!, T, B);
   const thirds = ctx.int64s([H, H, H]);
-  const zero = lengths !== null ? ctx.scalar(0, dtype) : null;
-  const one = lengths !== null ? ctx.scalar(1, dtype) : null;
+  const zero = lengths !== null ? ctx.scalar(0, ctx.node.outputs[0]!.dtype) : null;
   let h = ctx.input(5);
   const outs: string[] = new Array<string>(T);
   const steps: GruStep[] = new Array<GruStep>(T);
-  for (const p of order) {
+  for (const p of scan.order) {
     const [hp] = ctx.emit("Gemm", [h, ctx.input(3), ctx.input(4)], 1, { transB: 1 }); // h W_hhᵀ + b_hh
     const [xr, xz, xn] = ctx.emit("Split", [projections[p]!, thirds], 3, { axis: 1 });
     const [hr, hz, hn] = ctx.emit("Split", [hp!, thirds], 3, { axis: 1 });
@@ -60,33 +46,22 @@ export function gruForward(ctx: LoweringContext, reverse: boolean, hasLengths: b
     const [z] = ctx.emit("Sigmoid", ctx.emit("Add", [xz!, hz!], 1), 1);
     const [n] = ctx.emit("Tanh", ctx.emit("Add", [xn!, ctx.emit("Mul", [r!, hn!], 1)[0]!], 1), 1);
     const [hNew] = ctx.emit("Add", [n!, ctx.emit("Mul", [z!, ctx.emit("Sub", [h, n!], 1)[0]!], 1)[0]!], 1);
-    let inside: string | null = null;
-    let outside: string | null = null;
     if (lengths !== null) {
-      const [less] = ctx.emit("Less", [ctx.scalar(p, "int32"), lengths], 1);
-      const [m] = ctx.emit("Unsqueeze", [less!, ctx.int64s([1])], 1);
-      inside = ctx.emit("Cast", [m!], 1, { to: dtype === "float64" ? 11 : 1 })[0]!;
-      outside = ctx.emit("Sub", [one!, inside], 1)[0]!;
+      const { mask, inside, outside } = stepMask(ctx, p, lengths);
       steps[p] = { r: r!, z: z!, n: n!, hn: hn!, hPrev: h, inside, outside };
-      outs[p] = ctx.emit("Where", [m!, hNew!, zero!], 1)[0]!;
-      h = ctx.emit("Where", [m!, hNew!, h], 1)[0]!;
+      outs[p] = ctx.emit("Where", [mask, hNew!, zero!], 1)[0]!;
+      h = ctx.emit("Where", [mask, hNew!, h], 1)[0]!;
     } else {
-      steps[p] = { r: r!, z: z!, n: n!, hn: hn!, hPrev: h, inside, outside };
+      steps[p] = { r: r!, z: z!, n: n!, hn: hn!, hPrev: h, inside: null, outside: null };
       outs[p] = hNew!;
       h = hNew!;
     }
   }
-  const [hs2] = T === 1 ? [outs[0]!] : ctx.emit("Concat", outs, 1, { axis: 0 });
-  if (permute) {
-    const [hs3] = ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], 1);
-    ctx.emit("Identity", [permute(hs3!)], [ctx.output(0)]);
-  } else {
-    ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], [ctx.output(0)]);
-  }
+  writeHiddenStates(ctx, scan, outs);
   if (ctx.used(1)) ctx.emit("Identity", [h], [ctx.output(1)]);
   ctx.output(2);
   ctx.output(3);
-  return { T, B, H, x2: x2!, steps, order, permute };
+  return { ...scan, steps };
 }
 
 /**
@@ -99,7 +74,7 @@ export function gruBackward(ctx: LoweringContext, s: GruSaved, a: { hasLengths: 
   const dtype = ctx.node.inputs[1]!.dtype;
   const one = ctx.scalar(1, dtype);
   const cat = (names: readonly string[], axis = 0): string => (names.length === 1 ? names[0]! : ctx.emit("Concat", names, 1, { axis })[0]!);
-  const split = (value: string): string[] => (T === 1 ? [value] : ctx.emit("Split", [value, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 }));
+  const split = (value: string): string[] => splitSteps(ctx, value, T, B);
   const mul = (x: string, y: string): string => ctx.emit("Mul", [x, y], 1)[0]!;
   const add = (x: string, y: string): string => ctx.emit("Add", [x, y], 1)[0]!;
   const sub = (x: string, y: string): string => ctx.emit("Sub", [x, y], 1)[0]!;

@@ -1,7 +1,8 @@
 import type { RecurrentCell, Tensor } from "@unroll/tensor";
 import { OnnxExportError } from "../export/builder.js";
 import type { Lowering } from "../export/lowering.js";
-import { recurrentSequenceLowering, reversal } from "../export/recurrent.js";
+import { recurrentSequenceLowering } from "../export/recurrent.js";
+import { type ScanInput, scanInput, splitSteps, stepMask, writeHiddenStates } from "./scan.js";
 import { gruBackward, gruForward, type GruSaved } from "./gru.js";
 
 // The fused LSTM scan of @unroll/cells (`RecurrentSequence`) and its backpropagation through time
@@ -49,17 +50,9 @@ interface Step {
 }
 
 /** What the forward lowering leaves for the backward one, by the forward's `gates` output. */
-interface Saved {
-  readonly T: number;
-  readonly B: number;
-  readonly H: number;
-  /** The scanned x as [T*B, I] (reversed within each length for a padded reverse scan). */
-  readonly x2: string;
+interface Saved extends ScanInput {
   /** Steps by position in the scanned x; `order` is the order they ran in. */
   readonly steps: readonly Step[];
-  readonly order: readonly number[];
-  /** A padded reverse scan's reversal within each length (its own inverse). */
-  readonly permute: ((v: string) => string) | null;
 }
 
 /** A pair of lowerings sharing the forward's saved values (one pair per export). */
@@ -79,25 +72,18 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
       savedGru.set(ctx.node.outputs[3]!, gruForward(ctx, attrs.reverse, attrs.hasLengths));
       return;
     }
-    const [x, , , weightHH] = ctx.node.inputs as readonly Tensor[];
-    const [T, B, I] = x!.shape as [number, number, number];
-    const H = weightHH!.shape[1]!;
-    const dtype = x!.dtype;
     const lengths = attrs.hasLengths ? ctx.input(7) : null;
-    const permute = attrs.reverse && lengths !== null ? reversal(ctx, lengths, T) : null;
-    const xs = permute ? permute(ctx.input(0)) : ctx.input(0);
-    const order = attrs.reverse && !permute ? Array.from({ length: T }, (_, k) => T - 1 - k) : Array.from({ length: T }, (_, k) => k);
-    const [x2] = ctx.emit("Reshape", [xs, ctx.int64s([T * B, I])], 1);
+    const scan = scanInput(ctx, attrs.reverse, lengths);
+    const { T, B, H } = scan;
     const [bias] = ctx.emit("Add", [ctx.input(2), ctx.input(4)], 1); // b_ih + b_hh, added once in the Gemm
-    const [xpb] = ctx.emit("Gemm", [x2!, ctx.input(1), bias!], 1, { transB: 1 }); // x W_ihᵀ + b_ih + b_hh, all steps
-    const projections = T === 1 ? [xpb!] : ctx.emit("Split", [xpb!, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 });
+    const [xpb] = ctx.emit("Gemm", [scan.x2, ctx.input(1), bias!], 1, { transB: 1 }); // x W_ihᵀ + b_ih + b_hh, all steps
+    const projections = splitSteps(ctx, xpb!, T, B);
     let h = ctx.input(5);
     let c = ctx.input(6);
     const outs: string[] = new Array<string>(T);
     const steps: Step[] = new Array<Step>(T);
-    const zero = lengths !== null ? ctx.scalar(0, dtype) : null;
-    const one = lengths !== null ? ctx.scalar(1, dtype) : null;
-    for (const p of order) {
+    const zero = lengths !== null ? ctx.scalar(0, ctx.node.outputs[0]!.dtype) : null;
+    for (const p of scan.order) {
       const [z] = ctx.emit("Gemm", [h, ctx.input(3), projections[p]!], 1, { transB: 1 });
       const [zi, zf, zg, zo] = ctx.emit("Split", [z!, ctx.int64s([H, H, H, H])], 4, { axis: 1 });
       const [i] = ctx.emit("Sigmoid", [zi!], 1);
@@ -109,39 +95,28 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
       const [cNew] = ctx.emit("Add", [fc!, ig!], 1);
       const [tc] = ctx.emit("Tanh", [cNew!], 1);
       const [hNew] = ctx.emit("Mul", [o!, tc!], 1);
-      let inside: string | null = null;
-      let outside: string | null = null;
       if (lengths !== null) {
-        // Step p is inside example b when p < lengths[b]; outside, the state is kept and the output is 0.
-        const [less] = ctx.emit("Less", [ctx.scalar(p, "int32"), lengths], 1); // (B)
-        const [m] = ctx.emit("Unsqueeze", [less!, ctx.int64s([1])], 1); // (B, 1)
-        inside = ctx.emit("Cast", [m!], 1, { to: ctx.node.outputs[0]!.dtype === "float64" ? 11 : 1 })[0]!;
-        outside = ctx.emit("Sub", [one!, inside], 1)[0]!;
+        // Inside example b's length the step runs; outside, the state is kept and the output is 0.
+        const { mask, inside, outside } = stepMask(ctx, p, lengths);
         steps[p] = { i: i!, f: f!, g: g!, o: o!, tc: tc!, cPrev: c, hPrev: h, inside, outside };
-        outs[p] = ctx.emit("Where", [m!, hNew!, zero!], 1)[0]!;
-        h = ctx.emit("Where", [m!, hNew!, h], 1)[0]!;
-        c = ctx.emit("Where", [m!, cNew!, c], 1)[0]!;
+        outs[p] = ctx.emit("Where", [mask, hNew!, zero!], 1)[0]!;
+        h = ctx.emit("Where", [mask, hNew!, h], 1)[0]!;
+        c = ctx.emit("Where", [mask, cNew!, c], 1)[0]!;
       } else {
-        steps[p] = { i: i!, f: f!, g: g!, o: o!, tc: tc!, cPrev: c, hPrev: h, inside, outside };
+        steps[p] = { i: i!, f: f!, g: g!, o: o!, tc: tc!, cPrev: c, hPrev: h, inside: null, outside: null };
         outs[p] = hNew!;
         h = hNew!;
         c = cNew!;
       }
     }
-    const [hs2] = T === 1 ? [outs[0]!] : ctx.emit("Concat", outs, 1, { axis: 0 });
-    if (permute) {
-      const [hs3] = ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], 1);
-      ctx.emit("Identity", [permute(hs3!)], [ctx.output(0)]);
-    } else {
-      ctx.emit("Reshape", [hs2!, ctx.int64s([T, B, H])], [ctx.output(0)]);
-    }
+    writeHiddenStates(ctx, scan, outs);
     if (ctx.used(1)) ctx.emit("Identity", [h], [ctx.output(1)]);
     if (ctx.used(4)) ctx.emit("Identity", [c], [ctx.output(4)]);
     // The saved outputs are read by the backward lowering below through `saved`, not as values.
     ctx.output(2);
     ctx.output(3);
     ctx.output(5);
-    saved.set(ctx.node.outputs[3]!, { T, B, H, x2: x2!, steps, order, permute });
+    saved.set(ctx.node.outputs[3]!, { ...scan, steps });
   };
 
   const backward: Lowering = (ctx) => {
@@ -159,7 +134,7 @@ export function lstmTrainingLowerings(): { RecurrentSequence: Lowering; Recurren
     if (s === undefined) throw new OnnxExportError(ctx.name, `no training lowering for RecurrentSequenceGrad of ${describe(attrs)}`);
     const { T, B, H, steps } = s;
     const cat = (names: readonly string[]): string => (names.length === 1 ? names[0]! : ctx.emit("Concat", names, 1, { axis: 0 })[0]!);
-    const split = (value: string): string[] => (T === 1 ? [value] : ctx.emit("Split", [value, ctx.int64s(new Array<number>(T).fill(B))], T, { axis: 0 }));
+    const split = (value: string): string[] => splitSteps(ctx, value, T, B);
     const one = ctx.scalar(1, ctx.node.inputs[1]!.dtype);
     const all = (k: "i" | "f" | "g" | "o" | "tc" | "cPrev"): string => cat(steps.map((st) => st[k]));
     const [I, F, G, O, TC, CP] = [all("i"), all("f"), all("g"), all("o"), all("tc"), all("cPrev")];
