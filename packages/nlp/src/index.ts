@@ -20,3 +20,6 @@ export * from "./metrics/index.js";
 
 // Decoding shared by translation and captioning: greedy and batched beam search over any step function.
 export * from "./decoding/index.js";
+
+// Many-to-one and synced many-to-many: sequence classification (pooling, attention pooling) and tagging.
+export * from "./classify/index.js";

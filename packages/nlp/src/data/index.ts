@@ -15,3 +15,5 @@ export type {
   LmBatch, LmDataSource, Remainder, StreamBatchOptions, StreamPosition, ShuffledWindowOptions, ShuffledPosition,
   EvaluationBatch, EvaluationWindows,
 } from "./batching.js";
+export { bucketedBatches } from "./bucketed.js";
+export type { BucketedOptions, BucketedPosition, BucketedSource } from "./bucketed.js";

@@ -1,0 +1,19 @@
+export { SequenceEncoder, pool, POOLINGS, lengthsTensor } from "./encoder.js";
+export type { Pooling, SequenceEncoderConfig, ResolvedEncoderConfig, SequenceEncoderParams, EncodeOptions, EncodedSequence, AttentionPoolParams } from "./encoder.js";
+export { SequenceClassifier, weightedCrossEntropy, predictedClasses, checkClassWeights } from "./classifier.js";
+export type { SequenceClassifierConfig, ResolvedClassifierConfig, SequenceClassifierParams, ClassificationBatch, ClassifierLossOptions } from "./classifier.js";
+export { SequenceTagger } from "./tagger.js";
+export type { SequenceTaggerConfig, ResolvedTaggerConfig, SequenceTaggerParams, TaggingBatch } from "./tagger.js";
+export { classificationBatch, classificationBatches, taggingBatch } from "./batches.js";
+export type { EncodedExample, TaggedExample } from "./batches.js";
+export { parseLabelledTsv, LabelSet, splitExamples } from "./data.js";
+export type { LabelledText, SplitOptions } from "./data.js";
+export { spamAssassin, sotuAddresses, sotuPassages, sotuText, mailText, SPAM_ASSASSIN_PACKAGE, SOTU_PACKAGE } from "./datasets.js";
+export type { SotuAddress, SotuParagraphOptions } from "./datasets.js";
+export { classificationReport, formatClassificationReport, confusionMatrixSvg } from "./metrics.js";
+export type { ClassificationReport } from "./metrics.js";
+export { trainClassifier, loadClassifier, classifyTexts, evaluateClassifier, evaluateClassifierOn, encodeExamples, classifierConfigOf } from "./train.js";
+export type {
+  TrainClassifyConfig, ClassifierCheckpointConfig, ClassifierEvaluation, TrainClassifyOptions, TrainClassifyInfo, TrainClassifyResult,
+  LoadedClassifier, Classification,
+} from "./train.js";
