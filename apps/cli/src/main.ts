@@ -11,6 +11,8 @@ import { registerSample } from "./commands/sample.js";
 import { registerTrainCaption } from "./commands/train-caption.js";
 import { registerTrainLm } from "./commands/train-lm.js";
 import { registerTrainMt } from "./commands/train-mt.js";
+import { registerTrainClassify } from "./commands/train-classify.js";
+import { registerClassify, registerEvalClassify } from "./commands/classify.js";
 import { registerEvalMt, registerPlotAttention, registerTranslate } from "./commands/translate.js";
 import { describeError, Interrupted } from "./ui/errors.js";
 import { makeOutput, type Output } from "./ui/output.js";
@@ -35,17 +37,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model; caption / video: an image or video captioner)");
+  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model; classify: a sequence classifier; caption / video: an image or video captioner)");
   registerTrainLm(train, out);
   registerTrainMt(train, out);
+  registerTrainClassify(train, out);
   registerTrainCaption(train, out, "caption");
   registerTrainCaption(train, out, "video");
   registerSample(program, out);
   registerTranslate(program, out);
   registerCaption(program, out);
+  registerClassify(program, out);
   const evalGroup = registerEval(program, out);
   registerEvalMt(evalGroup, out);
   registerEvalCaption(evalGroup, out);
+  registerEvalClassify(evalGroup, out);
   registerOnnx(program, out);
   registerExportTorch(program, out);
   registerDiagnose(program, out);

@@ -7,7 +7,7 @@ import type { Output } from "../ui/output.js";
 
 /** `eval lm RUN` (the default: `eval RUN`); returns the `eval` group, where `eval mt` joins it. */
 export function registerEval(program: Command, out: () => Output): Command {
-  const group = program.command("eval").description("score a model: lm (default) a language model on text, mt a translation model on sentence pairs, caption a captioner on captioned images");
+  const group = program.command("eval").description("score a model: lm (default) a language model on text, mt a translation model on sentence pairs, classify a classifier on labelled texts, caption a captioner on captioned images");
   group
     .command("lm", { isDefault: true })
     .description("score a language model on text: loss (nats per token), bits per token, perplexity")

@@ -157,7 +157,16 @@ export async function metricsSink(out: Output, log: MetricsSink, a: { tensorboar
  * what a resumed run reproduces exactly (no timings), so that a run interrupted any number of times
  * ends with the same file as an uninterrupted one.
  */
-export function reportTraining(trainer: EventSource, a: { progress: TrainingProgress; metrics: MetricsSink; vocabSize: number }): void {
+export function reportTraining(
+  trainer: EventSource,
+  a: {
+    progress: TrainingProgress;
+    metrics: MetricsSink;
+    vocabSize: number;
+    /** "token" (default): a loss per token, with bits and perplexity; "text": a classifier's loss per text. */
+    lossPer?: "token" | "text";
+  },
+): void {
   const { progress, metrics } = a;
   const divergence = new DivergenceMonitor({ baseline: Math.log(Math.max(2, a.vocabSize)) });
   trainer.events.on("step", (e: StepEvent) => {
@@ -170,7 +179,9 @@ export function reportTraining(trainer: EventSource, a: { progress: TrainingProg
     const perplexity = Math.exp(loss);
     metrics.append({ step: e.step, validation: loss });
     const best = e.improved && Number.isFinite(perplexity);
-    progress.line(
+    if (a.lossPer === "text") {
+      progress.line(`step ${e.step}: validation loss ${loss.toFixed(4)} nats/text${e.improved ? " (best)" : ""}`, { event: "validation", step: e.step, loss, best: e.improved });
+    } else progress.line(
       `step ${e.step}: validation loss ${loss.toFixed(4)} nats/token (${(loss / Math.LN2).toFixed(3)} bits), perplexity ${Number.isFinite(perplexity) ? perplexity.toFixed(2) : "overflows (above 1e308)"}${best ? " (best)" : ""}`,
       { event: "validation", step: e.step, loss, bitsPerToken: loss / Math.LN2, perplexity: Number.isFinite(perplexity) ? perplexity : null, best },
     );

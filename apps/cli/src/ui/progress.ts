@@ -18,6 +18,8 @@ export class TrainingProgress {
     private readonly tty: boolean = Boolean(process.stderr.isTTY),
     /** Where the bar is drawn (a terminal). */
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    /** What the speed counts: "tok" (tokens), "texts" (a classifier's examples). */
+    private readonly unit: string = "tok",
   ) {}
 
   step(e: StepEvent): void {
@@ -37,7 +39,7 @@ export class TrainingProgress {
     if (this.tty && this.total !== null) {
       if (!this.bar) {
         this.bar = new SingleBar({
-          format: "{bar} step {value}/{total} | loss {loss} | {tps} tok/s | |g| {gnorm} | lr {lr} | ETA {remaining}",
+          format: `{bar} step {value}/{total} | loss {loss} | {tps} ${this.unit}/s | |g| {gnorm} | lr {lr} | ETA {remaining}`,
           barsize: 24,
           hideCursor: true,
           stream: this.stream,
@@ -51,7 +53,7 @@ export class TrainingProgress {
     if (now - this.lastLine >= 2000 || e.step === 1 || e.step === this.total) {
       this.lastLine = now;
       const of = this.total !== null ? `/${this.total}` : "";
-      this.out.info(`step ${e.step}${of}  loss ${fields.loss}  ${fields.tps} tok/s  |g| ${fields.gnorm}  lr ${fields.lr}  ETA ${fields.remaining}`);
+      this.out.info(`step ${e.step}${of}  loss ${fields.loss}  ${fields.tps} ${this.unit}/s  |g| ${fields.gnorm}  lr ${fields.lr}  ETA ${fields.remaining}`);
     }
   }
 

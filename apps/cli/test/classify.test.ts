@@ -1,0 +1,130 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+
+// End-to-end: `unroll train classify`, `classify` and `eval classify` as a user runs them (the
+// real binary, stdin and files), on a labelled file and on the embedded State of the Union set.
+const bin = fileURLToPath(new URL("../bin/unroll.js", import.meta.url));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function unroll(args: string[], input?: string): Promise<Result> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => done({ code, stdout, stderr }));
+    child.stdin.end(input ?? "");
+  });
+}
+
+const lines = (text: string): Record<string, unknown>[] => text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+
+let work: string;
+let reviews: string;
+let heldOut: string;
+const tiny = ["--hidden", "16", "--embedding", "16", "--batch", "16", "--lr", "0.01", "--eval-every", "20", "--min-frequency", "1", "--kernels", "reference"];
+
+// Filler words with one telling word among them.
+function reviewLines(n: number, seed: number): string[] {
+  let s = seed;
+  const next = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const filler = ["the", "film", "was", "a", "plot", "and", "actors", "music", "long", "story"];
+  return Array.from({ length: n }, () => {
+    const words = Array.from({ length: 3 + Math.floor(next() * 8) }, () => filler[Math.floor(next() * filler.length)]!);
+    const positive = next() < 0.6;
+    words.splice(Math.floor(next() * words.length), 0, positive ? "great" : "awful");
+    return `${positive ? "pos" : "neg"}\t${words.join(" ")}`;
+  });
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "unroll-classify-cli-"));
+  reviews = join(work, "reviews.tsv");
+  heldOut = join(work, "held-out.tsv");
+  await writeFile(reviews, `${reviewLines(300, 3).join("\n")}\n`);
+  await writeFile(heldOut, `${reviewLines(60, 99).join("\n")}\n`);
+});
+
+describe("unroll train classify / classify / eval classify", () => {
+  it("trains on label<TAB>text lines, classifies stdin line by line, and scores a held-out file with a confusion matrix", { timeout: 120_000 }, async () => {
+    const run = join(work, "reviews");
+    const trained = await unroll(["train", "classify", "--data", reviews, "--out", run, "--steps", "60", "--pooling", "attention", "--class-weights", "balanced", ...tiny]);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/bidirectional lstm classifier \(1 × 16, attention pooling\)/);
+    expect(trained.stderr).toMatch(/step 60: dev accuracy 100\.00%/);
+    expect(trained.stderr).toMatch(/texts\/s/);
+    expect(trained.stdout).toMatch(/score it with: unroll eval classify .*best/);
+    const metrics = (await readFile(join(run, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
+    expect(metrics.filter((m) => m.accuracy !== undefined).map((m) => m.step)).toEqual([20, 40, 60]);
+
+    const classified = await unroll(["classify", join(run, "best")], "the music was great\n\nawful plot and long\n");
+    expect(classified.code, classified.stderr).toBe(0);
+    const out = classified.stdout.split("\n");
+    expect(out[0]).toMatch(/^pos\t[01]\.\d{4}$/);
+    expect(out[1]).toBe("");
+    expect(out[2]).toMatch(/^neg\t[01]\.\d{4}$/);
+    const json = await unroll(["--json", "classify", join(run, "best")], "a great story\n");
+    const [row] = lines(json.stdout);
+    expect(row!.label).toBe("pos");
+    expect((row!.attention as { token: string }[]).map((a) => a.token).join("")).toBe("a great story");
+
+    const svg = join(work, "confusion.svg");
+    const scored = await unroll(["eval", "classify", join(run, "best"), "--data", heldOut, "--svg", svg]);
+    expect(scored.code, scored.stderr).toBe(0);
+    expect(scored.stdout).toMatch(/accuracy 100\.00%\s+macro-F1 100\.00%\s+\(60 examples\)/);
+    expect(scored.stdout).toMatch(/confusion \(rows: gold, columns: predicted\)/);
+    expect((await readFile(svg, "utf8")).startsWith("<svg")).toBe(true);
+  });
+
+  it("on the embedded State of the Union data: trains on one split, and eval classify scores the held-out test split by default", { timeout: 180_000 }, async () => {
+    const run = join(work, "sotu");
+    const trained = await unroll(["--json", "train", "classify", "--data", "sotu", "--presidents", "Barack Obama,George Washington", "--passage-words", "60", "--out", run, "--steps", "20", ...tiny]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const scored = await unroll(["--json", "eval", "classify", run]);
+    expect(scored.code, scored.stderr).toBe(0);
+    const [r] = lines(scored.stdout);
+    expect(r!.data).toBe("sotu (test split)");
+    expect(r!.classes).toEqual(["Barack Obama", "George Washington"]);
+    expect(r!.examples as number).toBeGreaterThan(10);
+  });
+
+  it("bad input: a line without a tab, an unknown data set, an unknown label at evaluation, another kind of run: clear errors, nothing written", async () => {
+    const bad = join(work, "bad.tsv");
+    await writeFile(bad, "pos\tfine\nthis line has no tab\n");
+    const out = join(work, "bad-run");
+    const r = await unroll(["train", "classify", "--data", bad, "--out", out, "--steps", "5"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.tsv line 2 has no tab: each line must be "label<TAB>text"/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+
+    const missing = await unroll(["train", "classify", "--data", "spam-asassin", "--out", out, "--steps", "5"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/one of the embedded data sets: spam-assassin, sotu/);
+
+    const run = join(work, "reviews");
+    const unknown = join(work, "unknown.tsv");
+    await writeFile(unknown, "pos\tgreat film\nneutral\tthe film\n");
+    const e = await unroll(["eval", "classify", join(run, "best"), "--data", unknown]);
+    expect(e.code).toBe(1);
+    expect(e.stderr).toMatch(/example 2: the label "neutral" is not one the model was trained on \("neg", "pos"\)/);
+
+    const noTest = await unroll(["eval", "classify", join(run, "best")]);
+    expect(noTest.code).toBe(1);
+    expect(noTest.stderr).toMatch(/was trained on a file .* which has no held-out test split of its own/);
+
+    const resumeChange = await unroll(["train", "classify", "--out", run, "--resume", "--hidden", "32"]);
+    expect(resumeChange.code).toBe(1);
+    expect(resumeChange.stderr).toMatch(/--hidden cannot change on --resume/);
+  });
+});
