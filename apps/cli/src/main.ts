@@ -12,6 +12,7 @@ import { registerTrainCaption } from "./commands/train-caption.js";
 import { registerTrainLm } from "./commands/train-lm.js";
 import { registerTrainMt } from "./commands/train-mt.js";
 import { registerTrainClassify } from "./commands/train-classify.js";
+import { registerForecast, registerTrainForecast } from "./commands/train-forecast.js";
 import { registerClassify, registerEvalClassify } from "./commands/classify.js";
 import { registerEvalMt, registerPlotAttention, registerTranslate } from "./commands/translate.js";
 import { describeError, Interrupted } from "./ui/errors.js";
@@ -37,16 +38,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model; classify: a sequence classifier; caption / video: an image or video captioner)");
+  const train = program.command("train").description("train a model (lm: a language model; mt: a translation model; classify: a sequence classifier; forecast: a series forecaster; caption / video: an image or video captioner)");
   registerTrainLm(train, out);
   registerTrainMt(train, out);
   registerTrainClassify(train, out);
+  registerTrainForecast(train, out);
   registerTrainCaption(train, out, "caption");
   registerTrainCaption(train, out, "video");
   registerSample(program, out);
   registerTranslate(program, out);
   registerCaption(program, out);
   registerClassify(program, out);
+  registerForecast(program, out);
   const evalGroup = registerEval(program, out);
   registerEvalMt(evalGroup, out);
   registerEvalCaption(evalGroup, out);

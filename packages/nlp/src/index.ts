@@ -23,3 +23,6 @@ export * from "./decoding/index.js";
 
 // Many-to-one and synced many-to-many: sequence classification (pooling, attention pooling) and tagging.
 export * from "./classify/index.js";
+
+// Numeric sequences: CSV tables, per-feature scaling, windows, forecasting against naive baselines.
+export * from "./series/index.js";

