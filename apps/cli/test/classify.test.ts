@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { classificationBatch, Vocabulary } from "@unroll/nlp";
+import { OnnxSession } from "@unroll/onnx";
 
 // End-to-end: `unroll train classify`, `classify` and `eval classify` as a user runs them (the
 // real binary, stdin and files), on a labelled file and on the embedded State of the Union set.
@@ -77,6 +79,18 @@ describe("unroll train classify / classify / eval classify", () => {
     const [row] = lines(json.stdout);
     expect(row!.label).toBe("pos");
     expect((row!.attention as { token: string }[]).map((a) => a.token).join("")).toBe("a great story");
+
+    // Exported: onnxruntime gives the probabilities `classify` printed, from the vocabulary the file carries.
+    const onnxFile = join(work, "reviews.onnx");
+    const exported = await unroll(["export", "onnx", join(run, "best"), "--out", onnxFile]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const session = await OnnxSession.create(await readFile(onnxFile));
+    const vocabulary = Vocabulary.fromJSON(JSON.parse(session.metadata["unroll.vocabulary"]!));
+    expect(JSON.parse(session.metadata["unroll.labels"]!)).toEqual(["neg", "pos"]);
+    const batch = classificationBatch([{ ids: vocabulary.encode("a great story"), label: 0 }]);
+    const logits = (await session.runTensors({ inputs: batch.inputs, lengths: batch.lengths }))["logits"]!.data;
+    const pos = 1 / (1 + Math.exp(logits[0]! - logits[1]!));
+    expect(pos).toBeCloseTo((row!.probabilities as Record<string, number>)["pos"]!, 5);
 
     const svg = join(work, "confusion.svg");
     const scored = await unroll(["eval", "classify", join(run, "best"), "--data", heldOut, "--svg", svg]);

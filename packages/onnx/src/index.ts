@@ -48,3 +48,7 @@ export type { CompileOptions, CompileContext, StepLoss, BatchParts } from "./tra
 export { onnxruntimeEngine } from "./train/engine.js";
 export type { OnnxEngineOptions } from "./train/engine.js";
 export { trainingLowerings } from "./train/lowerings.js";
+
+// Sequence classifiers and forecasters (nlp's SequenceClassifier / SequenceForecaster, by shape).
+export { exportSequenceModel, sequenceModelToOnnx } from "./sequence/sequence-model.js";
+export type { SequenceModelLike, ExportSequenceModelOptions } from "./sequence/sequence-model.js";

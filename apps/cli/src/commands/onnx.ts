@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { exportLanguageModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
-import { checkSampling, generateText, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { exportLanguageModel, exportSequenceModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
+import { checkSampling, generateText, loadClassifier, loadForecaster, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
 import { loadCheckpoint } from "@unroll/train";
 import { choiceFlag } from "../config.js";
 import { parseSetting } from "../settings/validate.js";
@@ -99,13 +99,42 @@ async function exportTranslation(o: Output, run: string, a: { out: string; lower
   );
 }
 
+/** A classifier or forecaster: one graph, its vocabulary and classes (or feature scaling) in the metadata. */
+async function exportSequence(o: Output, run: string, kind: "sequence-classifier" | "sequence-forecaster", a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
+  if (a.graphGiven) throw new UserError(`--graph applies to language models; a ${kind.replace("sequence-", "")} is exported as one graph`, "drop --graph");
+  if (a.lowering === "unrolled") throw new UserError(`the unrolled lowering needs a fixed number of steps; a ${kind.replace("sequence-", "")} is exported with the recurrent operators`, "use --lowering operators (the default)");
+  let bytes: Uint8Array;
+  let step: number;
+  if (kind === "sequence-classifier") {
+    const loaded = await loadClassifier(run);
+    step = loaded.step;
+    bytes = exportSequenceModel(loaded.model, loaded.params, {
+      opset: a.opset,
+      metadata: { "unroll.vocabulary": JSON.stringify(loaded.vocabulary.toJSON()), "unroll.labels": JSON.stringify(loaded.labels.names), "unroll.max_length": String(loaded.maxLength) },
+    });
+  } else {
+    const loaded = await loadForecaster(run);
+    step = loaded.step;
+    bytes = exportSequenceModel(loaded.model, loaded.params, {
+      opset: a.opset,
+      time: loaded.window,
+      metadata: {
+        "unroll.scaler": JSON.stringify(loaded.scaler.toJSON()),
+        "unroll.forecast": JSON.stringify({ target: loaded.target, window: loaded.window, horizon: loaded.horizon, predict: loaded.predict, changeScale: loaded.changeScale }),
+      },
+    });
+  }
+  await writeFileAtomic(a.out, bytes);
+  o.result({ file: a.out, bytes: bytes.length, kind, step }, () => `wrote ${a.out} (${(bytes.length / 1024 / 1024).toFixed(2)} MiB, a ${kind.replace("sequence-", "")}, from step ${step})`);
+}
+
 export function registerOnnx(program: Command, out: () => Output): void {
   const [lowest, highest] = [Math.min(...SUPPORTED_OPSETS), Math.max(...SUPPORTED_OPSETS)];
   program
     .command("export")
     .description("export a trained model (export onnx)")
     .command("onnx")
-    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model as two files, <out>.encoder.onnx and <out>.decoder.onnx")
+    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model as two files, <out>.encoder.onnx and <out>.decoder.onnx; a classifier or forecaster as one graph (inputs and lengths in; logits and attention, or predictions, out)")
     .argument("<run>", "a run directory or checkpoint")
     .option("--out <file>", "the ONNX file to write", "model.onnx")
     .option("--graph <kind>", "step (one token, state in and out) | sequence (tokens [time, batch], lengths)", "step")
@@ -119,8 +148,13 @@ export function registerOnnx(program: Command, out: () => Output): void {
       if (graph === "sequence" && lowering === "unrolled") {
         throw new UserError("the unrolled lowering needs a fixed number of steps, which only the step graph has", "use --graph step, or --lowering operators");
       }
-      if ((await checkpointKind(run)) === "translation-model") {
+      const kind = await checkpointKind(run);
+      if (kind === "translation-model") {
         await exportTranslation(o, run, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
+        return;
+      }
+      if (kind === "sequence-classifier" || kind === "sequence-forecaster") {
+        await exportSequence(o, run, kind, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
         return;
       }
       const loaded = await loadLanguageModel(run);

@@ -12,6 +12,7 @@ import {
   matmul,
   max,
   mul,
+  notEqual,
   reshape,
   type Rng,
   ShapeError,
@@ -171,6 +172,14 @@ export class SequenceEncoder {
     for (let b = 0; b < B; b++) {
       const n = lengths.data[b]!;
       if (n < 1 || n > T) throw new ValueRangeError(this.op, `lengths[${b}] = ${n} is outside 1..${T}: every example needs at least one step`);
+      if (c.vocabSize === null) continue;
+      // Id 0 pads and nothing else does: the mask is read off the tokens, so a traced graph computes it from its input.
+      for (let t = 0; t < T; t++) {
+        const id = inputs.data[t * B + b]!;
+        if ((id === 0) !== (t >= n)) {
+          throw new ValueRangeError(this.op, `example ${b} has id ${id} at step ${t} with length ${n}: id 0 is padding, after the real steps only (shift real ids to start at 1)`);
+        }
+      }
     }
   }
 
@@ -187,7 +196,10 @@ export class SequenceEncoder {
     const finals: Tensor[] = [];
     for (let d = 0; d < D; d++) finals.push(squeeze(slice(out.h, [(L - 1) * D + d], [(L - 1) * D + d + 1], [0]), [0]));
     const last = D === 1 ? finals[0]! : concat(finals, -1);
-    const mask = less(reshape(arange(0, T, 1, "int32"), [T, 1]), reshape(lengths, [1, B]), { dtype: out.output.dtype as "float32" | "float64" });
+    const dtype = out.output.dtype as "float32" | "float64";
+    // Token input: the mask from the ids (0 pads), which exports with a dynamic time axis; numeric
+    // input: from the lengths (a graph of fixed length T).
+    const mask = c.vocabSize !== null ? notEqual(inputs, 0, { dtype }) : less(reshape(arange(0, T, 1, "int32"), [T, 1]), reshape(lengths, [1, B]), { dtype });
     return { outputs: drop(out.output), last: drop(last), mask };
   }
 }
