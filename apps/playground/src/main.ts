@@ -58,6 +58,8 @@ let inspection: Inspection | null = null;
 /** Whether the user picked a unit for the neuron view (else the most varied one is shown). */
 let unitChosen = false;
 let onnxReport: OnnxReport | null = null;
+let onnxSeq = 0;
+let onnxPending = false;
 let onnxUrl: string | null = null;
 
 const current = (): RunRecord | undefined => runs[runs.length - 1];
@@ -178,10 +180,13 @@ labWorker.onmessage = ({ data }: MessageEvent<LabEvent>) => {
       renderGates();
       break;
     case "onnx":
+      if (data.id !== onnxSeq) break;
       onnxReport = data.report;
+      onnxPending = false;
       renderOnnx();
       break;
     case "error":
+      if (data.id === onnxSeq) onnxPending = false;
       reportError(data.message);
       break;
   }
@@ -324,9 +329,11 @@ async function requestInspection(snapshot: ModelSnapshot | null): Promise<void> 
 
 async function requestOnnx(): Promise<void> {
   if (!current()) return;
-  $("onnx-stats").textContent = "Exporting and starting onnxruntime-web...";
+  const engine = select("onnx-engine").value === "webgpu" ? "webgpu" : "wasm";
+  onnxPending = true;
+  $("onnx-stats").textContent = `Exporting and starting onnxruntime-web (${engine === "webgpu" ? "WebGPU" : "WebAssembly"})...`;
   const snapshot = await requestSnapshot();
-  toLab({ type: "onnx", id: 1, snapshot, prime: input("prime").value, length: 120, temperature: input("temperature").valueAsNumber, seed: 7 });
+  toLab({ type: "onnx", id: ++onnxSeq, snapshot, prime: input("prime").value, length: 120, temperature: input("temperature").valueAsNumber, seed: 7, engine });
 }
 
 function clampInt(v: number, lo: number, hi: number, fallback: number): number {
@@ -509,6 +516,15 @@ function renderOnnx(): void {
     ` Step ${r.step} weights; max |Δ logit| = ${r.maxAbsDiff.toExponential(2)} over ${r.probeTokens} steps; sampled text ${same ? "identical" : "different"}; ` +
       `library ${Math.round((1000 * r.textLibrary.length) / Math.max(1, r.msLibrary))} chars/s, onnxruntime-web (${r.provider}) ${Math.round((1000 * r.textOnnx.length) / Math.max(1, r.msOnnx))} chars/s.`,
   );
+  // Which provider ran, with what lowering, and any fallback note (no WebGPU; nodes on the CPU).
+  const provider = $("onnx-provider");
+  provider.dataset.provider = r.provider;
+  provider.textContent =
+    `Ran on ${r.provider === "webgpu" ? `WebGPU${r.adapter ? ` (adapter: ${r.adapter})` : ""}` : "WebAssembly (wasm)"}; recurrent layers exported as ${r.lowering === "unrolled" ? "unrolled MatMul steps" : "ONNX recurrent operators"}.` +
+    (r.adapter?.includes("swiftshader") ? " SwiftShader is a software GPU (on the CPU): it checks correctness, not GPU speed." : "") +
+    (r.notes.length > 0 ? ` ${r.notes.join(" ")}` : "");
+  provider.hidden = false;
+  $("onnx-runtime-title").textContent = `onnxruntime-web (${r.provider === "webgpu" ? "WebGPU" : "WebAssembly"})`;
   stats.dataset.agree = String(agree);
   stats.dataset.maxAbsDiff = String(r.maxAbsDiff);
   $("onnx-texts").hidden = false;
@@ -602,7 +618,14 @@ const playground = {
       sample: sampleText,
       sampleDone,
       gates: inspection ? gateNames(inspection.layers[0] ?? {}) : [],
-      onnx: onnxReport ? { maxAbsDiff: onnxReport.maxAbsDiff, same: onnxReport.textLibrary === onnxReport.textOnnx, bytes: onnxReport.bytes.length } : null,
+      onnx: onnxReport
+        ? {
+            maxAbsDiff: onnxReport.maxAbsDiff, same: onnxReport.textLibrary === onnxReport.textOnnx, bytes: onnxReport.bytes.length,
+            engine: onnxReport.engine, provider: onnxReport.provider, lowering: onnxReport.lowering, adapter: onnxReport.adapter,
+            notes: [...onnxReport.notes], textOnnx: onnxReport.textOnnx, prime: onnxReport.prime,
+          }
+        : null,
+      onnxPending,
       kernels: run?.info?.kernels ?? null,
       errors: [...errors],
     };

@@ -109,10 +109,25 @@ export interface SampleRequest {
   readonly seed: number;
 }
 
+/**
+ * Where the exported graph runs: onnxruntime-web's WebAssembly provider, or its WebGPU provider
+ * (which falls back to WebAssembly, with a note, where the browser has no WebGPU).
+ */
+export type OnnxEngine = "wasm" | "webgpu";
+
 export type LabRequest =
   | SampleRequest
   | { readonly type: "inspect"; readonly id: number; readonly snapshot: ModelSnapshot; readonly text: string }
-  | { readonly type: "onnx"; readonly id: number; readonly snapshot: ModelSnapshot; readonly prime: string; readonly length: number; readonly temperature: number; readonly seed: number };
+  | {
+      readonly type: "onnx";
+      readonly id: number;
+      readonly snapshot: ModelSnapshot;
+      readonly prime: string;
+      readonly length: number;
+      readonly temperature: number;
+      readonly seed: number;
+      readonly engine: OnnxEngine;
+    };
 
 // ---- lab worker -> page ---------------------------------------------------------------------
 
@@ -136,7 +151,15 @@ export interface OnnxReport {
   readonly textOnnx: string;
   readonly msLibrary: number;
   readonly msOnnx: number;
+  /** The engine asked for, and the execution provider that ran ("wasm" or "webgpu"). */
+  readonly engine: OnnxEngine;
   readonly provider: string;
+  /** How the recurrent layers were exported ("operators": ONNX LSTM/GRU/RNN; "unrolled": MatMul-level steps). */
+  readonly lowering: string;
+  /** onnxruntime's adapter when it ran on WebGPU ("google / swiftshader" on a software GPU), else null. */
+  readonly adapter: string | null;
+  /** Fallback notes from the session: WebGPU missing, or nodes run on the CPU. */
+  readonly notes: readonly string[];
 }
 
 export type LabEvent =

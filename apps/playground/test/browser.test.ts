@@ -4,14 +4,14 @@
 // gates are read, ONNX in onnxruntime-web agrees with the library, nothing is logged as an error
 // and no request leaves the page's origin. A screenshot is saved in test-artifacts/.
 import { existsSync } from "node:fs";
-import { mkdir, readFile, stat } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { extname, join, normalize, sep } from "node:path";
+import { mkdir } from "node:fs/promises";
+import type { Server } from "node:http";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { haveTool, missingMessage, probeTool, toolPath } from "@unroll/testing/optional-tools";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serve } from "./serve.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
@@ -19,34 +19,6 @@ const artifacts = join(root, "test-artifacts");
 const CHROMIUM = toolPath("chromium");
 const haveBrowser = probeTool("chromium").found;
 const SKIP_MESSAGE = `browser test skipped: ${missingMessage("chromium", probeTool("chromium"))}`;
-
-const TYPES: Readonly<Record<string, string>> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-  ".txt": "text/plain; charset=utf-8",
-};
-
-/** A static file server for dist/ on 127.0.0.1 (a random free port). */
-async function serve(dir: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    void (async () => {
-      const path = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
-      const file = normalize(join(dir, path.endsWith("/") ? `${path}index.html` : path));
-      if (!file.startsWith(dir + sep) || !existsSync(file) || !(await stat(file)).isFile()) {
-        res.writeHead(404).end("not found");
-        return;
-      }
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
-      res.end(await readFile(file));
-    })().catch((e: unknown) => res.writeHead(500).end(String(e)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 interface PageState {
   running: boolean;

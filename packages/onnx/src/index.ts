@@ -27,7 +27,9 @@ export { exportLanguageModel, languageModelToOnnx } from "./lm/language-model.js
 export type { ExportLanguageModelOptions, LanguageModelLike, RecurrentStateLike } from "./lm/language-model.js";
 
 // Inference with onnxruntime (onnxruntime-node or onnxruntime-web, installed by the user).
-export { OnnxSession, OnnxRuntimeError, toTensor } from "./runtime/session.js";
+export { OnnxSession, OnnxRuntimeError, toTensor, hasWebGpu } from "./runtime/session.js";
+export { providerFallbacks, loweringFor } from "./runtime/providers.js";
+export type { FallbackNode } from "./runtime/providers.js";
 export type { OnnxSessionOptions, ExecutionProvider, Feed, OrtModule, OrtTensor, OrtInferenceSession } from "./runtime/session.js";
 export { onnxStepFunction } from "./runtime/step.js";
 export type { OnnxStepFunction, OnnxState } from "./runtime/step.js";

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 describeReadmeExamples({
   readme: new URL("../README.md", import.meta.url),
   sources: { "@unroll/onnx": new URL("./index.ts", import.meta.url) },
-  minExamples: 8,
+  minExamples: 9,
   expectations: [
     { when: "viaOnnx === viaLibrary", check: (printed) => expect(printed[0]).toBe("true 60") },
     { when: "graph: \"sequence\"", check: (printed) => expect(printed[1]).toBe("[ 4, 3, 20 ] true") },
@@ -31,6 +31,8 @@ describeReadmeExamples({
         expect(printed.at(-1)).toBe("true");
       },
     },
-    { when: "onFallback", check: (printed) => expect(printed.at(-1)).toMatch(/^(cuda|cpu)$/) },
+    { when: "onFallback: (message)", check: (printed) => expect(printed.at(-1)).toMatch(/^(cuda|cpu)$/) },
+    // Node has no navigator.gpu: the WebGPU preference runs on wasm (a browser with WebGPU prints "webgpu 0").
+    { when: 'executionProviders: ["webgpu", "wasm"] });', check: (printed) => expect(printed.at(-1)).toBe("wasm 0") },
   ],
 });

@@ -101,5 +101,20 @@ describe("the lab", () => {
     expect(report.maxAbsDiff).toBeLessThan(1e-4);
     expect(report.bytes.length).toBeGreaterThan(1000);
     expect(report.step).toBe(r.step);
+    expect(report).toMatchObject({ engine: "wasm", lowering: "operators", adapter: null, notes: [] });
+  });
+
+  it("the WebGPU engine without WebGPU (Node has no navigator.gpu) runs on wasm and says why; a plain RNN is exported unrolled for it", async () => {
+    const web = await import("onnxruntime-web");
+    web.env.wasm.numThreads = 1;
+    const r = restore(await trainedSnapshot({ cell: "rnn_tanh", numLayers: 1 }));
+    const report = await compareWithOnnx(r, { ort: web as unknown as OrtModule, prime: "The ", length: 20, temperature: 0.8, seed: 7, engine: "webgpu" });
+    expect(report.engine).toBe("webgpu");
+    expect(report.provider).toBe("wasm");
+    expect(report.lowering).toBe("unrolled");
+    expect(report.notes).toHaveLength(1);
+    expect(report.notes[0]).toMatch(/^WEBGPU execution provider is not available \(navigator\.gpu is missing: .*Running on the CPU \(wasm\) instead\.$/);
+    expect(report.textOnnx).toBe(report.textLibrary);
+    expect(report.maxAbsDiff).toBeLessThan(1e-4);
   });
 });

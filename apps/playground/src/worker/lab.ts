@@ -3,8 +3,8 @@
 // library. No DOM: the lab worker drives it in the browser, the tests in Node.
 import { gather, noGrad, Tensor } from "@unroll/tensor";
 import { CharTokenizer, generateText, LanguageModel, type LanguageModelParams, modelStep } from "@unroll/nlp";
-import { exportLanguageModel, OnnxSession, onnxStepFunction, type OrtModule } from "@unroll/onnx";
-import type { Inspection, ModelSnapshot, OnnxReport } from "../protocol.js";
+import { exportLanguageModel, loweringFor, OnnxSession, onnxStepFunction, type OrtModule } from "@unroll/onnx";
+import type { Inspection, ModelSnapshot, OnnxEngine, OnnxReport } from "../protocol.js";
 
 export interface Restored {
   readonly step: number;
@@ -68,8 +68,12 @@ export function inspect(r: Restored, text: string): Inspection {
 }
 
 export interface OnnxOptions extends SampleSettings {
-  /** onnxruntime-web (or onnxruntime-node in tests), configured by the caller. */
+  /** onnxruntime-web (or onnxruntime-node in tests), configured by the caller: `onnxruntime-web/webgpu` for WebGPU. */
   readonly ort: OrtModule;
+  /** Default "wasm". "webgpu" exports for WebGPU (`loweringFor`) and asks for ["webgpu", "wasm"]. */
+  readonly engine?: OnnxEngine;
+  /** A description of the WebGPU adapter, for the report (the worker reads it from navigator.gpu). */
+  readonly adapter?: () => Promise<string | null>;
 }
 
 /**
@@ -77,8 +81,15 @@ export interface OnnxOptions extends SampleSettings {
  * compares: the same sampled text for the same seed, and the logits at every step of that text.
  */
 export async function compareWithOnnx(r: Restored, options: OnnxOptions): Promise<OnnxReport> {
-  const bytes = exportLanguageModel(r.model, r.params, { graph: "step", tokenizer: r.tokenizer, metadata: { "unroll.playground.step": String(r.step) } });
-  const session = await OnnxSession.create(bytes, { runtime: options.ort });
+  const engine = options.engine ?? "wasm";
+  const lowering = loweringFor(engine, r.model.config.cell);
+  const bytes = exportLanguageModel(r.model, r.params, { graph: "step", lowering, tokenizer: r.tokenizer, metadata: { "unroll.playground.step": String(r.step) } });
+  const notes: string[] = [];
+  const session = await OnnxSession.create(bytes, {
+    runtime: options.ort,
+    executionProviders: engine === "webgpu" ? ["webgpu", "wasm"] : ["wasm"],
+    onFallback: (message) => notes.push(message),
+  });
   try {
     const library = modelStep(r.model, r.params);
     const onnx = onnxStepFunction(session);
@@ -105,7 +116,11 @@ export async function compareWithOnnx(r: Restored, options: OnnxOptions): Promis
       b = y.state;
       for (let i = 0; i < y.logits.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(x.logits[i]! - y.logits[i]!));
     }
-    return { step: r.step, bytes, maxAbsDiff, probeTokens: ids.length, prime: settings.prime, textLibrary, textOnnx, msLibrary, msOnnx, provider: session.executionProvider };
+    const adapter = session.provider === "webgpu" ? ((await options.adapter?.()) ?? null) : null;
+    return {
+      step: r.step, bytes, maxAbsDiff, probeTokens: ids.length, prime: settings.prime, textLibrary, textOnnx, msLibrary, msOnnx,
+      engine, provider: session.provider, lowering, adapter, notes,
+    };
   } finally {
     await session.release();
   }

@@ -1,25 +1,11 @@
 // The lab worker: samples, gate activations and the ONNX comparison, over snapshots of the weights
 // that the training worker sends, so that none of it slows training or the page.
 import type { OrtModule } from "@unroll/onnx";
-// onnxruntime-web's WebAssembly binary, emitted by Vite as an asset of this site: the runtime
-// fetches it from here, never from a CDN.
-import ortWasmUrl from "onnxruntime-web/ort-wasm-simd-threaded.wasm?url";
 import { errorMessage, type LabEvent, type LabRequest, type WorkerScope } from "../protocol.js";
 import { compareWithOnnx, inspect, restore, sample } from "./lab.js";
+import { describeAdapter, loadOrt } from "./ort.js";
 
 const scope = self as unknown as WorkerScope<LabRequest, LabEvent>;
-
-let ort: Promise<OrtModule> | null = null;
-function loadOrt(): Promise<OrtModule> {
-  ort ??= import("onnxruntime-web/wasm").then((m) => {
-    m.env.wasm.wasmPaths = { wasm: new URL(ortWasmUrl, self.location.href).href };
-    m.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page; one is plenty for these models
-    m.env.wasm.proxy = false;
-    m.env.logLevel = "error";
-    return m as unknown as OrtModule;
-  });
-  return ort;
-}
 
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 let currentSample = -1;
@@ -54,7 +40,8 @@ scope.onmessage = ({ data }) => {
           scope.postMessage({ type: "inspection", id: data.id, inspection: inspect(restore(data.snapshot), data.text) });
           break;
         case "onnx": {
-          const report = await compareWithOnnx(restore(data.snapshot), { ...data, ort: await loadOrt() });
+          const ort: OrtModule = await loadOrt(data.engine);
+          const report = await compareWithOnnx(restore(data.snapshot), { ...data, ort, adapter: describeAdapter });
           scope.postMessage({ type: "onnx", id: data.id, report }, [report.bytes.buffer]);
           break;
         }

@@ -2,6 +2,8 @@ import { expandDims, squeeze, type Tensor, treeEntries, zeros } from "@unroll/te
 import { OnnxExportError } from "../export/builder.js";
 import { traceToOnnx } from "../export/graph-to-onnx.js";
 import type { RecurrentLowering } from "../export/lowering.js";
+import { loweringFor } from "../runtime/providers.js";
+import type { ExecutionProvider } from "../runtime/session.js";
 import { formatMetadata, METADATA_KEYS, type GraphSignature } from "../metadata.js";
 import { encodeModel, type ModelProto } from "../proto/onnx.js";
 
@@ -44,8 +46,18 @@ export interface ExportLanguageModelOptions {
   readonly lengths?: boolean;
   /** Stored as metadata `unroll.tokenizer` (its `toJSON()`), so the file carries its vocabulary. */
   readonly tokenizer?: { toJSON(): unknown };
-  /** "operators" (default): ONNX LSTM/GRU/RNN. "unrolled": MatMul-level steps (step graph only). */
+  /**
+   * "operators" (default): ONNX LSTM/GRU/RNN. "unrolled": MatMul-level steps (step graph only).
+   * Default with `provider`: what that provider runs in full (`loweringFor`).
+   */
   readonly lowering?: RecurrentLowering;
+  /**
+   * The execution provider the file is for, when `lowering` is not given: "webgpu" writes a plain
+   * RNN's step graph unrolled (onnxruntime-web's WebGPU provider has no RNN kernel) and keeps the
+   * LSTM and GRU operators, which it runs. The sequence graph keeps the operators (it has a dynamic
+   * time axis); `OnnxSession.cpuNodes` then says which nodes run on the CPU.
+   */
+  readonly provider?: ExecutionProvider;
   /** Default 17. */
   readonly opset?: number;
   /** More metadata_props. */
@@ -133,7 +145,7 @@ export function languageModelToOnnx<P>(model: LanguageModelLike<P>, params: P, o
     outputNames,
     dynamicAxes,
     names,
-    lowering: options.lowering ?? "operators",
+    lowering: options.lowering ?? (options.provider !== undefined && kind === "step" ? loweringFor(options.provider, cell) : "operators"),
     ...(options.opset !== undefined ? { opset: options.opset } : {}),
     graphName: `language-model-${kind}`,
     docString: `${L}-layer ${cell} language model (hidden ${H}, vocabulary ${V}), ${kind === "step" ? "one step" : "whole sequences"}`,

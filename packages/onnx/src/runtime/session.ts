@@ -1,6 +1,8 @@
 /// <reference types="node" />
 import { type DataArray, Tensor, TensorError } from "@unroll/tensor";
 import { type GraphSignature, readMetadata, signatureOf } from "../metadata.js";
+import { decodeModel } from "../proto/onnx.js";
+import { type FallbackNode, providerFallbacks } from "./providers.js";
 
 // A thin wrapper over onnxruntime: onnxruntime-node in Node, onnxruntime-web in browsers (or any
 // module with their API, passed in). Neither is a dependency of this package: install the one you
@@ -34,15 +36,24 @@ export interface OnnxSessionOptions {
   /**
    * Execution providers to try, in order (default: the CPU one). A provider that cannot start is
    * skipped with a message (see `onFallback`), and the session falls back to the CPU: "cpu" with
-   * onnxruntime-node, "wasm" with onnxruntime-web.
+   * onnxruntime-node, "wasm" with onnxruntime-web. In a browser, `["webgpu", "wasm"]` runs on the
+   * GPU where the page has WebGPU (`navigator.gpu` and an adapter) and on WebAssembly elsewhere.
    */
   readonly executionProviders?: readonly ExecutionProvider[];
   /**
    * The runtime: "node" (onnxruntime-node), "web" (onnxruntime-web), or the imported module itself
-   * (what a bundler needs). Default: "node" under Node.js, "web" elsewhere.
+   * (what a bundler needs). Default: "node" under Node.js, "web" elsewhere. "web" loads
+   * `onnxruntime-web/webgpu` (onnxruntime's native WebGPU provider, with WebAssembly beside it) when
+   * "webgpu" is asked for and the page has `navigator.gpu`, else `onnxruntime-web`. When you pass
+   * the module for WebGPU, pass `onnxruntime-web/webgpu`: the default build's older WebGPU
+   * provider (JSEP) has no LSTM/GRU/RNN kernels, and with the recurrent operators it returned wrong
+   * states in our tests (see the README, "WebGPU").
    */
   readonly runtime?: "node" | "web" | OrtModule;
-  /** Receives the message when a requested provider is unavailable. Default: console.warn. */
+  /**
+   * Receives the message when a requested provider is unavailable, or when it runs some of the
+   * model's nodes on the CPU (see `OnnxSession.cpuNodes`). Default: console.warn.
+   */
   readonly onFallback?: (message: string) => void;
   /** More onnxruntime session options (intraOpNumThreads, graphOptimizationLevel...). */
   readonly sessionOptions?: Readonly<Record<string, unknown>>;
@@ -63,8 +74,8 @@ const isNode = typeof process !== "undefined" && typeof process.versions?.node =
 
 const RUNTIME_PACKAGE = { node: "onnxruntime-node", web: "onnxruntime-web" } as const;
 
-async function loadRuntime(kind: "node" | "web"): Promise<OrtModule> {
-  const specifier: string = RUNTIME_PACKAGE[kind];
+async function loadRuntime(kind: "node" | "web", webgpu: boolean): Promise<OrtModule> {
+  const specifier: string = kind === "web" && webgpu ? "onnxruntime-web/webgpu" : RUNTIME_PACKAGE[kind];
   try {
     const mod = (await import(/* @vite-ignore */ specifier)) as OrtModule & { default?: OrtModule };
     return mod.InferenceSession ? mod : mod.default!;
@@ -93,8 +104,22 @@ const PROVIDER_HELP: Readonly<Record<string, string>> = {
     "which does not happen when that script is skipped (ONNXRUNTIME_NODE_INSTALL=skip, --ignore-scripts, a package manager that " +
     "runs only approved scripts) or cannot reach api.nuget.org. With CUDA 12 and cuDNN 9, add it with " +
     "`node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12`; see the @unroll/onnx README, \"Running on a GPU\".",
-  webgpu: "WebGPU needs a browser with WebGPU enabled (navigator.gpu) and the onnxruntime-web build that includes it, or a GPU adapter for onnxruntime-node.",
+  webgpu:
+    "WebGPU needs a browser with WebGPU enabled (navigator.gpu, which exists only on https:// pages and localhost) and a GPU adapter, " +
+    "and the onnxruntime-web build that has the provider: pass `import * as ort from \"onnxruntime-web/webgpu\"` as { runtime: ort } " +
+    "(\"onnxruntime-web/wasm\" has none); with onnxruntime-node, a GPU adapter.",
 };
+
+/** Whether this JavaScript environment has WebGPU (`navigator.gpu`): browsers and their workers, in secure contexts. */
+export function hasWebGpu(): boolean {
+  const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+  return gpu !== undefined && gpu !== null;
+}
+
+const NO_NAVIGATOR_GPU =
+  "WEBGPU execution provider is not available (navigator.gpu is missing: this browser has no WebGPU or has it turned off, the page is not " +
+  "a secure context (https:// or localhost), or this is not a browser). Use a browser with WebGPU (Chrome or Edge 113+ on desktop; " +
+  "headless Chromium needs --enable-unsafe-webgpu, and without a GPU also --enable-features=Vulkan --use-vulkan=swiftshader).";
 
 /**
  * onnxruntime 1.30's native builds (onnxruntime-node) send usage telemetry to Microsoft and keep a
@@ -116,8 +141,15 @@ function firstLine(e: unknown): string {
  * it runs on. Create it with `OnnxSession.create`.
  */
 export class OnnxSession {
-  /** The provider the session runs on ("cpu", "wasm", "cuda"...). */
+  /** The provider the session runs on ("cpu", "wasm", "cuda", "webgpu"...): the first of the requested ones that started. */
   readonly executionProvider: ExecutionProvider;
+  /**
+   * The model's nodes that `executionProvider` has no kernel for, which onnxruntime runs on its CPU
+   * provider inside the session (copying their inputs and outputs across): empty on the CPU
+   * providers. Known for "webgpu" (onnxruntime-web 1.30's WebGPU provider has no `RNN` kernel);
+   * empty, not checked, for the others.
+   */
+  readonly cpuNodes: readonly FallbackNode[];
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** The model's metadata_props. */
@@ -125,34 +157,57 @@ export class OnnxSession {
   readonly ort: OrtModule;
   readonly session: OrtInferenceSession;
 
-  private constructor(ort: OrtModule, session: OrtInferenceSession, provider: ExecutionProvider, metadata: Record<string, string>) {
+  private constructor(ort: OrtModule, session: OrtInferenceSession, provider: ExecutionProvider, metadata: Record<string, string>, cpuNodes: readonly FallbackNode[] = []) {
     this.ort = ort;
     this.session = session;
     this.executionProvider = provider;
+    this.cpuNodes = cpuNodes;
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
     this.metadata = metadata;
+  }
+
+  /** The provider the session runs on: the same as `executionProvider`. */
+  get provider(): ExecutionProvider {
+    return this.executionProvider;
   }
 
   /** Loads a model (its bytes, a file path in Node, or a URL) on the first available provider. */
   static async create(model: Uint8Array | string, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
     disableNativeTelemetry();
     const bytes = await readModel(model);
-    const metadata = readMetadata(bytes);
+    const proto = decodeModel(bytes);
+    const metadata = readMetadata(proto);
     const runtime = options.runtime ?? (isNode ? "node" : "web");
-    const ort = typeof runtime === "string" ? await loadRuntime(runtime) : runtime;
+    const wantsWebGpu = (options.executionProviders ?? []).includes("webgpu");
+    const ort = typeof runtime === "string" ? await loadRuntime(runtime, wantsWebGpu && hasWebGpu()) : runtime;
     // The CPU provider: "cpu" in onnxruntime-node (the module that lists its backends), "wasm" in onnxruntime-web.
     const cpu: ExecutionProvider = runtime === "node" || (typeof runtime !== "string" && "listSupportedBackends" in runtime) ? "cpu" : "wasm";
+    const notify = options.onFallback ?? console.warn;
     const start = (provider: ExecutionProvider): Promise<OrtInferenceSession> =>
       ort.InferenceSession.create(bytes, { ...options.sessionOptions, executionProviders: [provider] });
     const skipped: string[] = [];
     for (const provider of options.executionProviders ?? [cpu]) {
       if (provider === "cpu" || provider === "wasm") break;
-      try {
-        return new OnnxSession(ort, await start(provider), provider, metadata);
-      } catch (e) {
-        skipped.push(`${provider.toUpperCase()} execution provider is not available (${firstLine(e)}). ${PROVIDER_HELP[provider] ?? ""}`.trim());
+      const unavailable = (reason: string): void => {
+        skipped.push(`${provider.toUpperCase()} execution provider is not available (${reason}). ${PROVIDER_HELP[provider] ?? ""}`.trim());
+      };
+      // onnxruntime-web's WebGPU provider needs navigator.gpu: say so rather than relay its error.
+      if (provider === "webgpu" && cpu === "wasm" && !hasWebGpu()) {
+        skipped.push(NO_NAVIGATOR_GPU);
+        continue;
       }
+      let session: OrtInferenceSession;
+      try {
+        session = await start(provider);
+      } catch (e) {
+        unavailable(firstLine(e));
+        continue;
+      }
+      if (skipped.length > 0) notify(`${skipped.join(" ")} Running on ${provider} instead.`);
+      const cpuNodes = providerFallbacks(proto, provider);
+      if (cpuNodes.length > 0) notify(cpuNodesMessage(provider, cpu, cpuNodes));
+      return new OnnxSession(ort, session, provider, metadata, cpuNodes);
     }
     let session: OrtInferenceSession;
     try {
@@ -160,7 +215,7 @@ export class OnnxSession {
     } catch (e) {
       throw new OnnxRuntimeError("OnnxSession", `onnxruntime refused the model: ${firstLine(e)}`);
     }
-    if (skipped.length > 0) (options.onFallback ?? console.warn)(`${skipped.join(" ")} Running on the CPU (${cpu}) instead.`);
+    if (skipped.length > 0) notify(`${skipped.join(" ")} Running on the CPU (${cpu}) instead.`);
     return new OnnxSession(ort, session, cpu, metadata);
   }
 
@@ -196,6 +251,15 @@ export class OnnxSession {
   async release(): Promise<void> {
     await this.session.release?.();
   }
+}
+
+function cpuNodesMessage(provider: ExecutionProvider, cpu: ExecutionProvider, nodes: readonly FallbackNode[]): string {
+  const ops = [...new Set(nodes.map((n) => n.opType))];
+  const fix = nodes.every((n) => n.fix === nodes[0]!.fix) ? nodes[0]!.fix : nodes.map((n) => n.fix).join(" ");
+  return (
+    `Running on ${provider}, except ${nodes.length} node${nodes.length === 1 ? "" : "s"} that it has no kernel for (${ops.join(", ")}: ` +
+    `${nodes.map((n) => n.name).join(", ")}), which onnxruntime runs on its CPU provider (${cpu}) inside the session. ${fix}`
+  );
 }
 
 function isPlain(x: object): boolean {
