@@ -31,6 +31,13 @@ describeReadmeExamples({
       },
     },
     {
+      when: "trainForecaster",
+      check: (printed) => {
+        expect(printed[0]).toBe("true true");
+        expect(printed[1]).toBe("3 true");
+      },
+    },
+    {
       when: "trainClassifier",
       check: (printed) => {
         expect(printed[0]).toBe("neg pos 1");
