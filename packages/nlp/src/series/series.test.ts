@@ -15,6 +15,7 @@ import {
   seriesOf,
   Standardizer,
   trainForecaster,
+  trainWindowClassifier,
 } from "../index.js";
 
 const dirs: string[] = [];
@@ -113,5 +114,27 @@ describe("SequenceForecaster", () => {
     const truth = [600, 601, 602].map((t) => 10 + 2 * Math.sin((2 * Math.PI * t) / 25));
     a.forEach((v, k) => expect(Math.abs(v - truth[k]!)).toBeLessThan(0.2));
     expect(() => forecastNext(loaded, recent.subarray(0, 10), 10)).toThrow(/reads 25 steps, but only 10 rows were given/);
+  });
+});
+
+describe("trainWindowClassifier", () => {
+  it("detects rare spikes in a noisy series from the window that ends at them (event F1 on the held-out end)", { timeout: 120_000 }, async () => {
+    const rng = new Rng(8);
+    const n = 3000;
+    const labels = new Int32Array(n);
+    const values = Float64Array.from({ length: n }, (_, t) => {
+      const spike = t > 10 && rng.random() < 0.03;
+      labels[t] = spike ? 1 : 0;
+      return Math.sin(t / 30) + 0.1 * rng.normal([1]).item() + (spike ? 1.5 : 0);
+    });
+    const result = await trainWindowClassifier({
+      series: [{ values, length: n }],
+      labels: [labels],
+      classes: ["normal", "spike"],
+      config: { features: ["x"], window: 10, steps: 300, optimizer: { lr: 1e-2 }, kernels: "reference" },
+    });
+    const spike = result.test!.perClass[1]!;
+    expect(spike.support).toBeGreaterThan(5);
+    expect(spike.f1).toBeGreaterThan(0.9);
   });
 });

@@ -1,0 +1,156 @@
+import { noGrad, Rng, Tensor, ValueRangeError } from "@unroll/tensor";
+import { Trainer } from "@unroll/train";
+import { bucketedBatches } from "../data/bucketed.js";
+import { DataError } from "../data/errors.js";
+import { buildOptimizer, type OptimizerSettings } from "../train/recipe.js";
+import { selectKernels } from "../train/train-lm.js";
+import { type ClassificationBatch, predictedClasses, SequenceClassifier, type SequenceClassifierConfig, type SequenceClassifierParams } from "../classify/classifier.js";
+import { classificationReport, type ClassificationReport } from "../classify/metrics.js";
+import { Standardizer } from "./scaler.js";
+import { chronologicalSplit, type ForecastWindow, forecastWindows, type Series } from "./windows.js";
+
+export interface TrainWindowClassifierConfig {
+  readonly features: readonly string[];
+  /** Steps read per window (default 24); a window's class is its last step's. */
+  readonly window?: number;
+  readonly stride?: number;
+  readonly devFraction?: number;
+  readonly testFraction?: number;
+  /** Per-class loss weights, or "balanced" (default): rare events count as much as the rest together. */
+  readonly classWeights?: "balanced" | "none" | readonly number[];
+  readonly model?: Partial<Omit<SequenceClassifierConfig, "vocabSize" | "inputSize" | "numClasses">>;
+  readonly optimizer?: OptimizerSettings;
+  readonly clip?: number;
+  readonly batchSize?: number;
+  readonly steps?: number;
+  readonly seed?: number;
+  readonly kernels?: "auto" | "wasm" | "reference";
+  readonly threads?: number;
+}
+
+export interface WindowClassifierResult {
+  readonly model: SequenceClassifier;
+  readonly params: SequenceClassifierParams;
+  readonly scaler: Standardizer;
+  readonly classes: readonly string[];
+  readonly window: number;
+  readonly trainWindows: number;
+  /** Scores on the last `testFraction` of every series (every window, stride 1), and on the dev part; null for an empty part. */
+  readonly dev: ClassificationReport | null;
+  readonly test: ClassificationReport | null;
+}
+
+/**
+ * Window classification of numeric series: is the last step of this window an event (an anomaly,
+ * a fault, a state)? `labels` gives a class id per step of each series; each window of `window`
+ * steps is labelled by its last step. Time-ordered parts as in `trainForecaster`, features scaled
+ * on the training part, class weights balanced by default (events are rare), a classifier over
+ * numeric inputs (`SequenceClassifier` with `inputSize`), and the dev and test reports (per-class
+ * F1: the event class's F1 is the detection score).
+ */
+export async function trainWindowClassifier(options: {
+  readonly series: readonly Series[];
+  readonly labels: readonly ArrayLike<number>[];
+  readonly classes: readonly string[];
+  readonly config: TrainWindowClassifierConfig;
+}): Promise<WindowClassifierResult> {
+  const { series, labels, classes, config } = options;
+  const F = config.features.length;
+  const C = classes.length;
+  if (labels.length !== series.length) throw new ValueRangeError("trainWindowClassifier", `${series.length} series but ${labels.length} label sequences`);
+  series.forEach((s, i) => {
+    if (labels[i]!.length !== s.length) throw new ValueRangeError("trainWindowClassifier", `series ${i + 1} has ${s.length} steps but ${labels[i]!.length} labels`);
+    for (let t = 0; t < s.length; t++) {
+      const y = labels[i]![t]!;
+      if (!Number.isInteger(y) || y < 0 || y >= C) throw new DataError("MALFORMED", `series ${i + 1}, step ${t + 1}: label ${y} is not a class (0..${C - 1}: ${classes.join(", ")})`);
+    }
+  });
+  const shape = { window: config.window ?? 24, horizon: 1 };
+  const fractions = { dev: config.devFraction ?? 0.15, test: config.testFraction ?? 0.15 };
+  const parts = series.map((s) => chronologicalSplit(s.length, fractions));
+  const scaler = Standardizer.fit(config.features, series.map((s, i) => ({ values: s.values.subarray(0, parts[i]!.train * F), length: parts[i]!.train })));
+  const scaled = series.map((s) => scaler.transform(s.values));
+  // A window ending at step `end` reads [end - window, end) and is labelled by step end - 1: the
+  // "horizon" of 1 here only keeps the window inside its part.
+  const windowsIn = (range: (s: Series, i: number) => { from: number; to: number }, stride: number): ForecastWindow[] =>
+    forecastWindows(series, shape, (s, i) => {
+      const r = range(s, i);
+      // Labelled steps end - 1 in [from, to): ends in [from + 1, to]; forecastWindows keeps end + 1 <= its `to`.
+      return { from: r.from + 1, to: Math.min(s.length, r.to) + 1 };
+    }, stride);
+  const train = windowsIn((_s, i) => ({ from: 0, to: parts[i]!.train }), config.stride ?? 1);
+  const dev = windowsIn((_s, i) => ({ from: parts[i]!.train, to: parts[i]!.dev }), 1);
+  const test = windowsIn((s, i) => ({ from: parts[i]!.dev, to: s.length }), 1);
+  const labelOf = (w: ForecastWindow): number => labels[w.series]![w.end - 1]!;
+  const batchOf = (ws: readonly ForecastWindow[]): ClassificationBatch & { tokens: number } => {
+    const T = shape.window;
+    const B = ws.length;
+    const inputs = new Float32Array(T * B * F);
+    ws.forEach((w, b) => {
+      for (let t = 0; t < T; t++) inputs.set(scaled[w.series]!.subarray((w.end - T + t) * F, (w.end - T + t + 1) * F), (t * B + b) * F);
+    });
+    return { inputs: new Tensor(inputs, [T, B, F]), lengths: new Tensor(new Int32Array(B).fill(T), [B]), labels: new Tensor(Int32Array.from(ws, labelOf), [B]), tokens: B };
+  };
+  const counts = new Array<number>(C).fill(0);
+  for (const w of train) counts[labelOf(w)]!++;
+  const setting = config.classWeights ?? "balanced";
+  const classWeights =
+    setting === "none" ? undefined : setting === "balanced" ? counts.map((n) => (n === 0 ? 1 : train.length / (C * n))) : [...setting];
+  selectKernels(config.kernels, config.threads);
+  const model = new SequenceClassifier({ pooling: "last", bidirectional: false, hiddenSize: 32, ...config.model, inputSize: F, numClasses: C });
+  const params = model.init(new Rng(config.seed ?? 0));
+  const data = bucketedBatches(train, { batchSize: config.batchSize ?? 64, seed: config.seed ?? 0, bucketPool: 1, op: "trainWindowClassifier", noun: "windows", compare: () => 0, build: batchOf });
+  await new Trainer({
+    params,
+    loss: model.lossFunction(classWeights ? { classWeights } : {}),
+    data,
+    optimizer: buildOptimizer(config.optimizer, 1e-3),
+    ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
+    seed: config.seed ?? 0,
+  }).run({ steps: config.steps ?? 1000 });
+  const report = (ws: readonly ForecastWindow[]): ClassificationReport | null => {
+    if (ws.length === 0) return null;
+    const predicted = new Int32Array(ws.length);
+    noGrad(() => {
+      for (let i = 0; i < ws.length; i += 512) {
+        const batch = batchOf(ws.slice(i, i + 512));
+        predicted.set(predictedClasses(model.forward(params, batch.inputs, batch.lengths).logits), i);
+      }
+    });
+    return classificationReport(Int32Array.from(ws, labelOf), predicted, classes);
+  };
+  return { model, params, scaler, classes, window: shape.window, trainWindows: train.length, dev: report(dev), test: report(test) };
+}
+
+/**
+ * Scores a window classifier on other series (a sensor it never saw): every window of every
+ * series, labelled by its last step, as `trainWindowClassifier` labels them.
+ */
+export function evaluateWindowClassifier(
+  result: Pick<WindowClassifierResult, "model" | "params" | "scaler" | "classes" | "window">,
+  series: readonly Series[],
+  labels: readonly ArrayLike<number>[],
+): ClassificationReport {
+  const F = result.scaler.features.length;
+  const T = result.window;
+  const scaled = series.map((s) => result.scaler.transform(s.values));
+  const gold: number[] = [];
+  const predicted: number[] = [];
+  noGrad(() => {
+    series.forEach((s, i) => {
+      if (s.length < T) throw new DataError("TOO_SHORT", `series ${i + 1} has ${s.length} steps, fewer than one window (${T})`);
+      for (let start = T; start <= s.length; start += 512) {
+        const ends = Array.from({ length: Math.min(512, s.length - start + 1) }, (_, k) => start + k);
+        const B = ends.length;
+        const inputs = new Float32Array(T * B * F);
+        ends.forEach((end, b) => {
+          for (let t = 0; t < T; t++) inputs.set(scaled[i]!.subarray((end - T + t) * F, (end - T + t + 1) * F), (t * B + b) * F);
+        });
+        const logits = result.model.forward(result.params, new Tensor(inputs, [T, B, F]), new Tensor(new Int32Array(B).fill(T), [B])).logits;
+        predicted.push(...predictedClasses(logits));
+        for (const end of ends) gold.push(labels[i]![end - 1]!);
+      }
+    });
+  });
+  return classificationReport(gold, predicted, result.classes);
+}
