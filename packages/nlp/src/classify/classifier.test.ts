@@ -3,6 +3,7 @@ import { gradcheck, loadWasmKernelsSync, Rng, Tensor, treeLeaves, treeMap, value
 import { adam, arraySource, Trainer } from "@unroll/train";
 import {
   classificationBatch,
+  classifierGradientFlow,
   POOLINGS,
   predictedClasses,
   SequenceClassifier,
@@ -196,5 +197,23 @@ describe("SequenceTagger", () => {
     const params = model.init(new Rng(0));
     const batch = taggingBatch([{ ids: Int32Array.of(1, 2), tags: Int32Array.of(0, 5) }]);
     expect(() => model.loss(model.forward(params, batch.inputs, batch.lengths), batch.tags)).toThrow(/tag 5 at step 1 of example 0 is not a tag/);
+  });
+});
+
+describe("classifierGradientFlow", () => {
+  it("last-state pooling reaches the early steps through the recurrence only (a tanh RNN's curve decays backwards); mean pooling reaches every step", () => {
+    const T = 30;
+    const batch = classificationBatch(Array.from({ length: 8 }, (_, b) => ({ ids: Int32Array.from({ length: T }, (_, t) => 1 + ((t * 3 + b) % 9)), label: b % 2 })));
+    const flow = (pooling: "last" | "mean"): number[] => {
+      const model = new SequenceClassifier({ vocabSize: 10, numClasses: 2, embeddingSize: 8, hiddenSize: 16, cell: "rnn_tanh", bidirectional: false, pooling });
+      return classifierGradientFlow(model, model.init(new Rng(4)), batch);
+    };
+    const last = flow("last");
+    const mean = flow("mean");
+    expect(last).toHaveLength(T);
+    // Last pooling: the first step gets a tiny fraction of the last step's gradient.
+    expect(last[0]! / last[T - 1]!).toBeLessThan(1e-2);
+    // Mean pooling: every step has its own path to the loss, the first within 10x of the last.
+    expect(mean[0]! / mean[T - 1]!).toBeGreaterThan(0.1);
   });
 });

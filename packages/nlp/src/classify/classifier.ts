@@ -1,4 +1,4 @@
-import { div, formatShape, gather, mul, type Rng, ShapeError, softmaxCrossEntropy, sum, Tensor, ValueRangeError } from "@unroll/tensor";
+import { add, div, formatShape, gather, mul, type Rng, ShapeError, softmaxCrossEntropy, sum, Tensor, ValueRangeError, valueAndGrad, zeros } from "@unroll/tensor";
 import { Linear } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
 import {
@@ -139,6 +139,28 @@ export class SequenceClassifier {
       return { loss: this.loss(logits, batch.labels, options), tokens: batch.labels.size };
     };
   }
+}
+
+/**
+ * The lecture's picture of how far back the loss reaches: ||dL/dh_t|| of the top layer's forward
+ * direction at every step t (L2 over the batch and the units), for one batch. With last-state
+ * pooling the loss sees the sequence through its final state only, and a tanh RNN's curve decays
+ * backwards from there; mean or attention pooling hands every step a direct path.
+ */
+export function classifierGradientFlow(model: SequenceClassifier, params: SequenceClassifierParams, batch: ClassificationBatch, options: ClassifierLossOptions = {}): number[] {
+  const [T, B] = batch.inputs.shape as [number, number];
+  const top = model.config.numLayers - 1;
+  const H = model.config.hiddenSize;
+  const probes = Array.from({ length: T }, () => zeros([B, H]));
+  const { grads } = valueAndGrad((p: Tensor[]) => {
+    const { logits } = model.forward(params, batch.inputs, batch.lengths, { onHidden: (h, at) => (at.layer === top && at.direction === 0 ? add(h, p[at.t]!) : h) });
+    return model.loss(logits, batch.labels, options);
+  })(probes);
+  return grads.map((g) => {
+    let s = 0;
+    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
+    return Math.sqrt(s);
+  });
 }
 
 export function checkClassWeights(weights: readonly number[], numClasses: number): void {

@@ -26,7 +26,7 @@ import {
   ValueRangeError,
   where,
 } from "@unroll/tensor";
-import { type CellMode, GRU, LSTM, type Recurrent, RNN } from "@unroll/cells";
+import { type CellMode, type ForwardOptions, GRU, LSTM, type Recurrent, RNN } from "@unroll/cells";
 
 /**
  * How a sequence of outputs becomes one vector: the last state (both directions' final states
@@ -77,6 +77,8 @@ export interface SequenceEncoderParams {
 export interface EncodeOptions {
   readonly training?: boolean;
   readonly rng?: Rng;
+  /** Passed to the recurrent layer (see `ForwardOptions.onHidden`): diagnostics probe dL/dh_t here. */
+  readonly onHidden?: ForwardOptions["onHidden"];
 }
 
 /** What the recurrent layers leave: every step's top-layer output and the final states. */
@@ -190,7 +192,7 @@ export class SequenceEncoder {
     const drop = (x: Tensor): Tensor => (options.training && c.dropout > 0 && options.rng ? dropout(x, c.dropout, options.rng) : x);
     const x = c.vocabSize !== null ? drop(gather(params.embedding!.weight, inputs)) : inputs;
     const training = options.training && options.rng ? { training: true, rng: options.rng } : {};
-    const out = this.rnn.forward(params.rnn, x, { lengths, ...training });
+    const out = this.rnn.forward(params.rnn, x, { lengths, ...training, ...(options.onHidden ? { onHidden: options.onHidden } : {}) });
     const D = this.rnn.directions;
     const L = c.numLayers;
     const finals: Tensor[] = [];
