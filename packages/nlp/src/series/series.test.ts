@@ -138,3 +138,18 @@ describe("trainWindowClassifier", () => {
     expect(spike.f1).toBeGreaterThan(0.9);
   });
 });
+
+describe("trainForecaster checkpoints", () => {
+  it("a run stopped and resumed ends with the same weights as one that ran straight through", { timeout: 120_000 }, async () => {
+    const series = [{ values: Float64Array.from({ length: 300 }, (_, t) => Math.sin(t / 5) + t / 100), length: 300 }];
+    const config = { features: ["y"], target: "y", window: 10, horizon: 2, model: { hiddenSize: 8 }, batchSize: 16, evalEvery: 10, kernels: "reference" as const };
+    const straight = await trainForecaster({ series, config: { ...config, steps: 25 } });
+    const dir = await mkdtemp(join(tmpdir(), "unroll-forecast-resume-"));
+    dirs.push(dir);
+    await trainForecaster({ series, config: { ...config, steps: 12 }, checkpointDir: dir });
+    const resumed = await trainForecaster({ series, config: { ...config, steps: 25 }, checkpointDir: dir, resume: true });
+    expect(resumed.resumedFrom).toBe(12);
+    const a = treeLeaves(straight.params);
+    treeLeaves(resumed.params).forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(a[i]!.data)));
+  });
+});
