@@ -14,7 +14,7 @@ import {
 } from "@unroll/train";
 import { DataError } from "../data/errors.js";
 import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
-import { buildOptimizer, buildSchedule, type OptimizerSettings, type ScheduleSettings } from "../train/recipe.js";
+import { buildOptimizer, buildSchedule, type OptimizerSettings, resumedConfig, type ScheduleSettings } from "../train/recipe.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type FitVocabularyOptions, Vocabulary, type VocabularyJSON } from "../seq2seq/vocabulary.js";
 import { classificationBatch, classificationBatches, type EncodedExample } from "./batches.js";
@@ -208,14 +208,7 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
     resumed = await loadCheckpoint(options.checkpointDir);
     const saved = classifierConfigOf(resumed, options.checkpointDir);
     const limits = options.config ?? {};
-    config = {
-      ...saved.training,
-      ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
-      ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
-      ...(limits.patience !== undefined ? { patience: limits.patience } : {}),
-      ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
-      ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
-    };
+    config = resumedConfig(saved.training, limits);
     vocabulary = Vocabulary.fromJSON(saved.vocabulary);
     labels = new LabelSet(saved.labels);
     modelConfig = saved.model;

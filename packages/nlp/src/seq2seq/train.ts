@@ -16,7 +16,7 @@ import { corpusBleu, type BleuScore } from "../metrics/bleu.js";
 import { corpusChrf, type ChrfScore } from "../metrics/chrf.js";
 import { DataError } from "../data/errors.js";
 import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
-import { buildOptimizer, buildSchedule } from "../train/recipe.js";
+import { buildOptimizer, buildSchedule, resumedConfig } from "../train/recipe.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type EncodedPair, pairBatches } from "./batches.js";
 import { evaluateTranslationLoss } from "./evaluate.js";
@@ -206,14 +206,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     resumed = await loadCheckpoint(options.checkpointDir);
     const saved = translationConfigOf(resumed, options.checkpointDir);
     const limits = options.config ?? {};
-    config = {
-      ...saved.training,
-      ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
-      ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
-      ...(limits.patience !== undefined ? { patience: limits.patience } : {}),
-      ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
-      ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
-    };
+    config = resumedConfig(saved.training, limits);
     const source = Vocabulary.fromJSON(saved.source);
     vocabularies = { source, target: config.joint ? source : Vocabulary.fromJSON(saved.target) };
     modelConfig = saved.model;

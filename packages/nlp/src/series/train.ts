@@ -13,7 +13,7 @@ import {
 } from "@unroll/train";
 import { bucketedBatches } from "../data/bucketed.js";
 import { DataError } from "../data/errors.js";
-import { buildOptimizer, buildSchedule, type OptimizerSettings, type ScheduleSettings } from "../train/recipe.js";
+import { buildOptimizer, buildSchedule, type OptimizerSettings, resumedConfig, type ScheduleSettings } from "../train/recipe.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type ForecastBatch, type ResolvedForecasterConfig, SequenceForecaster, type SequenceForecasterConfig, type SequenceForecasterParams } from "./forecaster.js";
 import { Standardizer, type StandardizerJSON } from "./scaler.js";
@@ -275,14 +275,7 @@ export async function trainForecaster(options: TrainForecastOptions): Promise<Tr
     resumed = await loadCheckpoint(options.checkpointDir);
     const saved = forecasterConfigOf(resumed, options.checkpointDir);
     const limits = options.config;
-    config = {
-      ...saved.training,
-      ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
-      ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
-      ...(limits.patience !== undefined ? { patience: limits.patience } : {}),
-      ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
-      ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
-    };
+    config = resumedConfig(saved.training, limits);
   }
   const saved = resumed ? forecasterConfigOf(resumed, options.checkpointDir!) : null;
   const prepared = prepareForecastData(options.series, config, { ...(options.exclude ? { exclude: options.exclude } : {}), ...(saved ? { scaler: saved.scaler, changeScale: saved.changeScale } : {}) });

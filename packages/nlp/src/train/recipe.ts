@@ -49,3 +49,19 @@ export function buildSchedule(s: ScheduleSettings = {}, lr: number, totalSteps: 
       return reduceOnPlateau({ lr, patience: s.patience ?? 2, factor: s.factor ?? 0.5, minLr: s.minLr ?? 0 });
   }
 }
+
+/** What a resumed run may change: how long it runs and on which kernels; everything else is the run's own. */
+export const RESUMABLE_SETTINGS = ["steps", "timeBudgetMinutes", "patience", "kernels", "threads"] as const;
+
+/**
+ * A resumed run's settings: the saved ones, so that it continues exactly, with those of
+ * `RESUMABLE_SETTINGS` that `limits` gives taken from there.
+ */
+export function resumedConfig<C extends object>(saved: C, limits: Partial<C>): C {
+  const out = { ...saved } as Record<string, unknown>;
+  for (const key of RESUMABLE_SETTINGS) {
+    const value = (limits as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out as C;
+}

@@ -30,7 +30,7 @@ import { CharTokenizer } from "../tokenizers/char.js";
 import type { Tokenizer, TokenizerJSON } from "../tokenizers/tokenizer.js";
 import { WordTokenizer } from "../tokenizers/word.js";
 import { tokenizerFromJSON } from "../tokenizers/from-json.js";
-import { buildOptimizer, buildSchedule } from "./recipe.js";
+import { buildOptimizer, buildSchedule, resumedConfig } from "./recipe.js";
 import { checkTrainLmConfig, type CorpusFingerprint, corpusFingerprint, readLanguageModelCheckpointConfig, verifyCorpus } from "./checkpoint-config.js";
 
 /** How to train a language model: plain JSON, the same as the CLI's flags or config file. */
@@ -203,14 +203,7 @@ export async function trainLanguageModel(options: TrainLmOptions): Promise<Train
     // The saved run's settings rule (model, data, optimiser, schedule), so that it continues exactly;
     // only how long to run and which kernels (and threads) to use may change.
     const limits = options.config ?? {};
-    config = {
-      ...saved.training,
-      ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
-      ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
-      ...(limits.patience !== undefined ? { patience: limits.patience } : {}),
-      ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
-      ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
-    };
+    config = resumedConfig(saved.training, limits);
     await verifyCorpus(saved, options.text, saved.training.data ?? "the text");
     corpus = saved.corpus;
     tokenizer = from.tokenizer;

@@ -1,4 +1,4 @@
-import { buildOptimizer, buildSchedule, type CorpusFingerprint, corpusFingerprint, DataError, type OptimizerSettings, type ScheduleSettings, selectKernels, Vocabulary, type VocabularyJSON } from "@unroll/nlp";
+import { buildOptimizer, buildSchedule, resumedConfig, type CorpusFingerprint, corpusFingerprint, DataError, type OptimizerSettings, type ScheduleSettings, selectKernels, Vocabulary, type VocabularyJSON } from "@unroll/nlp";
 import { noGrad, reshape, Rng, ShapeError, softmaxCrossEntropy, type Tensor, treeEntries, treeMap, ValueRangeError } from "@unroll/tensor";
 import { type Checkpoint, checkpointEvery, checkStateDict, type EvalResult, loadCheckpoint, saveTrainerCheckpoint, stateFromCheckpoint, type StopReason, Trainer } from "@unroll/train";
 import { captionBatch } from "../caption/batch.js";
@@ -194,13 +194,7 @@ export async function trainCaptionModel(options: TrainCaptionOptions): Promise<T
     resumed = await loadCheckpoint(options.checkpointDir);
     const saved = captionConfigOf(resumed, options.checkpointDir);
     const limits = options.config ?? {};
-    config = {
-      ...saved.training,
-      ...(limits.steps !== undefined ? { steps: limits.steps } : {}),
-      ...(limits.timeBudgetMinutes !== undefined ? { timeBudgetMinutes: limits.timeBudgetMinutes } : {}),
-      ...(limits.kernels !== undefined ? { kernels: limits.kernels } : {}),
-      ...(limits.threads !== undefined ? { threads: limits.threads } : {}),
-    };
+    config = resumedConfig(saved.training, limits);
     vocabulary = Vocabulary.fromJSON(saved.vocabulary);
     modelConfig = saved.model;
     input = saved.input;
