@@ -1,13 +1,10 @@
 import { noGrad, Rng, softmax, softmaxCrossEntropy, type Tensor, ValueRangeError } from "@unroll/tensor";
 import {
-  BestCheckpoint,
   type BestRecord,
   type Checkpoint,
-  checkpointEvery,
   type EngineFactory,
   type EvalResult,
   loadCheckpoint,
-  saveTrainerCheckpoint,
   stateFromCheckpoint,
   type StopReason,
   Trainer,
@@ -15,6 +12,7 @@ import {
 import { DataError } from "../data/errors.js";
 import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
 import { buildOptimizer, buildSchedule, type OptimizerSettings, resumedConfig, type ScheduleSettings } from "../train/recipe.js";
+import { RunCheckpoints } from "../train/run-checkpoints.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type FitVocabularyOptions, Vocabulary, type VocabularyJSON } from "../seq2seq/vocabulary.js";
 import { classificationBatch, classificationBatches, type EncodedExample } from "./batches.js";
@@ -271,17 +269,14 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
     options.onEvaluation?.(step, result);
     return result;
   };
-  let savedStep = resumed?.step ?? -1;
-  const keep = options.keepCheckpoints ?? 3;
-  const saveEvery = options.checkpointDir
-    ? checkpointEvery<SequenceClassifierParams, ClassificationBatch, never>(options.checkpointDir, options.checkpointEvery ?? 500, {
-        config: checkpointConfig,
-        keep,
-        onSaved: (_dir, step) => (savedStep = step),
-      })
-    : null;
-  const best = options.keepBest && options.checkpointDir ? await BestCheckpoint.open(options.checkpointDir, { resumed }) : null;
-  let newBest: { step: number; loss: number } | null = null;
+  const checkpoints = await RunCheckpoints.open({
+    dir: options.checkpointDir,
+    config: checkpointConfig,
+    every: options.checkpointEvery ?? 500,
+    keep: options.keepCheckpoints ?? 3,
+    keepBest: options.keepBest ?? false,
+    resumed,
+  });
   const trainer: Trainer<SequenceClassifierParams, ClassificationBatch, never> = new Trainer<SequenceClassifierParams, ClassificationBatch, never>({
     params,
     loss: model.lossFunction(classWeights ? { classWeights } : {}),
@@ -293,17 +288,9 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
     ...(devEncoded.length > 0 ? { evaluate: { every: evalEvery, run: (p: SequenceClassifierParams) => evaluate(p, trainer.step) } } : {}),
     ...(config.patience !== undefined ? { earlyStopping: { patience: config.patience } } : {}),
     seed: config.seed ?? 0,
-    afterStep: async (t, e) => {
-      if (best && newBest?.step === e.step) {
-        await best.save(t, { loss: newBest.loss, config: checkpointConfig, keep });
-        savedStep = e.step;
-      } else await saveEvery?.(t, e);
-      newBest = null;
-    },
+    afterStep: checkpoints.afterStep,
   });
-  trainer.events.on("eval", (e) => {
-    if (best?.improves(e.metrics.loss)) newBest = { step: e.step, loss: e.metrics.loss };
-  });
+  checkpoints.watch(trainer);
   if (resumed) trainer.restore(stateFromCheckpoint(resumed));
   let parameters = 0;
   for (const shape of Object.values(model.parameterShapes())) parameters += shape.reduce((a, b) => a * b, 1);
@@ -330,16 +317,9 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
     ...(options.signal ? { signal: options.signal } : {}),
   });
   // The model as it ends, evaluated outside the trainer (its state stays an uninterrupted run's).
-  if (trainer.step > 0 && stopReason !== "stopped" && devEncoded.length > 0 && evaluations.at(-1)?.step !== trainer.step) {
-    const final = evaluate(params, trainer.step);
-    if (best?.improves(final.loss)) {
-      await best.save(trainer, { loss: final.loss, config: checkpointConfig, keep, runCheckpointSaved: savedStep === trainer.step });
-      savedStep = trainer.step;
-    }
-  }
-  if (options.checkpointDir && savedStep !== trainer.step) await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep });
-  const bestRecord = best?.best ? { ...best.best, dir: best.dir } : null;
-  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, evaluations, best: bestRecord };
+  const final = trainer.step > 0 && stopReason !== "stopped" && devEncoded.length > 0 && evaluations.at(-1)?.step !== trainer.step ? evaluate(params, trainer.step) : null;
+  await checkpoints.finish(trainer, final?.loss ?? null);
+  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, evaluations, best: checkpoints.best };
 }
 
 /** The classifier part of a checkpoint's config; a clear error for any other checkpoint. */

@@ -1,13 +1,10 @@
 import { Rng, ValueRangeError } from "@unroll/tensor";
 import {
   type EngineFactory,
-  BestCheckpoint,
   type BestRecord,
   type Checkpoint,
-  checkpointEvery,
   type EvalResult,
   loadCheckpoint,
-  saveTrainerCheckpoint,
   stateFromCheckpoint,
   type StopReason,
   Trainer,
@@ -17,6 +14,7 @@ import { corpusChrf, type ChrfScore } from "../metrics/chrf.js";
 import { DataError } from "../data/errors.js";
 import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
 import { buildOptimizer, buildSchedule, resumedConfig } from "../train/recipe.js";
+import { RunCheckpoints } from "../train/run-checkpoints.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type EncodedPair, pairBatches } from "./batches.js";
 import { evaluateTranslationLoss } from "./evaluate.js";
@@ -264,18 +262,14 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     evaluations.push({ step, result });
     options.onEvaluation?.(step, result);
   };
-  const saveEvery = options.checkpointDir
-    ? checkpointEvery<Seq2SeqParams, Seq2SeqBatch, never>(options.checkpointDir, options.checkpointEvery ?? 500, {
-        config: checkpointConfig,
-        keep: options.keepCheckpoints ?? 3,
-        onSaved: (_dir, step) => (savedStep = step),
-      })
-    : null;
-  let savedStep = resumed?.step ?? -1;
-  const best = options.keepBest && options.checkpointDir ? await BestCheckpoint.open(options.checkpointDir, { resumed }) : null;
-  // A dev loss that beats best/ is saved after its step (with the run's checkpoint of that step).
-  let newBest: { step: number; loss: number } | null = null;
-  const keep = options.keepCheckpoints ?? 3;
+  const checkpoints = await RunCheckpoints.open({
+    dir: options.checkpointDir,
+    config: checkpointConfig,
+    every: options.checkpointEvery ?? 500,
+    keep: options.keepCheckpoints ?? 3,
+    keepBest: options.keepBest ?? false,
+    resumed,
+  });
   const trainer = new Trainer<Seq2SeqParams, Seq2SeqBatch, never>({
     params,
     loss: model.lossFunction({
@@ -303,16 +297,10 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
     seed: config.seed ?? 0,
     afterStep: async (t, e) => {
       if (e.step % evalEvery === 0) await bleuAt(e.step);
-      if (best && newBest?.step === e.step) {
-        await best.save(t, { loss: newBest.loss, config: checkpointConfig, keep });
-        savedStep = e.step;
-      } else await saveEvery?.(t, e);
-      newBest = null;
+      await checkpoints.afterStep(t, e);
     },
   });
-  trainer.events.on("eval", (e) => {
-    if (best?.improves(e.metrics.loss)) newBest = { step: e.step, loss: e.metrics.loss };
-  });
+  checkpoints.watch(trainer);
   if (resumed) trainer.restore(stateFromCheckpoint(resumed));
   let parameters = 0;
   for (const shape of Object.values(model.parameterShapes())) parameters += shape.reduce((a, b) => a * b, 1);
@@ -337,19 +325,10 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
   });
   // The model as it ends, evaluated outside the trainer so that its state stays that of an
   // uninterrupted run; not for a run stopped to be resumed (its metrics stay an uninterrupted run's).
-  if (trainer.step > 0 && stopReason !== "stopped" && evaluations.at(-1)?.step !== trainer.step) {
-    await bleuAt(trainer.step);
-    const final = evaluations.at(-1);
-    if (best && final?.step === trainer.step && best.improves(final.result.loss)) {
-      await best.save(trainer, { loss: final.result.loss, config: checkpointConfig, keep, runCheckpointSaved: savedStep === trainer.step });
-      savedStep = trainer.step;
-    }
-  }
-  if (options.checkpointDir && savedStep !== trainer.step) {
-    await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep });
-  }
-  const bestRecord = best?.best ? { ...best.best, dir: best.dir } : null;
-  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, evaluations, best: bestRecord };
+  if (trainer.step > 0 && stopReason !== "stopped" && evaluations.at(-1)?.step !== trainer.step) await bleuAt(trainer.step);
+  const final = evaluations.at(-1);
+  await checkpoints.finish(trainer, final?.step === trainer.step ? final.result.loss : null);
+  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, evaluations, best: checkpoints.best };
 }
 
 /** The translation part of a checkpoint's config; a clear error for any other checkpoint. */

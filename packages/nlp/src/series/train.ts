@@ -1,12 +1,9 @@
 import { noGrad, Rng, ValueRangeError } from "@unroll/tensor";
 import {
-  BestCheckpoint,
   type BestRecord,
   type Checkpoint,
-  checkpointEvery,
   type EvalResult,
   loadCheckpoint,
-  saveTrainerCheckpoint,
   stateFromCheckpoint,
   type StopReason,
   Trainer,
@@ -14,6 +11,7 @@ import {
 import { bucketedBatches } from "../data/bucketed.js";
 import { DataError } from "../data/errors.js";
 import { buildOptimizer, buildSchedule, type OptimizerSettings, resumedConfig, type ScheduleSettings } from "../train/recipe.js";
+import { RunCheckpoints } from "../train/run-checkpoints.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type ForecastBatch, type ResolvedForecasterConfig, SequenceForecaster, type SequenceForecasterConfig, type SequenceForecasterParams } from "./forecaster.js";
 import { Standardizer, type StandardizerJSON } from "./scaler.js";
@@ -307,13 +305,14 @@ export async function trainForecaster(options: TrainForecastOptions): Promise<Tr
     options.onEvaluation?.(step, result);
     return result;
   };
-  const keep = options.keepCheckpoints ?? 3;
-  let savedStep = resumed?.step ?? -1;
-  const saveEvery = options.checkpointDir
-    ? checkpointEvery<SequenceForecasterParams, ForecastBatch, never>(options.checkpointDir, options.checkpointEvery ?? 500, { config: checkpointConfig, keep, onSaved: (_d, step) => (savedStep = step) })
-    : null;
-  const best = options.keepBest && options.checkpointDir ? await BestCheckpoint.open(options.checkpointDir, { resumed }) : null;
-  let newBest: { step: number; loss: number } | null = null;
+  const checkpoints = await RunCheckpoints.open({
+    dir: options.checkpointDir,
+    config: checkpointConfig,
+    every: options.checkpointEvery ?? 500,
+    keep: options.keepCheckpoints ?? 3,
+    keepBest: options.keepBest ?? false,
+    resumed,
+  });
   const trainer: Trainer<SequenceForecasterParams, ForecastBatch, never> = new Trainer<SequenceForecasterParams, ForecastBatch, never>({
     params,
     loss: model.lossFunction(),
@@ -324,17 +323,9 @@ export async function trainForecaster(options: TrainForecastOptions): Promise<Tr
     ...(devWindows.length > 0 ? { evaluate: { every: config.evalEvery ?? 200, run: (p: SequenceForecasterParams) => evaluate(p, trainer.step) } } : {}),
     ...(config.patience !== undefined ? { earlyStopping: { patience: config.patience } } : {}),
     seed: config.seed ?? 0,
-    afterStep: async (t, e) => {
-      if (best && newBest?.step === e.step) {
-        await best.save(t, { loss: newBest.loss, config: checkpointConfig, keep });
-        savedStep = e.step;
-      } else await saveEvery?.(t, e);
-      newBest = null;
-    },
+    afterStep: checkpoints.afterStep,
   });
-  trainer.events.on("eval", (e) => {
-    if (best?.improves(e.metrics.loss)) newBest = { step: e.step, loss: e.metrics.loss };
-  });
+  checkpoints.watch(trainer);
   if (resumed) trainer.restore(stateFromCheckpoint(resumed));
   let parameters = 0;
   for (const s of Object.values(model.parameterShapes())) parameters += s.reduce((a, b) => a * b, 1);
@@ -360,21 +351,11 @@ export async function trainForecaster(options: TrainForecastOptions): Promise<Tr
     ...(config.timeBudgetMinutes !== undefined ? { timeBudgetMs: config.timeBudgetMinutes * 60_000 } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  if (trainer.step > 0 && stopReason !== "stopped" && devWindows.length > 0 && evaluations.at(-1)?.step !== trainer.step) {
-    const final = evaluate(params, trainer.step);
-    if (best?.improves(final.loss)) {
-      await best.save(trainer, { loss: final.loss, config: checkpointConfig, keep, runCheckpointSaved: savedStep === trainer.step });
-      savedStep = trainer.step;
-    }
-  }
-  if (options.checkpointDir && savedStep !== trainer.step) await saveTrainerCheckpoint(trainer, options.checkpointDir, { config: checkpointConfig, keep });
-  let test: TrainForecastResult["test"] = null;
-  if (testWindows.length > 0) {
-    const scores = evaluateForecasts(forecaster(params), options.series, testWindows, config.season);
-    test = scores;
-  }
-  const bestRecord = best?.best ? { ...best.best, dir: best.dir } : null;
-  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, best: bestRecord, test };
+  // The model as it ends, evaluated outside the trainer (its state stays an uninterrupted run's).
+  const final = trainer.step > 0 && stopReason !== "stopped" && devWindows.length > 0 && evaluations.at(-1)?.step !== trainer.step ? evaluate(params, trainer.step) : null;
+  await checkpoints.finish(trainer, final?.loss ?? null);
+  const test = testWindows.length > 0 ? evaluateForecasts(forecaster(params), options.series, testWindows, config.season) : null;
+  return { ...info, params, stopReason, steps: trainer.step, evaluation: evaluations.at(-1)?.result ?? null, best: checkpoints.best, test };
 }
 
 /** Errors of the model and of the naive baselines on the same windows (`season`: the seasonal baseline's period). */
