@@ -3,7 +3,7 @@
 // classifier trained for a time budget against a bag-of-words logistic regression trained by this
 // script on the same training split, and the majority class; scores on the held-out test split.
 //   npx --yes pnpm@12.4.2 --filter @unroll/cli classification -- [--tasks spam-assassin,sotu] [--minutes 5]
-//     [--pooling mean] [--json classification.json]
+//     [--pooling mean] [--dropout 0] [--json classification.json]
 // (from apps/cli: `npx tsx scripts/classification.ts ...`; the packages must be built).
 // The model selected is the checkpoint of the lowest dev loss (<out>/best), as a user would.
 import { writeFileSync } from "node:fs";
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     tasks: { type: "string", default: "spam-assassin,sotu" },
     minutes: { type: "string", default: "5" },
     pooling: { type: "string", default: "mean" },
+    dropout: { type: "string", default: "0" },
     presidents: { type: "string" },
     threads: { type: "string" },
     json: { type: "string" },
@@ -48,7 +49,7 @@ for (const task of args.tasks!.split(",") as ClassificationDatasetName[]) {
     train: split.train,
     dev: split.dev,
     config: {
-      model: { pooling: args.pooling as Pooling },
+      model: { pooling: args.pooling as Pooling, dropout: Number(args.dropout) },
       timeBudgetMinutes: Number(args.minutes),
       evalEvery: 100,
       ...(args.threads ? { threads: Number(args.threads) } : {}),
@@ -66,7 +67,7 @@ for (const task of args.tasks!.split(",") as ClassificationDatasetName[]) {
     test: split.test.length,
     majority: { label: majority.label, accuracy: split.test.filter((e) => e.label === majority.label).length / split.test.length },
     bagOfWords: { accuracy: bowReport.accuracy, macroF1: bowReport.macroF1, features: bow.features, seconds: bowSeconds },
-    rnn: { accuracy: rnn.report.accuracy, macroF1: rnn.report.macroF1, steps: result.steps, bestStep: best.step, minutes: Number(args.minutes), pooling: args.pooling, parameters: result.parameters },
+    rnn: { accuracy: rnn.report.accuracy, macroF1: rnn.report.macroF1, steps: result.steps, bestStep: best.step, minutes: Number(args.minutes), pooling: args.pooling, dropout: Number(args.dropout), parameters: result.parameters },
   };
   rows.push(row);
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -74,7 +75,7 @@ for (const task of args.tasks!.split(",") as ClassificationDatasetName[]) {
     `${task}: ${row.classes.length} classes, ${row.train}/${row.dev}/${row.test} train/dev/test\n` +
       `  majority class (${majority.label})   accuracy ${pct(row.majority.accuracy)}\n` +
       `  bag-of-words logistic regression   accuracy ${pct(bowReport.accuracy)}  macro-F1 ${pct(bowReport.macroF1)}  (${bow.features} words, ${bowSeconds.toFixed(1)} s)\n` +
-      `  bi-LSTM, ${args.pooling} pooling (${args.minutes} min, best of ${result.steps} steps at ${best.step})   accuracy ${pct(rnn.report.accuracy)}  macro-F1 ${pct(rnn.report.macroF1)}`,
+      `  bi-LSTM, ${args.pooling} pooling, dropout ${args.dropout} (${args.minutes} min, best of ${result.steps} steps at ${best.step})   accuracy ${pct(rnn.report.accuracy)}  macro-F1 ${pct(rnn.report.macroF1)}`,
   );
 }
 if (args.json) writeFileSync(args.json, `${JSON.stringify(rows, null, 2)}\n`);

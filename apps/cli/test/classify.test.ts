@@ -141,4 +141,40 @@ describe("unroll train classify / classify / eval classify", () => {
     expect(resumeChange.code).toBe(1);
     expect(resumeChange.stderr).toMatch(/--hidden cannot change on --resume/);
   });
+
+  it("a CSV of numbers: windows labelled by the label column at their last row, trained on some series and scored on another", { timeout: 120_000 }, async () => {
+    // Spikes (label 1) in a noisy wave, two training series and one held-out series.
+    const rows = (group: number, seed: number): string[] => {
+      let s = seed;
+      const next = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+      return Array.from({ length: 1500 }, (_, t) => {
+        const spike = t > 12 && next() < 0.03;
+        return `${group},${(Math.sin(t / 30) + 0.1 * (next() - 0.5) + (spike ? 1.5 : 0)).toFixed(4)},${spike ? 1 : 0}`;
+      });
+    };
+    const trainCsv = join(work, "spikes.csv");
+    const otherCsv = join(work, "spikes-other.csv");
+    await writeFile(trainCsv, ["sensor,x,event", ...rows(1, 5), ...rows(2, 6)].join("\n") + "\n");
+    await writeFile(otherCsv, ["sensor,x,event", ...rows(3, 7)].join("\n") + "\n");
+    const run = join(work, "spikes");
+    const trained = await unroll(["train", "classify", "--data", trainCsv, "--label", "event", "--features", "x", "--group", "sensor", "--window", "10", "--steps", "300", "--lr", "0.01", "--kernels", "reference", "--out", run]);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/window classifier of x \(10 rows per window, labelled by "event" at the last row; classes 0, 1\), 2 series/);
+    const scored = await unroll(["--json", "eval", "classify", run, "--data", otherCsv]);
+    expect(scored.code, scored.stderr).toBe(0);
+    const [r] = lines(scored.stdout);
+    const event = (r!.perClass as { f1: number; support: number }[])[1]!;
+    expect(event.support).toBeGreaterThan(20);
+    expect(event.f1).toBeGreaterThan(0.9);
+
+    const orphan = await unroll(["train", "classify", "--data", trainCsv, "--features", "x", "--out", join(work, "orphan")]);
+    expect(orphan.code).toBe(1);
+    expect(orphan.stderr).toMatch(/--features apply to a CSV of numbers, with --label naming its label column/);
+    const one = join(work, "one-class.csv");
+    await writeFile(one, "x,event\n1,0\n2,0\n3,0\n");
+    const single = await unroll(["train", "classify", "--data", one, "--label", "event", "--features", "x", "--out", join(work, "one")]);
+    expect(single.code).toBe(1);
+    expect(single.stderr).toMatch(/the label column "event" holds one value only \(0\): a classifier needs at least 2 classes/);
+    await expect(readdir(join(work, "one"))).rejects.toThrow(/ENOENT/);
+  });
 });

@@ -1,12 +1,14 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { classifyTexts, confusionMatrixSvg, evaluateClassifier, formatClassificationReport, loadClassifier, type LoadedClassifier } from "@unroll/nlp";
+import { classifyTexts, confusionMatrixSvg, evaluateClassifier, formatClassificationReport, loadClassifier, type LoadedClassifier, loadWindowClassifier } from "@unroll/nlp";
+import { loadCheckpoint } from "@unroll/train";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { choiceFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 import { useKernels } from "./kernel-flags.js";
+import { evalWindows } from "./classify-windows.js";
 import { dataSpecOf, readClassifyData, readTsv } from "./train-classify.js";
 
 /** A classifier from a run, with the fix for the usual mistakes in the message. */
@@ -59,7 +61,7 @@ export function registerEvalClassify(evalCommand: Command, out: () => Output): v
     .command("classify")
     .description("score a classifier: accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix (text, and SVG with --svg)")
     .argument("<run>", "a run directory or a checkpoint directory written by `unroll train classify`")
-    .option("--data <file>", "label<TAB>text lines to score on (default: the run's embedded data set, its held-out test split)")
+    .option("--data <file>", "label<TAB>text lines to score on (default: the run's embedded data set, its held-out test split); for a window classifier, a CSV of other series")
     .option("--split <which>", "test | dev (of the run's embedded data set)", "test")
     .option("--svg <file>", "also draw the confusion matrix there")
     .option("--kernels <k>", "auto | wasm | reference", "auto")
@@ -68,6 +70,13 @@ export function registerEvalClassify(evalCommand: Command, out: () => Output): v
       const o = out();
       const split = choiceFlag("split", flags.split, ["test", "dev"]);
       useKernels(flags);
+      const kind = await loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined);
+      if (kind === "window-classifier") {
+        await evalWindows(o, await loadWindowClassifier(run), flags.data, async (r, title) => {
+          if (flags.svg !== undefined) await writeFileAtomic(flags.svg, `${confusionMatrixSvg(r, title)}\n`);
+        });
+        return;
+      }
       const loaded = await loadClassifierRun(run);
       let examples;
       let source: string;

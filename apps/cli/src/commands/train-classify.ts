@@ -11,6 +11,7 @@ import {
   type SequenceClassifier,
   trainClassifier,
   type TrainClassifyConfig,
+  type TrainWindowClassifierConfig,
 } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS } from "@unroll/tensor";
@@ -21,6 +22,7 @@ import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModel
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
+import { trainWindows, type WindowDataSpec } from "./classify-windows.js";
 
 /** The settings of `train classify`: flags and config-file keys share these names and rules (as `train lm`'s). */
 export const SETTINGS = {
@@ -28,6 +30,10 @@ export const SETTINGS = {
   dev: { kind: kinds.string, help: "held-out label<TAB>text lines for the dev loss, accuracy and macro-F1 (default: the data set's dev split, or the last 10% of --data)" },
   presidents: { kind: kinds.string, help: 'sotu: the presidents to tell apart, comma-separated as the corpus spells them ("Barack Obama,George W Bush"; default: the five with the most words)' },
   passageWords: { kind: kinds.positiveInteger, help: "sotu: words per passage (whole sentences, default 100)" },
+  label: { kind: kinds.string, help: "a CSV of numbers: the label column (each window of --window rows is labelled by its last row's value)" },
+  features: { kind: kinds.string, help: "a CSV of numbers: the feature columns, comma-separated" },
+  window: { kind: kinds.positiveInteger, help: "a CSV of numbers: rows per window (default 24)" },
+  group: { kind: kinds.string, help: "a CSV of numbers: a column that tells series apart (one sensor each)" },
   out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
   vocabulary: { kind: kinds.choice("word", "bpe", "char"), help: "word | bpe | char" },
   minFrequency: { kind: kinds.positiveInteger, help: "words seen fewer times are unknown (default 2)" },
@@ -182,6 +188,41 @@ export function dataSpecOf(training: TrainClassifyConfig, where: string): Classi
   return { ...training, data: training.data };
 }
 
+/** The data columns of a numeric run. */
+function windowSpec(v: Values, source: ReadonlyMap<string, string>): WindowDataSpec {
+  if (!v.has("data")) throw new UserError(`${source.get("label")} needs --data: a CSV of numbers with that column`);
+  if (!v.has("features")) throw new UserError(`${source.get("label")} needs --features: the columns each window reads, comma-separated`);
+  return {
+    data: String(v.get("data")),
+    label: String(v.get("label")),
+    features: String(v.get("features")).split(",").map((s) => s.trim()).filter(Boolean),
+    ...(v.has("group") ? { group: String(v.get("group")) } : {}),
+  };
+}
+
+/** nlp's window-classifier config from checked settings (the model flags are the text classifier's). */
+function windowConfig(v: Values): TrainWindowClassifierConfig {
+  const get = <T>(key: Key): T | undefined => v.get(key) as T | undefined;
+  const model: Record<string, unknown> = {};
+  for (const [name, key] of [["cell", "cell"], ["hiddenSize", "hidden"], ["numLayers", "layers"], ["bidirectional", "bidirectional"], ["pooling", "pooling"], ["dropout", "dropout"]] as const) {
+    if (v.has(key)) model[name] = v.get(key);
+  }
+  const weights = classWeightsOf(get<string>("classWeights"), "--class-weights");
+  return {
+    features: String(v.get("features")).split(",").map((s) => s.trim()).filter(Boolean),
+    ...(v.has("window") ? { window: get<number>("window")! } : {}),
+    model,
+    ...(v.has("lr") ? { optimizer: { lr: get<number>("lr")! } } : {}),
+    ...(weights !== undefined ? { classWeights: weights } : {}),
+    ...(v.has("clip") ? { clip: get<number>("clip")! } : {}),
+    ...(v.has("batch") ? { batchSize: get<number>("batch")! } : {}),
+    steps: get<number>("steps") ?? DEFAULTS.steps,
+    ...(v.has("seed") ? { seed: get<number>("seed")! } : {}),
+    ...(v.has("kernels") ? { kernels: get<"auto" | "wasm" | "reference">("kernels")! } : {}),
+    ...(v.has("threads") ? { threads: get<number>("threads")! } : {}),
+  };
+}
+
 const SIZE_FIX = "use a smaller --hidden, --embedding, --layers or vocabulary (--max-vocab, --min-frequency), or a smaller --batch or --max-length";
 
 function checkSize(model: SequenceClassifier, config: TrainClassifyConfig, memory: number): void {
@@ -217,7 +258,8 @@ export function registerTrainClassify(train: Command, out: () => Output): void {
       `--out holds the checkpoints, metrics.jsonl and metrics.csv, and best/, the checkpoint of the lowest dev loss. On --resume only\n${RESUME_LIST} may change. The embedded data sets keep a test split that training never reads: \`unroll eval classify RUN\`\nscores it. Examples:\n` +
       `  unroll train classify --data spam-assassin --time 5\n` +
       `  unroll train classify --data sotu --presidents "Barack Obama,George W Bush,William J Clinton" --pooling attention\n` +
-      `  unroll train classify --data reviews.tsv --class-weights balanced --out runs/reviews`,
+      `  unroll train classify --data reviews.tsv --class-weights balanced --out runs/reviews\n` +
+      `  unroll train classify --data readings.csv --label fault --features temp,vibration --group machine --window 24 --out runs/faults`,
   );
   cmd.action(async (flags: Record<string, unknown>) => trainClassify(flags, out()));
 }
@@ -228,6 +270,9 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
   for (const key of BOOLEANS) if (given[key] === true) given[key] = "true";
   const { values, source } = readSettings(SETTINGS, given, file === undefined ? {} : await readConfigFile(file), file);
   const resume = Boolean(flags.resume);
+  const numeric = ["label", "features", "window", "group"].filter((k) => values.has(k));
+  if (numeric.length > 0 && !values.has("label")) throw new UserError(`${numeric.map((k) => source.get(k)).join(", ")} apply to a CSV of numbers, with --label naming its label column`);
+  if (resume && values.has("label")) throw new UserError("a numeric (window) classifier trains in one go: --resume is for text classifiers", "start again with --force, or another --out");
   if (resume) {
     const changed = [...values.keys()].filter((k) => !ON_RESUME.has(k as Key));
     if (changed.length > 0) {
@@ -236,6 +281,9 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
         `drop them; only ${RESUME_LIST} may change (start a new run with --force or another --out to train differently)`,
       );
     }
+  } else if (values.has("label")) {
+    await trainWindows(out, { dir: resolve(String(values.get("out") ?? DEFAULTS.out)), force: Boolean(flags.force), spec: windowSpec(values, source), config: windowConfig(values) });
+    return;
   } else if (!values.has("data")) {
     throw new UserError(`train classify needs labelled texts: --data ${CLASSIFICATION_DATASETS.join(" | ")} | texts.tsv (label<TAB>text per line)`, "e.g. unroll train classify --data spam-assassin --time 5");
   }

@@ -1,12 +1,13 @@
 import { noGrad, Rng, Tensor, ValueRangeError } from "@unroll/tensor";
-import { Trainer } from "@unroll/train";
+import { loadCheckpoint, Trainer } from "@unroll/train";
 import { bucketedBatches } from "../data/bucketed.js";
 import { DataError } from "../data/errors.js";
 import { buildOptimizer, type OptimizerSettings } from "../train/recipe.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type ClassificationBatch, predictedClasses, SequenceClassifier, type SequenceClassifierConfig, type SequenceClassifierParams } from "../classify/classifier.js";
 import { classificationReport, type ClassificationReport } from "../classify/metrics.js";
-import { Standardizer } from "./scaler.js";
+import { Standardizer, type StandardizerJSON } from "./scaler.js";
+import { RunCheckpoints } from "../train/run-checkpoints.js";
 import { chronologicalSplit, type ForecastWindow, forecastWindows, type Series } from "./windows.js";
 
 export interface TrainWindowClassifierConfig {
@@ -53,6 +54,10 @@ export async function trainWindowClassifier(options: {
   readonly labels: readonly ArrayLike<number>[];
   readonly classes: readonly string[];
   readonly config: TrainWindowClassifierConfig;
+  /** Where the trained model's checkpoint goes (`loadWindowClassifier` reads it). */
+  readonly checkpointDir?: string;
+  /** Recorded with the checkpoint: where the series came from, for `eval classify`. */
+  readonly describe?: Readonly<Record<string, unknown>>;
 }): Promise<WindowClassifierResult> {
   const { series, labels, classes, config } = options;
   const F = config.features.length;
@@ -100,14 +105,26 @@ export async function trainWindowClassifier(options: {
   const model = new SequenceClassifier({ pooling: "last", bidirectional: false, hiddenSize: 32, ...config.model, inputSize: F, numClasses: C });
   const params = model.init(new Rng(config.seed ?? 0));
   const data = bucketedBatches(train, { batchSize: config.batchSize ?? 64, seed: config.seed ?? 0, bucketPool: 1, op: "trainWindowClassifier", noun: "windows", compare: () => 0, build: batchOf });
-  await new Trainer({
+  const checkpointConfig: WindowClassifierCheckpointConfig = {
+    kind: "window-classifier",
+    model: model.config,
+    scaler: scaler.toJSON(),
+    classes: [...classes],
+    window: shape.window,
+    training: config,
+    ...(options.describe ? { data: options.describe } : {}),
+  };
+  const checkpoints = await RunCheckpoints.open({ dir: options.checkpointDir, config: checkpointConfig, every: Number.MAX_SAFE_INTEGER });
+  const trainer = new Trainer({
     params,
     loss: model.lossFunction(classWeights ? { classWeights } : {}),
     data,
     optimizer: buildOptimizer(config.optimizer, 1e-3),
     ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
     seed: config.seed ?? 0,
-  }).run({ steps: config.steps ?? 1000 });
+  });
+  await trainer.run({ steps: config.steps ?? 1000 });
+  await checkpoints.finish(trainer, null);
   const report = (ws: readonly ForecastWindow[]): ClassificationReport | null => {
     if (ws.length === 0) return null;
     const predicted = new Int32Array(ws.length);
@@ -120,6 +137,34 @@ export async function trainWindowClassifier(options: {
     return classificationReport(Int32Array.from(ws, labelOf), predicted, classes);
   };
   return { model, params, scaler, classes, window: shape.window, trainWindows: train.length, dev: report(dev), test: report(test) };
+}
+
+/** What a window classifier's checkpoint records. */
+export interface WindowClassifierCheckpointConfig {
+  readonly kind: "window-classifier";
+  readonly model: SequenceClassifier["config"];
+  readonly scaler: StandardizerJSON;
+  readonly classes: readonly string[];
+  readonly window: number;
+  readonly training: TrainWindowClassifierConfig;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface LoadedWindowClassifier extends Pick<WindowClassifierResult, "model" | "params" | "scaler" | "classes" | "window"> {
+  readonly config: WindowClassifierCheckpointConfig;
+  readonly step: number;
+}
+
+/** A window classifier from its checkpoint directory; a clear error for any other checkpoint. */
+export async function loadWindowClassifier(dir: string): Promise<LoadedWindowClassifier> {
+  const checkpoint = await loadCheckpoint(dir);
+  const config = checkpoint.config as Partial<WindowClassifierCheckpointConfig> | null;
+  if (config?.kind !== "window-classifier" || !config.model || !config.scaler) {
+    throw new ValueRangeError("loadWindowClassifier", `${dir} holds a checkpoint of another kind (${config?.kind === undefined ? "no model description" : `"${String(config.kind)}"`}), not a window classifier`);
+  }
+  const c = config as WindowClassifierCheckpointConfig;
+  const model = new SequenceClassifier({ ...c.model, inputSize: c.scaler.features.length });
+  return { model, params: model.paramsFromStateDict(checkpoint.params), scaler: Standardizer.fromJSON(c.scaler), classes: c.classes, window: c.window, config: c, step: checkpoint.step };
 }
 
 /**

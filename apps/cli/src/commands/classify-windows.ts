@@ -1,0 +1,97 @@
+import { resolve } from "node:path";
+import {
+  DataError,
+  evaluateWindowClassifier,
+  formatClassificationReport,
+  loadText,
+  type NumericTable,
+  parseNumericCsv,
+  seriesOf,
+  trainWindowClassifier,
+  type TrainWindowClassifierConfig,
+} from "@unroll/nlp";
+import { UserError } from "../ui/errors.js";
+import type { Output } from "../ui/output.js";
+import { openRun } from "../training/run.js";
+
+// `train classify` on a CSV of numbers: windows of the feature columns, each labelled by the
+// label column at its last row (an event, a fault, a state), through nlp's trainWindowClassifier.
+
+/** What a numeric run records about its data, for `eval classify --data other.csv`. */
+export interface WindowDataSpec {
+  readonly data: string;
+  readonly label: string;
+  readonly features: readonly string[];
+  readonly group?: string;
+}
+
+export async function readNumericTable(path: string): Promise<NumericTable> {
+  try {
+    return parseNumericCsv(await loadText(path), path);
+  } catch (e) {
+    if (e instanceof DataError) throw new UserError(e.message, "a numeric classification file is a CSV: a header line, then rows of numbers, the label column among them");
+    throw e;
+  }
+}
+
+/** The series, their class ids per row and the class names (the label column's distinct values, in numeric order). */
+export function labelledSeries(table: NumericTable, spec: WindowDataSpec, classes?: readonly string[]) {
+  for (const name of [spec.label, ...spec.features, ...(spec.group ? [spec.group] : [])]) {
+    if (!table.columns.includes(name)) throw new UserError(`there is no column "${name}" in ${spec.data}; its columns are ${table.columns.join(", ")}`);
+  }
+  if (spec.features.includes(spec.label)) throw new UserError(`the label column "${spec.label}" cannot be a feature too`, "drop it from --features");
+  const series = seriesOf(table, spec.features, spec.group);
+  const raw = seriesOf(table, [spec.label], spec.group).map((s) => s.values);
+  const names = classes ?? [...new Set(raw.flatMap((v) => Array.from(v)))].sort((a, b) => a - b).map(String);
+  const ids = new Map(names.map((n, i) => [n, i]));
+  const labels = raw.map((values) =>
+    Int32Array.from(values, (v) => {
+      const id = ids.get(String(v));
+      if (id === undefined) throw new UserError(`${spec.data}: the label ${v} is not one the model was trained on (${names.join(", ")})`);
+      return id;
+    }),
+  );
+  if (names.length < 2) throw new UserError(`${spec.data}: the label column "${spec.label}" holds one value only (${names[0]}): a classifier needs at least 2 classes`);
+  return { series, labels, classes: names };
+}
+
+export async function trainWindows(
+  out: Output,
+  a: { dir: string; force: boolean; spec: WindowDataSpec; config: TrainWindowClassifierConfig },
+): Promise<void> {
+  const spec = { ...a.spec, data: resolve(a.spec.data) };
+  // Everything about the data is checked before the run folder is made.
+  const { series, labels, classes } = labelledSeries(await readNumericTable(spec.data), spec);
+  const run = await openRun(out, { dir: a.dir, resume: false, force: a.force, command: "unroll train classify" });
+  run.releaseOnExit();
+  try {
+    out.info(`window classifier of ${spec.features.join(", ")} (${a.config.window ?? 24} rows per window, labelled by "${spec.label}" at the last row; classes ${classes.join(", ")}), ${series.length} series`);
+    const result = await trainWindowClassifier({ series, labels, classes, config: a.config, checkpointDir: run.dir, describe: { ...spec } }).catch((e: unknown) => {
+      if (e instanceof DataError) throw new UserError(e.message, e.code === "TOO_SHORT" ? "use a smaller --window, or longer series" : "leave the column out of --features");
+      throw e;
+    });
+    const parts = [result.dev ? `dev\n${formatClassificationReport(result.dev)}` : null, result.test ? `test (the last 15% of every series)\n${formatClassificationReport(result.test)}` : null].filter(Boolean);
+    out.result(
+      { event: "done", checkpoint: run.dir, trainWindows: result.trainWindows, dev: result.dev, test: result.test },
+      () => `${parts.join("\n\n")}\ncheckpoint saved in ${run.dir}; score other series with: unroll eval classify ${run.dir} --data other.csv`,
+    );
+  } finally {
+    await run.close();
+  }
+}
+
+/** `eval classify RUN --data other.csv` for a window classifier: every window of every series in the file. */
+export async function evalWindows(
+  o: Output,
+  loaded: Parameters<typeof evaluateWindowClassifier>[0] & { readonly config: { readonly data?: Readonly<Record<string, unknown>> }; readonly step: number },
+  data: string | undefined,
+  svg: (report: ReturnType<typeof evaluateWindowClassifier>, title: string) => Promise<void>,
+): Promise<void> {
+  if (data === undefined) throw new UserError("a window classifier is scored on a CSV of other series", "pass --data other.csv (with the columns it was trained on)");
+  const recorded = loaded.config.data as unknown as WindowDataSpec | undefined;
+  if (!recorded) throw new UserError("the run does not record its data columns", "it was not written by `unroll train classify --label`");
+  const { series, labels } = labelledSeries(await readNumericTable(data), { ...recorded, data }, loaded.classes);
+  const report = evaluateWindowClassifier(loaded, series, labels);
+  await svg(report, `${data}: accuracy ${(100 * report.accuracy).toFixed(1)}%, macro-F1 ${(100 * report.macroF1).toFixed(1)}%`);
+  o.result({ data, step: loaded.step, examples: report.examples, accuracy: report.accuracy, macroF1: report.macroF1, perClass: report.perClass, confusion: report.confusion, classes: report.classes }, () => `${data}, step ${loaded.step}\n${formatClassificationReport(report)}`);
+}
