@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Rng, Tensor } from "@unroll/tensor";
-import { classificationBatch, SequenceClassifier, SequenceForecaster } from "@unroll/nlp";
+import { classificationBatch, SequenceClassifier, SequenceForecaster, SequenceTagger } from "@unroll/nlp";
 import { exportSequenceModel, OnnxSession } from "../index.js";
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
@@ -35,6 +35,15 @@ describe("sequence classifiers and forecasters in onnxruntime", () => {
       expect(session.metadata["unroll.labels"]).toBe('["a","b","c"]');
     });
   }
+
+  it("a bidirectional GRU tagger: a label's logits per step, on a padded batch of new sizes", async () => {
+    const model = new SequenceTagger({ vocabSize: 12, numTags: 4, embeddingSize: 6, hiddenSize: 5, cell: "gru" });
+    const params = model.init(new Rng(7));
+    const session = await OnnxSession.create(exportSequenceModel(model, params, { outputName: "logits" }));
+    const batch = classificationBatch(examples);
+    const out = await session.runTensors({ inputs: batch.inputs, lengths: batch.lengths });
+    expect(maxAbsDiff(out["logits"]!, model.forward(params, batch.inputs, batch.lengths))).toBeLessThan(1e-5);
+  });
 
   it("a forecaster of numeric features: a graph for its window length, with a dynamic batch", async () => {
     const model = new SequenceForecaster({ inputSize: 3, outputSize: 4, hiddenSize: 6, cell: "gru" });

@@ -22,6 +22,8 @@ export interface SequenceModelLike<P> {
 }
 
 export interface ExportSequenceModelOptions {
+  /** The name of a model's single output (default "predictions"; a tagger's per-step logits: "logits"). */
+  readonly outputName?: string;
   /**
    * The length of every sequence, for models that read numeric features: their graph has a fixed
    * time axis (a forecaster's window) and a dynamic batch. Token models have a dynamic time axis
@@ -34,10 +36,10 @@ export interface ExportSequenceModelOptions {
 }
 
 /**
- * A sequence classifier or forecaster as ONNX: inputs `inputs` (int32 token ids `[time, batch]`,
+ * A sequence classifier, tagger or forecaster as ONNX: inputs `inputs` (int32 token ids `[time, batch]`,
  * 0 at padding, or float features `[time, batch, features]`) and `lengths` int32 `[batch]`;
  * outputs `logits` `[batch, classes]` (and `attention` `[batch, time]` with attention pooling) or
- * `predictions` `[batch, outputs]`. Batch (and, for tokens, time) axes are dynamic; the recurrent
+ * `predictions` `[batch, outputs]` (a tagger's `[time, batch, tags]`, named with `outputName`). Batch (and, for tokens, time) axes are dynamic; the recurrent
  * layers are ONNX's LSTM/GRU/RNN operators with `sequence_lens`.
  */
 export function sequenceModelToOnnx<P>(model: SequenceModelLike<P>, params: P, options: ExportSequenceModelOptions = {}): ModelProto {
@@ -77,7 +79,7 @@ export function sequenceModelToOnnx<P>(model: SequenceModelLike<P>, params: P, o
     if (out instanceof Tensor) return [out];
     return out.attention ? [out.logits, out.attention] : [out.logits];
   };
-  const outputNames = classifier ? (withAttention ? ["logits", "attention"] : ["logits"]) : ["predictions"];
+  const outputNames = classifier ? (withAttention ? ["logits", "attention"] : ["logits"]) : [options.outputName ?? "predictions"];
   const names = new Map<Tensor, string>(treeEntries(params as never).map(([path, t]) => [t, path]));
   const kind = classifier ? "sequence-classifier" : "sequence-forecaster";
   return traceToOnnx((i, l) => f(i!, l!), examples, {
