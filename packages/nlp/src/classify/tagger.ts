@@ -1,4 +1,4 @@
-import { gather, reshape, type Rng, ShapeError, softmaxCrossEntropy, sum, mul, div, Tensor, ValueRangeError, formatShape } from "@unroll/tensor";
+import { add, gather, matmul, reshape, type Rng, ShapeError, softmaxCrossEntropy, sum, mul, div, Tensor, ValueRangeError, formatShape } from "@unroll/tensor";
 import { Linear } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
 import { checkClassWeights } from "./classifier.js";
@@ -66,7 +66,8 @@ export class SequenceTagger {
   /** Logits per step `[T, B, numTags]` (rows at padding are computed but mean nothing). */
   forward(params: SequenceTaggerParams, inputs: Tensor, lengths: Tensor | readonly number[], options: EncodeOptions = {}): Tensor {
     const encoded = this.encoder.encode(params, inputs, lengthsTensor(lengths), options);
-    return this.head.forward(params.head, encoded.outputs);
+    // A batched product over (T, B): a traced graph records no size, so the export keeps dynamic axes.
+    return add(matmul(encoded.outputs, params.head.weight, { transB: true }), params.head.bias); // (T, B, D) · (D, C) -> (T, B, C)
   }
 
   /** Mean cross-entropy over the real steps (tags of -100 are padding), optionally weighted per tag. */
