@@ -167,6 +167,17 @@ describe("unroll train classify / classify / eval classify", () => {
     expect(event.support).toBeGreaterThan(20);
     expect(event.f1).toBeGreaterThan(0.9);
 
+    // classify: one line per row, the class of the window ending there (none for the first 9 rows).
+    const csvText = await readFile(otherCsv, "utf8");
+    const perRow = await unroll(["classify", run], csvText);
+    expect(perRow.code, perRow.stderr).toBe(0);
+    const out = perRow.stdout.split("\n").slice(0, -1);
+    expect(out).toHaveLength(1500);
+    expect(out.slice(0, 9)).toEqual(new Array(9).fill(""));
+    const gold = csvText.trim().split("\n").slice(1).map((l) => l.split(",")[2]);
+    const hits = out.slice(9).filter((c, i) => c === "1" && gold[i + 9] === "1").length;
+    expect(hits).toBeGreaterThan(0.9 * gold.slice(9).filter((g) => g === "1").length);
+
     const orphan = await unroll(["train", "classify", "--data", trainCsv, "--features", "x", "--out", join(work, "orphan")]);
     expect(orphan.code).toBe(1);
     expect(orphan.stderr).toMatch(/--features apply to a CSV of numbers, with --label naming its label column/);

@@ -1,7 +1,9 @@
 import { resolve } from "node:path";
 import {
+  classifyWindows,
   DataError,
   evaluateWindowClassifier,
+  type LoadedWindowClassifier,
   formatClassificationReport,
   loadText,
   type NumericTable,
@@ -94,4 +96,28 @@ export async function evalWindows(
   const report = evaluateWindowClassifier(loaded, series, labels);
   await svg(report, `${data}: accuracy ${(100 * report.accuracy).toFixed(1)}%, macro-F1 ${(100 * report.macroF1).toFixed(1)}%`);
   o.result({ data, step: loaded.step, examples: report.examples, accuracy: report.accuracy, macroF1: report.macroF1, perClass: report.perClass, confusion: report.confusion, classes: report.classes }, () => `${data}, step ${loaded.step}\n${formatClassificationReport(report)}`);
+}
+
+/**
+ * `classify RUN < rows.csv` for a window classifier: one line out per data row, the class of the
+ * window that ends at that row (empty for the first window - 1 rows, which no window ends at).
+ */
+export async function classifyWindowRows(o: Output, loaded: LoadedWindowClassifier, text: string, where: string): Promise<void> {
+  let table: NumericTable;
+  try {
+    table = parseNumericCsv(text, where);
+  } catch (e) {
+    if (e instanceof DataError) throw new UserError(e.message, "give a header line naming the model's feature columns, then rows of numbers");
+    throw e;
+  }
+  const features = loaded.scaler.features;
+  for (const f of features) if (!table.columns.includes(f)) throw new UserError(`${where} has no column "${f}"; the model reads ${features.join(", ")}`);
+  if (table.rows < loaded.window) throw new UserError(`${where} has ${table.rows} rows; a window is ${loaded.window}`, `give at least ${loaded.window} rows`);
+  const [series] = seriesOf(table, features);
+  const [classes] = classifyWindows(loaded, [series!]);
+  for (let row = 1; row <= table.rows; row++) {
+    const c = row >= loaded.window ? loaded.classes[classes![row - loaded.window]!]! : null;
+    if (o.json) o.result({ row, label: c });
+    else process.stdout.write(`${c ?? ""}\n`);
+  }
 }

@@ -8,8 +8,13 @@ import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 import { useKernels } from "./kernel-flags.js";
-import { evalWindows } from "./classify-windows.js";
+import { classifyWindowRows, evalWindows } from "./classify-windows.js";
 import { dataSpecOf, readClassifyData, readTsv } from "./train-classify.js";
+
+/** The kind a checkpoint's config names, or undefined (an unreadable run is reported by the loader that follows). */
+async function checkpointKind(run: string): Promise<unknown> {
+  return loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined);
+}
 
 /** A classifier from a run, with the fix for the usual mistakes in the message. */
 async function loadClassifierRun(run: string): Promise<LoadedClassifier> {
@@ -24,7 +29,7 @@ async function loadClassifierRun(run: string): Promise<LoadedClassifier> {
 export function registerClassify(program: Command, out: () => Output): void {
   program
     .command("classify")
-    .description("classify texts read from standard input, one per line, with a model trained by `unroll train classify`; one `label<TAB>probability` line out per text")
+    .description("classify texts read from standard input, one per line, with a model trained by `unroll train classify`; one `label<TAB>probability` line out per text (a window classifier reads a CSV and writes one class per row)")
     .argument("<run>", "a run directory (its latest checkpoint) or a checkpoint directory such as <out>/best")
     .option("--kernels <k>", "auto | wasm | reference", "auto")
     .option("--threads <n>", "threads for the WebAssembly kernels (default: the cores, at most 8)")
@@ -32,6 +37,15 @@ export function registerClassify(program: Command, out: () => Output): void {
     .action(async (run: string, flags: Record<string, unknown>) => {
       const o = out();
       useKernels(flags);
+      if ((await checkpointKind(run)) === "window-classifier") {
+        const text = await new Promise<string>((done) => {
+          let s = "";
+          process.stdin.on("data", (d: Buffer) => (s += d.toString()));
+          process.stdin.on("end", () => done(s));
+        });
+        await classifyWindowRows(o, await loadWindowClassifier(run), text, "standard input");
+        return;
+      }
       const loaded = await loadClassifierRun(run);
       const release = pinTensors(treeLeaves(loaded.params));
       try {
@@ -70,8 +84,7 @@ export function registerEvalClassify(evalCommand: Command, out: () => Output): v
       const o = out();
       const split = choiceFlag("split", flags.split, ["test", "dev"]);
       useKernels(flags);
-      const kind = await loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined);
-      if (kind === "window-classifier") {
+      if ((await checkpointKind(run)) === "window-classifier") {
         await evalWindows(o, await loadWindowClassifier(run), flags.data, async (r, title) => {
           if (flags.svg !== undefined) await writeFileAtomic(flags.svg, `${confusionMatrixSvg(r, title)}\n`);
         });

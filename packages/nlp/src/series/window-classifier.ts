@@ -168,6 +168,37 @@ export async function loadWindowClassifier(dir: string): Promise<LoadedWindowCla
 }
 
 /**
+ * The class of every window of each series (the window of `window` rows ending at each row from
+ * row `window` on), as `trainWindowClassifier` labels them: `classes[i][end - window]` is the
+ * class of the window that ends at row `end` (1-based `end` = `window` ... length).
+ */
+export function classifyWindows(
+  result: Pick<WindowClassifierResult, "model" | "params" | "scaler" | "window">,
+  series: readonly Series[],
+): Int32Array[] {
+  const F = result.scaler.features.length;
+  const T = result.window;
+  return noGrad(() =>
+    series.map((s, i) => {
+      if (s.length < T) throw new DataError("TOO_SHORT", `series ${i + 1} has ${s.length} steps, fewer than one window (${T})`);
+      const scaled = result.scaler.transform(s.values);
+      const out = new Int32Array(s.length - T + 1);
+      for (let start = T; start <= s.length; start += 512) {
+        const ends = Array.from({ length: Math.min(512, s.length - start + 1) }, (_, k) => start + k);
+        const B = ends.length;
+        const inputs = new Float32Array(T * B * F);
+        ends.forEach((end, b) => {
+          for (let t = 0; t < T; t++) inputs.set(scaled.subarray((end - T + t) * F, (end - T + t + 1) * F), (t * B + b) * F);
+        });
+        const logits = result.model.forward(result.params, new Tensor(inputs, [T, B, F]), new Tensor(new Int32Array(B).fill(T), [B])).logits;
+        out.set(predictedClasses(logits), start - T);
+      }
+      return out;
+    }),
+  );
+}
+
+/**
  * Scores a window classifier on other series (a sensor it never saw): every window of every
  * series, labelled by its last step, as `trainWindowClassifier` labels them.
  */
@@ -176,26 +207,11 @@ export function evaluateWindowClassifier(
   series: readonly Series[],
   labels: readonly ArrayLike<number>[],
 ): ClassificationReport {
-  const F = result.scaler.features.length;
   const T = result.window;
-  const scaled = series.map((s) => result.scaler.transform(s.values));
+  const predicted = classifyWindows(result, series);
   const gold: number[] = [];
-  const predicted: number[] = [];
-  noGrad(() => {
-    series.forEach((s, i) => {
-      if (s.length < T) throw new DataError("TOO_SHORT", `series ${i + 1} has ${s.length} steps, fewer than one window (${T})`);
-      for (let start = T; start <= s.length; start += 512) {
-        const ends = Array.from({ length: Math.min(512, s.length - start + 1) }, (_, k) => start + k);
-        const B = ends.length;
-        const inputs = new Float32Array(T * B * F);
-        ends.forEach((end, b) => {
-          for (let t = 0; t < T; t++) inputs.set(scaled[i]!.subarray((end - T + t) * F, (end - T + t + 1) * F), (t * B + b) * F);
-        });
-        const logits = result.model.forward(result.params, new Tensor(inputs, [T, B, F]), new Tensor(new Int32Array(B).fill(T), [B])).logits;
-        predicted.push(...predictedClasses(logits));
-        for (const end of ends) gold.push(labels[i]![end - 1]!);
-      }
-    });
+  series.forEach((s, i) => {
+    for (let end = T; end <= s.length; end++) gold.push(labels[i]![end - 1]!);
   });
-  return classificationReport(gold, predicted, result.classes);
+  return classificationReport(gold, predicted.flatMap((p) => Array.from(p)), result.classes);
 }
