@@ -3,7 +3,9 @@ import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeImage } from "@unroll/vision";
+import { greedySearch, Vocabulary } from "@unroll/nlp";
+import { OnnxSession, onnxCaptionDecoder } from "@unroll/onnx";
+import { decodeImage, imagesToTensor } from "@unroll/vision";
 import { beforeAll, describe, expect, it } from "vitest";
 
 // End-to-end: `unroll data shapes`, `train caption` / `train video`, `caption` and `eval caption`
@@ -69,6 +71,18 @@ describe("unroll data shapes / train caption / caption / eval caption", () => {
     expect(c.grid).toEqual([4, 4]); // 16 pixels through two stride-2 stages
     const png = decodeImage(new Uint8Array(await readFile(map)));
     expect([png.width, png.height]).toEqual([(c.words.length + 1) * 96 + c.words.length * 4, 96]);
+
+    // Exported: the encoder and decoder-step graphs, with the vocabulary and the input settings; onnxruntime greedy-decodes the caption the library gave.
+    const exported = await unroll(["--json", "export", "onnx", out, "--out", join(work, "shapes.onnx")]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const encoder = await OnnxSession.create(await readFile(join(work, "shapes.encoder.onnx")));
+    const decoder = await OnnxSession.create(await readFile(join(work, "shapes.decoder.onnx")));
+    expect(JSON.parse(encoder.metadata["unroll.caption_input"]!)).toMatchObject({ imageSize: 16, frames: null });
+    const vocabulary = Vocabulary.fromJSON(JSON.parse(encoder.metadata["unroll.vocabulary"]!));
+    const onnx = onnxCaptionDecoder(encoder, decoder);
+    const pixels = imagesToTensor([decodeImage(new Uint8Array(await readFile(image)))], { size: [16, 16] });
+    const [h] = await greedySearch(onnx, await onnx.encode(pixels.data as Float32Array, 1), 1, { bos: Vocabulary.BOS, eos: Vocabulary.EOS, maxLength: 20, exclude: [Vocabulary.PAD, Vocabulary.BOS] });
+    expect(vocabulary.decode(h!.tokens)).toBe(c.caption);
 
     const scored = await unroll(["--json", "eval", "caption", out, "--data", join(data, "dev.tsv"), "--beam", "1", "--captions", join(work, "dev-captions.tsv")]);
     expect(scored.code, scored.stderr).toBe(0);

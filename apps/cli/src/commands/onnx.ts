@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { exportLanguageModel, exportSequenceModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
+import { exportCaptioningModel, exportLanguageModel, exportSequenceModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
 import { checkSampling, generateText, loadClassifier, loadForecaster, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
 import { loadCheckpoint } from "@unroll/train";
+import { loadCaptionModel } from "@unroll/vision";
 import { choiceFlag } from "../config.js";
 import { parseSetting } from "../settings/validate.js";
 import { UserError } from "../ui/errors.js";
@@ -99,6 +100,29 @@ async function exportTranslation(o: Output, run: string, a: { out: string; lower
   );
 }
 
+/** A captioner: the encoder graph and the decoder-step graph, with the vocabulary and the image input's settings inside. */
+async function exportCaption(o: Output, run: string, a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
+  if (a.graphGiven) throw new UserError("--graph applies to language models; a captioner is always exported as an encoder graph and a decoder-step graph", "drop --graph");
+  const loaded = await loadCaptionModel(run);
+  const input = loaded.input;
+  const files = exportCaptioningModel(loaded.model, loaded.params, {
+    imageSize: [input.imageSize, input.imageSize],
+    ...(input.frames !== null ? { frames: input.frames } : {}),
+    vocabulary: loaded.vocabulary,
+    lowering: a.lowering,
+    opset: a.opset,
+    metadata: { "unroll.caption_input": JSON.stringify(input) },
+  });
+  const paths = translationFiles(a.out);
+  await writeFileAtomic(paths.encoder, files.encoder);
+  await writeFileAtomic(paths.decoder, files.decoder);
+  const bytes = files.encoder.length + files.decoder.length;
+  o.result(
+    { encoder: paths.encoder, decoder: paths.decoder, bytes, step: loaded.step },
+    () => `wrote ${paths.encoder} and ${paths.decoder} (${(bytes / 1024 / 1024).toFixed(2)} MiB, ${input.imageSize}×${input.imageSize} ${input.frames !== null ? `videos of ${input.frames} frames` : "images"}, from step ${loaded.step})`,
+  );
+}
+
 /** A classifier or forecaster: one graph, its vocabulary and classes (or feature scaling) in the metadata. */
 async function exportSequence(o: Output, run: string, kind: "sequence-classifier" | "sequence-forecaster", a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
   if (a.graphGiven) throw new UserError(`--graph applies to language models; a ${kind.replace("sequence-", "")} is exported as one graph`, "drop --graph");
@@ -134,7 +158,7 @@ export function registerOnnx(program: Command, out: () => Output): void {
     .command("export")
     .description("export a trained model (export onnx)")
     .command("onnx")
-    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model as two files, <out>.encoder.onnx and <out>.decoder.onnx; a classifier or forecaster as one graph (inputs and lengths in; logits and attention, or predictions, out)")
+    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model or a captioner as two files, <out>.encoder.onnx and <out>.decoder.onnx; a classifier or forecaster as one graph (inputs and lengths in; logits and attention, or predictions, out)")
     .argument("<run>", "a run directory or checkpoint")
     .option("--out <file>", "the ONNX file to write", "model.onnx")
     .option("--graph <kind>", "step (one token, state in and out) | sequence (tokens [time, batch], lengths)", "step")
@@ -151,6 +175,10 @@ export function registerOnnx(program: Command, out: () => Output): void {
       const kind = await checkpointKind(run);
       if (kind === "translation-model") {
         await exportTranslation(o, run, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
+        return;
+      }
+      if (kind === "caption-model") {
+        await exportCaption(o, run, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
         return;
       }
       if (kind === "sequence-classifier" || kind === "sequence-forecaster") {

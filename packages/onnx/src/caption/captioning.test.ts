@@ -49,4 +49,18 @@ describe("captioning models in onnxruntime", () => {
     const onnx = onnxCaptionDecoder(await OnnxSession.create(files.encoder), await OnnxSession.create(files.decoder));
     await expect(onnx.encode(new Float32Array(3 * 10 * 10), 1)).rejects.toThrow(/1 images of \[3, 8, 8\] are 192 values, got 300: resize them to the exported size/);
   });
+
+  it("the pretrained MobileNetV2 encoder (nsfwjs's weights, 224×224) exports too: onnxruntime's first-step logits are the library's", { timeout: 120_000 }, async () => {
+    const model = await Captioner.create({ vocabSize: 9, encoder: { kind: "mobilenet" }, embeddingSize: 5, hiddenSize: 7, decoder: "attention" });
+    const params = model.init(new Rng(3));
+    const files = exportCaptioningModel(model, params, { imageSize: [224, 224] });
+    const onnx = onnxCaptionDecoder(await OnnxSession.create(files.encoder), await OnnxSession.create(files.decoder));
+    expect(onnx.signature.grid).toEqual([7, 7]);
+    const images = new Rng(4).uniform([2, 3, 224, 224], 0, 1);
+    const encoded = model.encode(params, images);
+    const start = new Int32Array(2).fill(Vocabulary.BOS);
+    const a = await captionDecoder(model, params).step(start, { memory: encoded.memory, state: model.initialDecoderState(encoded) });
+    const b = await onnx.step(start, await onnx.encode(images.data as Float32Array, 2));
+    for (let i = 0; i < a.logits.length; i++) expect(b.logits[i]!).toBeCloseTo(a.logits[i]!, 4);
+  });
 });
