@@ -137,6 +137,12 @@ describe("unroll train classify / classify / eval classify", () => {
     expect(noTest.code).toBe(1);
     expect(noTest.stderr).toMatch(/was trained on a file .* which has no held-out test split of its own/);
 
+    // A mistake found only once training starts leaves no run folder behind either.
+    const weights = await unroll(["train", "classify", "--data", reviews, "--class-weights", "1,2,3", "--out", out, "--steps", "5"]);
+    expect(weights.code).toBe(1);
+    expect(weights.stderr).toMatch(/classWeights has 3 numbers but there are 2 classes \(neg, pos, in this order\)/);
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+
     const resumeChange = await unroll(["train", "classify", "--out", run, "--resume", "--hidden", "32"]);
     expect(resumeChange.code).toBe(1);
     expect(resumeChange.stderr).toMatch(/--hidden cannot change on --resume/);

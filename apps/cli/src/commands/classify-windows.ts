@@ -14,7 +14,7 @@ import {
 } from "@unroll/nlp";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
-import { openRun } from "../training/run.js";
+import { inRun, openRun } from "../training/run.js";
 
 // `train classify` on a CSV of numbers: windows of the feature columns, each labelled by the
 // label column at its last row (an event, a fault, a state), through nlp's trainWindowClassifier.
@@ -66,7 +66,7 @@ export async function trainWindows(
   const { series, labels, classes } = labelledSeries(await readNumericTable(spec.data), spec);
   const run = await openRun(out, { dir: a.dir, resume: false, force: a.force, command: "unroll train classify" });
   run.releaseOnExit();
-  try {
+  await inRun(run, async () => {
     out.info(`window classifier of ${spec.features.join(", ")} (${a.config.window ?? 24} rows per window, labelled by "${spec.label}" at the last row; classes ${classes.join(", ")}), ${series.length} series`);
     const result = await trainWindowClassifier({ series, labels, classes, config: a.config, checkpointDir: run.dir, describe: { ...spec } }).catch((e: unknown) => {
       if (e instanceof DataError) throw new UserError(e.message, e.code === "TOO_SHORT" ? "use a smaller --window, or longer series" : "leave the column out of --features");
@@ -77,9 +77,7 @@ export async function trainWindows(
       { event: "done", checkpoint: run.dir, trainWindows: result.trainWindows, dev: result.dev, test: result.test },
       () => `${parts.join("\n\n")}\ncheckpoint saved in ${run.dir}; score other series with: unroll eval classify ${run.dir} --data other.csv`,
     );
-  } finally {
-    await run.close();
-  }
+  });
 }
 
 /** `eval classify RUN --data other.csv` for a window classifier: every window of every series in the file. */

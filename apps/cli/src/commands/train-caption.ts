@@ -9,7 +9,7 @@ import {
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { inRun, openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -213,11 +213,7 @@ async function trainCaption(kind: Kind, defaultOut: string, flags: Record<string
   const sets = resume ? null : await readSets(out, config.data ?? EMOJI, config.dev, resolveCaptionInput(config.input, kind === "video"));
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: `unroll train ${kind}` });
   run.releaseOnExit();
-  try {
-    await trainIn(kind, run, { values, config, resume, memory, sets }, out);
-  } finally {
-    await run.close();
-  }
+  await inRun(run, () => trainIn(kind, run, { values, config, resume, memory, sets }, out));
 }
 
 async function readSets(out: Output, data: string, dev: string | undefined, input: CaptionInput): Promise<{ train: CaptionSet; dev: CaptionSet | undefined }> {

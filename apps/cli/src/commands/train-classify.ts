@@ -18,7 +18,7 @@ import { MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -295,11 +295,7 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
   await checkTensorBoardDir(values.get("tensorboard") as string | undefined, { resume, force: Boolean(flags.force) });
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train classify" });
   run.releaseOnExit();
-  try {
-    await trainIn(run, { values, config, resume, memory, examples }, out);
-  } finally {
-    await run.close();
-  }
+  await inRun(run, () => trainIn(run, { values, config, resume, memory, examples }, out));
 }
 
 async function trainIn(

@@ -20,7 +20,7 @@ import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -194,11 +194,7 @@ async function trainForecast(flags: Record<string, unknown>, out: Output): Promi
   await checkTensorBoardDir(values.get("tensorboard") as string | undefined, { resume, force: Boolean(flags.force) });
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train forecast" });
   run.releaseOnExit();
-  try {
-    await trainIn(run, { values, config, resume, data }, out);
-  } finally {
-    await run.close();
-  }
+  await inRun(run, () => trainIn(run, { values, config, resume, data }, out));
 }
 
 async function trainIn(

@@ -7,7 +7,7 @@ import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -170,11 +170,7 @@ async function trainLm(flags: Record<string, unknown>, out: Output): Promise<voi
   await checkTensorBoardDir(values.get("tensorboard") as string | undefined, { resume, force: Boolean(flags.force) });
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train lm" });
   run.releaseOnExit();
-  try {
-    await trainIn(run, { values, source, config, resume, memory }, out);
-  } finally {
-    await run.close();
-  }
+  await inRun(run, () => trainIn(run, { values, source, config, resume, memory }, out));
 }
 
 /**
@@ -210,7 +206,16 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
     // A resumed run reads the text it was trained on: its tokenizer and data position refer to it.
     let recorded: string | undefined;
     try {
-      const saved = languageModelConfigOf(await loadCheckpoint(run.checkpoint!), join(run.checkpoint!, "checkpoint.json"));
+      const checkpoint = await loadCheckpoint(run.checkpoint!);
+      const saved = languageModelConfigOf(checkpoint, join(run.checkpoint!, "checkpoint.json"));
+      if (checkpoint.optimizer === null) {
+        // Weights alone (`unroll import torch` writes such runs): no optimiser, generator or data position to go on from.
+        const imported = (checkpoint.metrics as { imported?: { from?: unknown } } | null)?.imported?.from === "torch";
+        throw new UserError(
+          `the run in ${dir} holds weights but no training state (optimiser, random generator, data position)${imported ? ": it was written by `unroll import torch`" : ""}, so it cannot be resumed`,
+          `sample and eval read it as it is; to train it further, continue in PyTorch: unroll export torch ${dir} --out <dir>, then python3 <dir>/train.py --data <text>`,
+        );
+      }
       recorded = saved.training.data;
       refuseChangedSettings(values, a.source, saved);
     } catch (e) {

@@ -7,7 +7,7 @@ import { MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
-import { checkTensorBoardDir, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
+import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
@@ -200,11 +200,7 @@ async function trainMt(flags: Record<string, unknown>, out: Output): Promise<voi
   await checkTensorBoardDir(values.get("tensorboard") as string | undefined, { resume, force: Boolean(flags.force) });
   const run = await openRun(out, { dir, resume, force: Boolean(flags.force), command: "unroll train mt" });
   run.releaseOnExit();
-  try {
-    await trainIn(run, { values, config, resume, memory, pairs }, out);
-  } finally {
-    await run.close();
-  }
+  await inRun(run, () => trainIn(run, { values, config, resume, memory, pairs }, out));
 }
 
 type Pairs = Awaited<ReturnType<typeof readPairs>>["pairs"];

@@ -189,3 +189,19 @@ export function reportTraining(
   });
   trainer.events.on("guard", (e) => progress.line(`warning: ${e.message}`, { event: "guard", ...e }));
 }
+
+/**
+ * Runs a training in its open run folder and closes it; a new run that fails before its first
+ * checkpoint leaves no folder behind (see `RunFolder.close`).
+ */
+export async function inRun<T>(run: RunFolder, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (e) {
+    await run.close({ discardIfNoCheckpoint: true });
+    throw e;
+  }
+  await run.close();
+  return result;
+}

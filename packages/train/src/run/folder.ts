@@ -130,6 +130,8 @@ export class RunFolder {
     readonly checkpoint: string | null,
     /** A new run that replaced an old one: what happened to it; else null. */
     readonly previous: ReplacedRun | null,
+    /** A new run that made the folder itself (it did not exist). */
+    private readonly created: boolean = false,
   ) {}
 
   /**
@@ -141,6 +143,7 @@ export class RunFolder {
    * lock is released again whenever opening fails.
    */
   static async open(dir: string, options: OpenRunFolderOptions): Promise<RunFolder> {
+    let created = false;
     const n = await loadNode();
     const root = n.path.resolve(dir);
     if (options.mode === "resume") {
@@ -152,7 +155,7 @@ export class RunFolder {
       }
     } else {
       try {
-        await n.fs.mkdir(root, { recursive: true });
+        created = (await n.fs.mkdir(root, { recursive: true })) !== undefined;
       } catch (e) {
         throw new RunFolderError(errorCode(e) === "EEXIST" || errorCode(e) === "ENOTDIR" ? "NOT_A_FOLDER" : "IO", root, `cannot create the run folder ${root}: ${errorMessage(e)}`, { cause: e });
       }
@@ -181,7 +184,7 @@ export class RunFolder {
         }
         previous = replace === "move" ? await moveAside(n, root, contents.entries, options.now ?? new Date()) : await remove(n, root, contents.entries);
       }
-      return new RunFolder(n, root, lock, contents, null, previous);
+      return new RunFolder(n, root, lock, contents, null, previous, created);
     } catch (e) {
       await lock.release().catch(() => undefined);
       throw e;
@@ -221,13 +224,20 @@ export class RunFolder {
     process.on("exit", this.onExit);
   }
 
-  /** Closes metrics.jsonl and releases the lock. */
-  async close(): Promise<void> {
+  /**
+   * Closes metrics.jsonl and releases the lock. `discardIfNoCheckpoint`: a new run that made its
+   * folder and failed before its first checkpoint leaves no folder behind (there is nothing to
+   * resume, and a half-written metrics file helps nobody).
+   */
+  async close(options: { readonly discardIfNoCheckpoint?: boolean } = {}): Promise<void> {
     this.metricsLog?.close();
     this.metricsLog = null;
     if (this.onExit !== null) process.off("exit", this.onExit);
     this.onExit = null;
     await this.lock.release();
+    if (options.discardIfNoCheckpoint && this.created && (await latestCheckpoint(this.dir).catch(() => "unreadable")) === null) {
+      await this.n.fs.rm(this.dir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -347,3 +347,27 @@ describe("DivergenceMonitor", () => {
     expect(r.observe(6, 1.9)).toEqual([]); // counting starts again
   });
 });
+
+describe("RunFolder.close({ discardIfNoCheckpoint })", () => {
+  it("removes a folder a new run made and left without a checkpoint; keeps one with a checkpoint, and one that existed before", async () => {
+    const parent = await freshDir();
+    const failed = join(parent, "failed");
+    const run = await RunFolder.open(failed, { mode: "new" });
+    const { log } = await run.openMetrics();
+    log.append({ step: 1, loss: 2 });
+    await run.close({ discardIfNoCheckpoint: true });
+    await expect(stat(failed)).rejects.toThrow(/ENOENT/);
+
+    const saved = join(parent, "saved");
+    const kept = await RunFolder.open(saved, { mode: "new" });
+    await saveCheckpoint(saved, { step: 1, config: null, params: { w: fromArray([1]) } });
+    await kept.close({ discardIfNoCheckpoint: true });
+    expect(await readdir(saved)).toContain("latest.json");
+
+    const existing = join(parent, "existing");
+    await mkdir(existing);
+    const before = await RunFolder.open(existing, { mode: "new" });
+    await before.close({ discardIfNoCheckpoint: true });
+    expect((await stat(existing)).isDirectory()).toBe(true);
+  });
+});
