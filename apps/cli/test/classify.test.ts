@@ -173,6 +173,11 @@ describe("unroll train classify / classify / eval classify", () => {
     expect(event.support).toBeGreaterThan(20);
     expect(event.f1).toBeGreaterThan(0.9);
 
+    // --resume continues the run exactly, from the series it was trained on.
+    const more = await unroll(["train", "classify", "--out", run, "--resume", "--steps", "310"]);
+    expect(more.code, more.stderr).toBe(0);
+    expect(more.stderr).toMatch(/resuming from .*step-0+300/);
+
     // classify: one line per row, the class of the window ending there (none for the first 9 rows).
     const csvText = await readFile(otherCsv, "utf8");
     const perRow = await unroll(["classify", run], csvText);

@@ -4,6 +4,7 @@ import {
   DataError,
   evaluateWindowClassifier,
   type LoadedWindowClassifier,
+  windowConfigOf,
   formatClassificationReport,
   loadText,
   type NumericTable,
@@ -14,6 +15,7 @@ import {
 } from "@unroll/nlp";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
+import { loadCheckpoint } from "@unroll/train";
 import { inRun, openRun } from "../training/run.js";
 
 // `train classify` on a CSV of numbers: windows of the feature columns, each labelled by the
@@ -59,16 +61,38 @@ export function labelledSeries(table: NumericTable, spec: WindowDataSpec, classe
 
 export async function trainWindows(
   out: Output,
-  a: { dir: string; force: boolean; spec: WindowDataSpec; config: TrainWindowClassifierConfig },
+  a: { dir: string; force: boolean; resume: boolean; spec: WindowDataSpec | null; config: TrainWindowClassifierConfig; checkpointEvery?: number },
 ): Promise<void> {
-  const spec = { ...a.spec, data: resolve(a.spec.data) };
-  // Everything about the data is checked before the run folder is made.
-  const { series, labels, classes } = labelledSeries(await readNumericTable(spec.data), spec);
-  const run = await openRun(out, { dir: a.dir, resume: false, force: a.force, command: "unroll train classify" });
+  let spec = a.spec ? { ...a.spec, data: resolve(a.spec.data) } : null;
+  // Everything about a new run's data is checked before the run folder is made.
+  let data = spec ? labelledSeries(await readNumericTable(spec.data), spec) : null;
+  const run = await openRun(out, { dir: a.dir, resume: a.resume, force: a.force, command: "unroll train classify" });
   run.releaseOnExit();
   await inRun(run, async () => {
-    out.info(`window classifier of ${spec.features.join(", ")} (${a.config.window ?? 24} rows per window, labelled by "${spec.label}" at the last row; classes ${classes.join(", ")}), ${series.length} series`);
-    const result = await trainWindowClassifier({ series, labels, classes, config: a.config, checkpointDir: run.dir, describe: { ...spec } }).catch((e: unknown) => {
+    let config = a.config;
+    if (a.resume) {
+      // A resumed run reads the series it was trained on, with its own settings.
+      const saved = windowConfigOf(await loadCheckpoint(run.checkpoint!), run.dir);
+      spec = saved.data as unknown as WindowDataSpec;
+      data = labelledSeries(await readNumericTable(spec.data), spec, saved.classes);
+      config = { ...saved.training, ...a.config };
+    }
+    const { series, labels, classes } = data!;
+    out.info(
+      `window classifier of ${spec!.features.join(", ")} (${config.window ?? 24} rows per window, labelled by "${spec!.label}" at the last row; classes ${classes.join(", ")}), ${series.length} series` +
+        (a.resume ? `; resuming from ${run.checkpoint}` : ""),
+    );
+    const result = await trainWindowClassifier({
+      series,
+      labels,
+      classes,
+      config,
+      checkpointDir: run.dir,
+      ...(a.checkpointEvery !== undefined ? { checkpointEvery: a.checkpointEvery } : {}),
+      resume: a.resume,
+      describe: { ...spec },
+    }).catch((e: unknown) => {
+      if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the series it was trained on: restore ${spec!.data}, or start a new run with --force`);
       if (e instanceof DataError) throw new UserError(e.message, e.code === "TOO_SHORT" ? "use a smaller --window, or longer series" : "leave the column out of --features");
       throw e;
     });

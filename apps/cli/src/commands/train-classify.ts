@@ -272,7 +272,6 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
   const resume = Boolean(flags.resume);
   const numeric = ["label", "features", "window", "group"].filter((k) => values.has(k));
   if (numeric.length > 0 && !values.has("label")) throw new UserError(`${numeric.map((k) => source.get(k)).join(", ")} apply to a CSV of numbers, with --label naming its label column`);
-  if (resume && values.has("label")) throw new UserError("a numeric (window) classifier trains in one go: --resume is for text classifiers", "start again with --force, or another --out");
   if (resume) {
     const changed = [...values.keys()].filter((k) => !ON_RESUME.has(k as Key));
     if (changed.length > 0) {
@@ -282,13 +281,26 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
       );
     }
   } else if (values.has("label")) {
-    await trainWindows(out, { dir: resolve(String(values.get("out") ?? DEFAULTS.out)), force: Boolean(flags.force), spec: windowSpec(values, source), config: windowConfig(values) });
+    await trainWindows(out, {
+      dir: resolve(String(values.get("out") ?? DEFAULTS.out)),
+      force: Boolean(flags.force),
+      resume: false,
+      spec: windowSpec(values, source),
+      config: windowConfig(values),
+      ...(values.has("checkpointEvery") ? { checkpointEvery: values.get("checkpointEvery") as number } : {}),
+    });
     return;
   } else if (!values.has("data")) {
     throw new UserError(`train classify needs labelled texts: --data ${CLASSIFICATION_DATASETS.join(" | ")} | texts.tsv (label<TAB>text per line)`, "e.g. unroll train classify --data spam-assassin --time 5");
   }
-  const config = toConfig(values, source, resume);
   const dir = resolve(String(values.get("out") ?? DEFAULTS.out));
+  if (resume && (await loadCheckpoint(dir).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined)) === "window-classifier") {
+    const limits: Record<string, unknown> = {};
+    for (const key of ["steps", "kernels", "threads"] as const) if (values.has(key)) limits[key] = values.get(key);
+    await trainWindows(out, { dir, force: false, resume: true, spec: null, config: limits as unknown as TrainWindowClassifierConfig });
+    return;
+  }
+  const config = toConfig(values, source, resume);
   const memory = await availableMemory();
   // A new run reads its examples before it touches --out: a malformed file leaves no trace there.
   const examples = resume ? null : await readClassifyData(dataSpecOf(config, "--data"), out);

@@ -11,5 +11,5 @@ export type {
   TrainForecastConfig, ForecasterCheckpointConfig, ForecastScores, ForecastEvaluation, TrainForecastOptions, TrainForecastInfo, TrainForecastResult,
   ForecasterParts, LoadedForecaster, PreparedForecastData,
 } from "./train.js";
-export { trainWindowClassifier, evaluateWindowClassifier, classifyWindows, loadWindowClassifier } from "./window-classifier.js";
+export { trainWindowClassifier, evaluateWindowClassifier, classifyWindows, loadWindowClassifier, windowConfigOf } from "./window-classifier.js";
 export type { TrainWindowClassifierConfig, WindowClassifierResult, WindowClassifierCheckpointConfig, LoadedWindowClassifier } from "./window-classifier.js";

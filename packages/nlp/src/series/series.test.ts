@@ -153,3 +153,23 @@ describe("trainForecaster checkpoints", () => {
     treeLeaves(resumed.params).forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(a[i]!.data)));
   });
 });
+
+describe("trainWindowClassifier checkpoints", () => {
+  it("a run stopped and resumed ends with the same weights as one that ran straight through, and other series are refused", { timeout: 120_000 }, async () => {
+    const n = 400;
+    const labels = Int32Array.from({ length: n }, (_, t) => (t % 37 === 0 ? 1 : 0));
+    const values = Float64Array.from({ length: n }, (_, t) => Math.sin(t / 7) + (labels[t] ? 2 : 0));
+    const base = { series: [{ values, length: n }], labels: [labels], classes: ["no", "yes"] };
+    const config = { features: ["x"], window: 8, model: { hiddenSize: 6 }, batchSize: 16, kernels: "reference" as const };
+    const straight = await trainWindowClassifier({ ...base, config: { ...config, steps: 20 } });
+    const dir = await mkdtemp(join(tmpdir(), "unroll-window-resume-"));
+    dirs.push(dir);
+    await trainWindowClassifier({ ...base, config: { ...config, steps: 9 }, checkpointDir: dir });
+    const resumed = await trainWindowClassifier({ ...base, config: { ...config, steps: 20 }, checkpointDir: dir, resume: true });
+    expect(resumed.resumedFrom).toBe(9);
+    const a = treeLeaves(straight.params);
+    treeLeaves(resumed.params).forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(a[i]!.data)));
+    const other = { ...base, series: [{ values: values.map((v) => v * 2), length: n }] };
+    await expect(trainWindowClassifier({ ...other, config: { ...config, steps: 25 }, checkpointDir: dir, resume: true })).rejects.toThrow(/not the ones the run in .* was trained on/);
+  });
+});

@@ -1,8 +1,8 @@
 import { noGrad, Rng, Tensor, ValueRangeError } from "@unroll/tensor";
-import { loadCheckpoint, Trainer } from "@unroll/train";
+import { type Checkpoint, loadCheckpoint, stateFromCheckpoint, type StopReason, Trainer } from "@unroll/train";
 import { bucketedBatches } from "../data/bucketed.js";
 import { DataError } from "../data/errors.js";
-import { buildOptimizer, type OptimizerSettings } from "../train/recipe.js";
+import { buildOptimizer, type OptimizerSettings, resumedConfig } from "../train/recipe.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type ClassificationBatch, predictedClasses, SequenceClassifier, type SequenceClassifierConfig, type SequenceClassifierParams } from "../classify/classifier.js";
 import { classificationReport, type ClassificationReport } from "../classify/metrics.js";
@@ -36,6 +36,9 @@ export interface WindowClassifierResult {
   readonly classes: readonly string[];
   readonly window: number;
   readonly trainWindows: number;
+  readonly steps: number;
+  readonly stopReason: StopReason;
+  readonly resumedFrom: number | null;
   /** Scores on the last `testFraction` of every series (every window, stride 1), and on the dev part; null for an empty part. */
   readonly dev: ClassificationReport | null;
   readonly test: ClassificationReport | null;
@@ -54,12 +57,28 @@ export async function trainWindowClassifier(options: {
   readonly labels: readonly ArrayLike<number>[];
   readonly classes: readonly string[];
   readonly config: TrainWindowClassifierConfig;
-  /** Where the trained model's checkpoint goes (`loadWindowClassifier` reads it). */
+  /** Where the checkpoints go (`loadWindowClassifier` reads the latest). */
   readonly checkpointDir?: string;
+  /** A checkpoint every N steps (default 500) and at the end. */
+  readonly checkpointEvery?: number;
+  /** Continue the run in `checkpointDir` exactly (only steps, kernels and threads may change). */
+  readonly resume?: boolean;
+  readonly signal?: AbortSignal;
   /** Recorded with the checkpoint: where the series came from, for `eval classify`. */
   readonly describe?: Readonly<Record<string, unknown>>;
 }): Promise<WindowClassifierResult> {
-  const { series, labels, classes, config } = options;
+  const { series, labels, classes } = options;
+  let config = options.config;
+  let resumed: Checkpoint | null = null;
+  if (options.resume) {
+    if (!options.checkpointDir) throw new TypeError("trainWindowClassifier: resume needs checkpointDir");
+    resumed = await loadCheckpoint(options.checkpointDir);
+    const saved = windowConfigOf(resumed, options.checkpointDir);
+    config = resumedConfig(saved.training, options.config);
+    if (saved.classes.join("\u0000") !== classes.join("\u0000")) {
+      throw new ValueRangeError("trainWindowClassifier", `the run in ${options.checkpointDir} was trained on the classes ${saved.classes.join(", ")}, not ${classes.join(", ")}`);
+    }
+  }
   const F = config.features.length;
   const C = classes.length;
   if (labels.length !== series.length) throw new ValueRangeError("trainWindowClassifier", `${series.length} series but ${labels.length} label sequences`);
@@ -74,6 +93,9 @@ export async function trainWindowClassifier(options: {
   const fractions = { dev: config.devFraction ?? 0.15, test: config.testFraction ?? 0.15 };
   const parts = series.map((s) => chronologicalSplit(s.length, fractions));
   const scaler = Standardizer.fit(config.features, series.map((s, i) => ({ values: s.values.subarray(0, parts[i]!.train * F), length: parts[i]!.train })));
+  if (resumed && JSON.stringify(scaler.toJSON()) !== JSON.stringify(windowConfigOf(resumed, options.checkpointDir!).scaler)) {
+    throw new DataError("CHANGED", `these series are not the ones the run in ${options.checkpointDir} was trained on (their training parts scale differently)`);
+  }
   const scaled = series.map((s) => scaler.transform(s.values));
   // A window ending at step `end` reads [end - window, end) and is labelled by step end - 1: the
   // "horizon" of 1 here only keeps the window inside its part.
@@ -114,7 +136,7 @@ export async function trainWindowClassifier(options: {
     training: config,
     ...(options.describe ? { data: options.describe } : {}),
   };
-  const checkpoints = await RunCheckpoints.open({ dir: options.checkpointDir, config: checkpointConfig, every: Number.MAX_SAFE_INTEGER });
+  const checkpoints = await RunCheckpoints.open({ dir: options.checkpointDir, config: checkpointConfig, every: options.checkpointEvery ?? 500, resumed });
   const trainer = new Trainer({
     params,
     loss: model.lossFunction(classWeights ? { classWeights } : {}),
@@ -122,8 +144,10 @@ export async function trainWindowClassifier(options: {
     optimizer: buildOptimizer(config.optimizer, 1e-3),
     ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
     seed: config.seed ?? 0,
+    afterStep: checkpoints.afterStep,
   });
-  await trainer.run({ steps: config.steps ?? 1000 });
+  if (resumed) trainer.restore(stateFromCheckpoint(resumed));
+  const stopReason = await trainer.run({ steps: config.steps ?? 1000, ...(options.signal ? { signal: options.signal } : {}) });
   await checkpoints.finish(trainer, null);
   const report = (ws: readonly ForecastWindow[]): ClassificationReport | null => {
     if (ws.length === 0) return null;
@@ -136,7 +160,7 @@ export async function trainWindowClassifier(options: {
     });
     return classificationReport(Int32Array.from(ws, labelOf), predicted, classes);
   };
-  return { model, params, scaler, classes, window: shape.window, trainWindows: train.length, dev: report(dev), test: report(test) };
+  return { model, params, scaler, classes, window: shape.window, trainWindows: train.length, steps: trainer.step, stopReason, resumedFrom: resumed?.step ?? null, dev: report(dev), test: report(test) };
 }
 
 /** What a window classifier's checkpoint records. */
@@ -155,14 +179,19 @@ export interface LoadedWindowClassifier extends Pick<WindowClassifierResult, "mo
   readonly step: number;
 }
 
-/** A window classifier from its checkpoint directory; a clear error for any other checkpoint. */
-export async function loadWindowClassifier(dir: string): Promise<LoadedWindowClassifier> {
-  const checkpoint = await loadCheckpoint(dir);
+/** The window-classifier part of a checkpoint's config; a clear error for any other checkpoint. */
+export function windowConfigOf(checkpoint: Checkpoint, dir: string): WindowClassifierCheckpointConfig {
   const config = checkpoint.config as Partial<WindowClassifierCheckpointConfig> | null;
   if (config?.kind !== "window-classifier" || !config.model || !config.scaler) {
     throw new ValueRangeError("loadWindowClassifier", `${dir} holds a checkpoint of another kind (${config?.kind === undefined ? "no model description" : `"${String(config.kind)}"`}), not a window classifier`);
   }
-  const c = config as WindowClassifierCheckpointConfig;
+  return config as WindowClassifierCheckpointConfig;
+}
+
+/** A window classifier from its checkpoint directory; a clear error for any other checkpoint. */
+export async function loadWindowClassifier(dir: string): Promise<LoadedWindowClassifier> {
+  const checkpoint = await loadCheckpoint(dir);
+  const c = windowConfigOf(checkpoint, dir);
   const model = new SequenceClassifier({ ...c.model, inputSize: c.scaler.features.length });
   return { model, params: model.paramsFromStateDict(checkpoint.params), scaler: Standardizer.fromJSON(c.scaler), classes: c.classes, window: c.window, config: c, step: checkpoint.step };
 }
