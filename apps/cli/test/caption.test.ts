@@ -1,35 +1,14 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { greedySearch, Vocabulary } from "@unroll/nlp";
 import { OnnxSession, onnxCaptionDecoder } from "@unroll/onnx";
 import { decodeImage, imagesToTensor } from "@unroll/vision";
 import { beforeAll, describe, expect, it } from "vitest";
+import { lines, unroll } from "./unroll-binary.js";
 
 // End-to-end: `unroll data shapes`, `train caption` / `train video`, `caption` and `eval caption`
 // as a user runs them (the real binary and files).
-const bin = fileURLToPath(new URL("../bin/unroll.js", import.meta.url));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function unroll(args: string[]): Promise<Result> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
-
-const lines = (text: string): Record<string, unknown>[] => text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
 const tiny = ["--image-size", "16", "--channels", "4,8", "--hidden", "16", "--embedding", "8", "--batch", "8", "--eval-every", "10", "--checkpoint-every", "10", "--min-frequency", "1"];
 
 let work: string;

@@ -1,26 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { unroll } from "./unroll-binary.js";
 
 // End-to-end: `unroll train forecast` and `unroll forecast` as a user runs them, on a CSV written
 // here and on the embedded sensor readings, and the bad inputs a CSV brings.
-const bin = fileURLToPath(new URL("../bin/unroll.js", import.meta.url));
-
-function unroll(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
-
 let work: string;
 let csv: string;
 const wave = (t: number): number => 10 + 2 * Math.sin((2 * Math.PI * t) / 20);

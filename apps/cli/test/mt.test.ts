@@ -1,33 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { lines, unroll } from "./unroll-binary.js";
 
 // End-to-end: `unroll train mt`, `translate`, `eval mt`, `plot attention` and `export onnx` for a
 // translation model, as a user runs them (the real binary, stdin and files).
-const bin = fileURLToPath(new URL("../bin/unroll.js", import.meta.url));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function unroll(args: string[], input?: string): Promise<Result> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
-
-const lines = (text: string): Record<string, unknown>[] => text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
 
 let work: string;
 let pairs: string;
