@@ -6,6 +6,7 @@ import { registerDiagnose } from "./commands/diagnose.js";
 import { registerPlot } from "./commands/plot.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExportTorch } from "./commands/export-torch.js";
+import { registerImportTorch } from "./commands/import-torch.js";
 import { registerOnnx } from "./commands/onnx.js";
 import { registerSample } from "./commands/sample.js";
 import { registerTrainCaption } from "./commands/train-caption.js";
@@ -21,7 +22,7 @@ import { makeOutput, type Output } from "./ui/output.js";
 /**
  * The `unroll` command line. Commands are grouped by what they act on so that translation and
  * captioning slot in beside the language model: `train lm | mt | caption`, `sample`,
- * `translate`, `caption`, `eval`, `export onnx`, `run onnx`, `diagnose`, `plot`, `bench`, `data`.
+ * `translate`, `caption`, `eval`, `export onnx`, `export torch`, `import torch`, `run onnx`, `diagnose`, `plot`, `bench`, `data`.
  * Returns the exit code: 0 on success, 1 on errors, 2 on usage errors, 130 for a training stopped
  * with Ctrl-C (after its checkpoint is saved).
  */
@@ -56,6 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerEvalClassify(evalGroup, out);
   registerOnnx(program, out);
   registerExportTorch(program, out);
+  registerImportTorch(program, out);
   registerDiagnose(program, out);
   registerPlotAttention(registerPlot(program, out), out);
   registerBench(program, out);

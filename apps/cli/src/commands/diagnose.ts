@@ -87,7 +87,7 @@ export function registerDiagnose(program: Command, out: () => Output): void {
       };
       const prefix = String(flags.out);
       await writeFileAtomic(`${prefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
-      await writeFileAtomic(`${prefix}.svg`, await renderSvg(diagnosisSpec({ title: label, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, spectralRadii: radii })));
+      await writeFileAtomic(`${prefix}.svg`, await renderSvg(diagnosisSpec({ title: label, cell: model.config.cell, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, saturationThreshold: sat.threshold, spectralRadii: radii })));
       o.result(
         { svg: `${prefix}.svg`, json: `${prefix}.json`, vanishingRatio: report.vanishingRatio, spectralRadii: radii, saturation: sat.fractions },
         () =>
