@@ -34,7 +34,10 @@ export const TOOLS: Readonly<Record<ToolId, OptionalTool>> = {
     pathVariable: "UNROLL_CHROMIUM",
     defaultPath: "/usr/bin/chromium",
     requireVariable: "UNROLL_REQUIRE_BROWSER",
-    decides: ["apps/playground: the end-to-end test in a real browser (training in a worker, ONNX in onnxruntime-web)"],
+    decides: [
+      "apps/playground: the end-to-end test in a real browser (training in a worker, ONNX in onnxruntime-web)",
+      "apps/playground: the WebGPU test (every exported model family on WebGPU, on Chromium's SwiftShader, against wasm and the library)",
+    ],
     install: "apt-get install chromium",
   },
   pytorch: {
@@ -47,6 +50,7 @@ export const TOOLS: Readonly<Record<ToolId, OptionalTool>> = {
       "tooling/bench: the PyTorch rows of the benchmark, and the smoke test's check that PyTorch trains to unroll's losses",
       "regenerating the PyTorch golden fixtures (`pnpm --filter @unroll/tensor fixtures` and the like; tests read the committed JSON)",
       "apps/cli: the PyTorch half of test/export-torch.test.ts (the export's logits, token ids and training steps against the library's, one process and torchrun)",
+      "apps/cli: the PyTorch half of test/import-torch.test.ts (state dicts PyTorch saved import with PyTorch's logits)",
     ],
     install: "apt-get install python3-torch libopenblas0-pthread",
   },
