@@ -91,7 +91,7 @@ describe("WebGPU in Chromium (SwiftShader)", () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", ...WEBGPU_FLAGS, "--disable-background-networking", "--disable-component-update"],
+      args: ["--headless", "--no-sandbox", ...WEBGPU_FLAGS, "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"],
     });
   });
 
@@ -128,7 +128,7 @@ describe("WebGPU in Chromium (SwiftShader)", () => {
     skipWithoutBrowser(ctx);
     const t0 = Date.now();
     const { page, problems, requests, close } = await open("bench.html");
-    await page.waitForFunction(() => document.body.dataset["state"] === "ready", null, { timeout: 30_000 });
+    await page.waitForFunction(() => document.body.dataset["state"] === "ready", null, { timeout: 90_000 });
     const adapter = await page.evaluate(() => (window as unknown as { bench: { adapter(): Promise<string | null> } }).bench.adapter());
     // Without an adapter, the flags did not give WebGPU: that is a failure here, not a skip.
     expect(adapter, `no WebGPU adapter in Chromium with ${WEBGPU_FLAGS.join(" ")}`).toMatch(/swiftshader/i);
@@ -212,14 +212,14 @@ describe("WebGPU in Chromium (SwiftShader)", () => {
         await page.waitForTimeout(200);
       }
     };
-    await waitFor("the model at step 0", (s) => s.flowColumns >= 1, 30_000);
+    await waitFor("the model at step 0", (s) => s.flowColumns >= 1, 90_000);
     await page.selectOption("#cell", "lstm");
     await page.selectOption("#hidden", "32");
-    await waitFor("the LSTM at step 0", (s) => s.flowColumns >= 1, 30_000);
+    await waitFor("the LSTM at step 0", (s) => s.flowColumns >= 1, 90_000);
 
     await page.selectOption("#onnx-engine", "webgpu");
     await page.click("#onnx");
-    const gpu = (await waitFor("ONNX on WebGPU", (s) => s.onnx?.engine === "webgpu" && !s.onnxPending, 60_000)).onnx!;
+    const gpu = (await waitFor("ONNX on WebGPU", (s) => s.onnx?.engine === "webgpu" && !s.onnxPending, 180_000)).onnx!;
     expect(gpu.provider).toBe("webgpu");
     expect(gpu.adapter).toMatch(/swiftshader/i);
     expect(gpu.lowering).toBe("operators"); // WebGPU has LSTM kernels
@@ -235,7 +235,7 @@ describe("WebGPU in Chromium (SwiftShader)", () => {
 
     await page.selectOption("#onnx-engine", "wasm");
     await page.click("#onnx");
-    const cpu = (await waitFor("ONNX on wasm", (s) => s.onnx?.engine === "wasm" && !s.onnxPending, 60_000)).onnx!;
+    const cpu = (await waitFor("ONNX on wasm", (s) => s.onnx?.engine === "wasm" && !s.onnxPending, 180_000)).onnx!;
     expect(cpu.provider).toBe("wasm");
     expect(cpu.textOnnx).toBe(gpu.textOnnx); // the same weights (step 0) and seed
     expect(await page.locator("#onnx-provider").innerText()).toContain("Ran on WebAssembly");
