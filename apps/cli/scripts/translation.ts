@@ -3,7 +3,7 @@
 // time budget, dev BLEU and chrF (sacreBLEU defaults, greedy) every `--eval-every` steps against
 // the minutes trained, then greedy and beam-5 BLEU/chrF on the whole dev set.
 //   npx --yes pnpm@12.4.2 --filter @unroll/cli translation -- [--minutes 15] [--attention none,bahdanau,luong-general]
-//     [--vocabulary word|bpe] [--json translation.json] [--svg translation.svg] [--out runs/mt]
+//     [--vocabulary word|bpe] [--engine library|onnxruntime] [--json translation.json] [--svg translation.svg] [--out runs/mt]
 // (from apps/cli: `npx tsx scripts/translation.ts ...`; the packages must be built).
 // The reference setting of the issue (PyTorch 1.13 on this kind of machine: bottleneck 1.0 BLEU,
 // additive attention 3.1 after 15 minutes): word vocabulary, min count 2, embedding 256, bi-GRU
@@ -11,8 +11,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type AttentionKind, evaluateTranslation, readPairs, trainTranslationModel, type TrainMtConfig, type TranslationEngine, translateWith } from "@unroll/nlp";
-import { exportTranslationModel, OnnxSession, type OnnxRows, onnxTranslationDecoder } from "@unroll/onnx";
+import { type AttentionKind, evaluateTranslation, readPairs, trainTranslationModel, type TrainMtConfig, type TranslationEngine, translateWith, translationTokens } from "@unroll/nlp";
+import { exportTranslationModel, OnnxSession, type OnnxRows, onnxruntimeEngine, onnxTranslationDecoder } from "@unroll/onnx";
 import type { TopLevelSpec } from "vega-lite";
 import { renderSvg } from "../src/charts/render.js";
 
@@ -28,11 +28,14 @@ const { values: args } = parseArgs({
     dropout: { type: "string", default: "0" },
     "eval-every": { type: "string", default: "250" },
     threads: { type: "string" },
+    // What computes the gradients: the library's kernels, or each step compiled into an onnxruntime graph.
+    engine: { type: "string", default: "library" },
     json: { type: "string" },
     out: { type: "string" },
   },
 });
 
+if (args.engine !== "library" && args.engine !== "onnxruntime") throw new Error(`--engine must be library or onnxruntime, got ${args.engine}`);
 const train = (await readPairs(join(args.data!, "train.tsv"))).pairs;
 const dev = (await readPairs(join(args.data!, "dev.tsv"))).pairs;
 const runs: { attention: string; curve: { minutes: number; bleu: number }[]; [more: string]: unknown }[] = [];
@@ -56,9 +59,10 @@ for (const attention of args.attention!.split(",") as AttentionKind[]) {
     train,
     dev,
     config,
+    ...(args.engine === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens, ...(args.threads ? { sessionOptions: { intraOpNumThreads: Number(args.threads) } } : {}) }) } : {}),
     ...(args.out ? { checkpointDir: join(args.out, attention), checkpointEvery: 1000 } : {}),
     onTrainer: (_t, info) =>
-      console.log(`${attention}: ${info.parameters.toLocaleString("en")} parameters, vocabularies ${info.source.size} / ${info.target.size}, ${info.trainPairs} pairs (${info.droppedPairs} too long), kernels ${info.kernels}`),
+      console.log(`${attention}: ${info.parameters.toLocaleString("en")} parameters, vocabularies ${info.source.size} / ${info.target.size}, ${info.trainPairs} pairs (${info.droppedPairs} too long), ${args.engine === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}`),
     onEvaluation: (step, r) => {
       curve.push({ step, minutes: minutes(), loss: r.loss, bleu: r.bleu, chrf: r.chrf });
       console.log(`  step ${step} (${minutes().toFixed(1)} min): dev loss ${r.loss.toFixed(3)}, BLEU ${r.bleu.toFixed(2)}, chrF ${r.chrf.toFixed(2)}`);
@@ -90,6 +94,7 @@ for (const attention of args.attention!.split(",") as AttentionKind[]) {
   runs.push({
     attention,
     config,
+    engine: args.engine,
     steps: result.steps,
     minutes: trainedMinutes,
     curve,

@@ -25,6 +25,12 @@ export interface GradientEngine<P, B, C> {
 /** Makes an engine for a loss function: what `TrainerOptions.engine` takes. */
 export interface EngineFactory {
   readonly name: string;
+  /**
+   * A compiled engine builds one graph per batch shape: data sources of variable-length batches
+   * (translation pairs) round their padded lengths up to this multiple, so that a few shapes serve a
+   * whole corpus. The extra positions are padding, which changes no loss or gradient. Default 1.
+   */
+  readonly lengthMultiple?: number;
   create<P, B, C>(loss: LossFunction<P, B, C>): GradientEngine<P, B, C>;
 }
 

@@ -12,11 +12,14 @@ export interface EncodedPair {
 /**
  * A padded, time-first batch of pairs: `src [S, B]` (0 pads), `srcLengths [B]`, `tgtIn [T, B]`
  * (start symbol + target, 0 pads) and `tgtOut [T, B]` (target + end symbol, -100 at padding),
- * with `T` the longest target plus one.
+ * with `S` the longest source and `T` the longest target plus one, each rounded up to a multiple
+ * of `lengthMultiple` (default 1: no rounding; more padding changes no loss or gradient, and a
+ * compiled engine then needs fewer graphs).
  */
-export function makeBatch(pairs: readonly EncodedPair[]): Seq2SeqBatch & { readonly tokens: number } {
+export function makeBatch(pairs: readonly EncodedPair[], lengthMultiple = 1): Seq2SeqBatch & { readonly tokens: number } {
   const B = pairs.length;
   if (B === 0) throw new ValueRangeError("makeBatch", "a batch needs at least one pair");
+  if (!Number.isSafeInteger(lengthMultiple) || lengthMultiple < 1) throw new ValueRangeError("makeBatch", `lengthMultiple must be a positive integer, got ${lengthMultiple}`);
   let S = 0;
   let T = 0;
   for (const [i, p] of pairs.entries()) {
@@ -24,6 +27,8 @@ export function makeBatch(pairs: readonly EncodedPair[]): Seq2SeqBatch & { reado
     S = Math.max(S, p.src.length);
     T = Math.max(T, p.tgt.length + 1);
   }
+  S = Math.ceil(S / lengthMultiple) * lengthMultiple;
+  T = Math.ceil(T / lengthMultiple) * lengthMultiple;
   const src = new Int32Array(S * B);
   const lengths = new Int32Array(B);
   const tgtIn = new Int32Array(T * B);
@@ -49,7 +54,10 @@ export function makeBatch(pairs: readonly EncodedPair[]): Seq2SeqBatch & { reado
   };
 }
 
-export type PairBatchOptions = BucketedOptions;
+export interface PairBatchOptions extends BucketedOptions {
+  /** Pad each batch's lengths up to a multiple of this (see `makeBatch`; default 1). */
+  readonly lengthMultiple?: number;
+}
 
 /** Position of `pairBatches`: batch `batch` of epoch `epoch`, the epoch's order drawn from `rng`. */
 export type PairPosition = BucketedPosition;
@@ -66,7 +74,7 @@ export function pairBatches(pairs: readonly EncodedPair[], options: PairBatchOpt
     op: "pairBatches",
     noun: "pairs",
     compare: (a, b) => a.src.length - b.src.length || a.tgt.length - b.tgt.length,
-    build: makeBatch,
+    build: (items) => makeBatch(items, options.lengthMultiple ?? 1),
   });
 }
 

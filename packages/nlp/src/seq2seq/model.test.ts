@@ -88,6 +88,33 @@ describe("Seq2Seq", () => {
     });
   }
 
+  for (const attention of KINDS) {
+    it(`${attention}: lengths rounded up to a multiple (what a compiled engine asks for) give the same loss and gradients`, () => {
+      const model = tinyModel(attention, { cell: "lstm", bidirectional: true });
+      const params = model.init(new Rng(6));
+      const lossAndGrads = (b: ReturnType<typeof makeBatch>) =>
+        valueAndGrad((p: Seq2SeqParams) => model.loss(model.forward(p, b).logits, b.tgtOut))(params);
+      const plain = makeBatch(pairs); // S 4, T 5
+      const rounded = makeBatch(pairs, 3);
+      expect(rounded.src.shape).toEqual([6, 3]);
+      expect(rounded.tgtIn.shape).toEqual([6, 3]);
+      expect(rounded.tgtOut.shape).toEqual([6, 3]);
+      expect(makeBatch(pairs, 4).src.shape).toEqual([4, 3]); // already a multiple
+      expect(rounded.tokens).toBe(plain.tokens);
+      const a = lossAndGrads(plain);
+      const b = lossAndGrads(rounded);
+      expect(Math.abs(b.value.item() - a.value.item())).toBeLessThan(1e-6);
+      for (const [x, y] of treeLeaves(a.grads).map((g, i) => [g, treeLeaves(b.grads)[i]!] as const)) {
+        for (let k = 0; k < x.size; k++) expect(Math.abs(y.data[k]! - x.data[k]!)).toBeLessThan(1e-6);
+      }
+    });
+  }
+
+  it("refuses a length multiple that is not a positive integer", () => {
+    expect(() => makeBatch(pairs, 0)).toThrow(/lengthMultiple must be a positive integer, got 0/);
+    expect(() => makeBatch(pairs, 2.5)).toThrow(/lengthMultiple must be a positive integer/);
+  });
+
   it("scores a padded batch as it scores each pair alone", () => {
     const model = tinyModel("luong-general", { cell: "lstm" });
     const params = model.init(new Rng(3));

@@ -239,7 +239,7 @@ export async function trainTranslationModel(options: TrainMtOptions): Promise<Tr
   const model = new Seq2Seq(modelConfig);
   options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));
-  const data = pairBatches(trainPairs, { batchSize: config.batchSize ?? 64, seed: config.seed ?? 0 });
+  const data = pairBatches(trainPairs, { batchSize: config.batchSize ?? 64, seed: config.seed ?? 0, lengthMultiple: options.engine?.lengthMultiple ?? 1 });
   const steps = config.steps ?? (config.epochs !== undefined ? Math.ceil(config.epochs * data.batchesPerEpoch) : undefined);
   const checkpointConfig: TranslationCheckpointConfig = {
     kind: "translation-model",

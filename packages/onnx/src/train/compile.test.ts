@@ -1,6 +1,6 @@
 import { GRU, LSTM, Linear, RNN } from "@unroll/cells";
-import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, Seq2Seq, streamBatches } from "@unroll/nlp";
-import { add, conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
+import { LanguageModel, type LanguageModelBatch, type LanguageModelParams, Seq2Seq, streamBatches, trainTranslationModel, translationTokens } from "@unroll/nlp";
+import { add, conv2d, fromArray, gather, mean, mul, reshape, Rng, softmaxCrossEntropy, sum, type Tensor, treeEntries, valueAndGrad } from "@unroll/tensor";
 import { adam, arraySource, type DataSource, Trainer, type TrainerState } from "@unroll/train";
 import { describe, expect, it } from "vitest";
 import { maxAbsDiff } from "../test-utils.js";
@@ -132,6 +132,25 @@ describe("compileStep", () => {
     } finally {
       await compiled.release();
     }
+  });
+
+  it("adds an embedding's gradient rows exactly when ids repeat, on several onnxruntime threads (ScatterND with reduction add loses additions there)", async () => {
+    const rng = new Rng(3);
+    const table = rng.normal([50, 256], 0, 1);
+    const ids = fromArray(Int32Array.from({ length: 2048 }, () => Math.floor(rng.random() * 50)), { dtype: "int32" });
+    const weights = rng.normal([2048, 256], 0, 1);
+    const loss = (p: { table: Tensor }, b: { ids: Tensor; weights: Tensor }) => ({ loss: sum(mul(gather(p.table, b.ids), b.weights)) });
+    const step = await compileStep(loss, { params: { table }, batch: { ids, weights }, carry: undefined }, { sessionOptions: { intraOpNumThreads: 2 } });
+    // d loss / d table[v] is the sum of the weight rows whose id is v (in float64 here).
+    const expected = new Float64Array(50 * 256);
+    for (let n = 0; n < 2048; n++) for (let j = 0; j < 256; j++) expected[ids.data[n]! * 256 + j]! += weights.data[n * 256 + j]!;
+    let worst = 0;
+    for (let run = 0; run < 10; run++) {
+      const g = (await step.run({ table }, [ids, weights], undefined)).grads.table;
+      for (let i = 0; i < g.size; i++) worst = Math.max(worst, Math.abs(g.data[i]! - expected[i]!));
+    }
+    expect(worst).toBeLessThan(1e-3); // measured: 5e-6 (ScatterND: 7.8)
+    await step.release();
   });
 
   it("compiles scheduled sampling (teacher forcing 0.5): the choices drawn from the run's generator, as the library makes them", async () => {
@@ -308,5 +327,46 @@ describe("onnxruntimeEngine in the Trainer", () => {
     const t = new Trainer({ params, loss, data: arraySource([data[0]!, data[1]!]), optimizer: adam({ lr: 1e-2 }), engine: onnxruntimeEngine() });
     await expect(t.run({ steps: 2 })).rejects.toThrow(/disagrees with the library.*reads a tensor's values/);
     await t.engine.release?.();
+  });
+
+  it("trains a translation model on batches of many lengths with few graphs: lengths padded to a multiple of 4, the library's losses", async () => {
+    // Sentences of 1 to 12 words: unpadded, nearly every batch would be a shape (and a graph) of its own.
+    const rng = new Rng(9);
+    const words = ["eins", "zwei", "drei", "vier", "fünf", "sechs"];
+    const english = ["one", "two", "three", "four", "five", "six"];
+    const train = Array.from({ length: 96 }, (_, line) => {
+      const ids = Array.from({ length: 1 + Math.floor(rng.random() * 12) }, () => Math.floor(rng.random() * words.length));
+      return { source: ids.map((k) => words[k]).join(" "), target: ids.map((k) => english[k]).join(" "), line: line + 1 };
+    });
+    const config = { vocabulary: "word" as const, model: { cell: "gru" as const, embeddingSize: 8, encoderHiddenSize: 8, decoderHiddenSize: 8, attention: "bahdanau" as const }, batchSize: 8, steps: 12, evalEvery: 1000, bleuSentences: 4, seed: 2 };
+    const run = async (engine?: ReturnType<typeof onnxruntimeEngine>): Promise<number[]> => {
+      const losses: number[] = [];
+      const result = await trainTranslationModel({
+        train,
+        dev: train.slice(0, 8),
+        config,
+        ...(engine ? { engine } : {}),
+        onTrainer: (t) => void t.events.on("step", (e) => losses.push(e.loss)),
+      });
+      expect(result.steps).toBe(12);
+      return losses;
+    };
+    const graphs: string[] = [];
+    const a = await run(onnxruntimeEngine({ tokens: translationTokens, onCompile: (info) => graphs.push(info.key) }));
+    const b = await run();
+    expect(a).toHaveLength(12);
+    a.forEach((l, i) => expect(Math.abs(l - b[i]!) / b[i]!).toBeLessThan(1e-4));
+    expect(onnxruntimeEngine().lengthMultiple).toBe(4);
+    const unpadded: string[] = [];
+    await run(onnxruntimeEngine({ tokens: translationTokens, lengthMultiple: 1, onCompile: (info) => unpadded.push(info.key) }));
+    expect(unpadded.length).toBeGreaterThanOrEqual(10); // nearly a graph per batch (measured: 11 for 12 batches)
+    expect(graphs.length).toBeLessThanOrEqual(unpadded.length - 4); // measured: 6
+    // Every graph's source and target lengths are multiples of 4 (the keys name the batch's shapes).
+    expect(graphs.length).toBeGreaterThan(0);
+    for (const key of graphs) {
+      expect(key).toMatch(/"src","int32\[(4|8|12),8\]"/);
+      expect(key).toMatch(/"tgtIn","int32\[(4|8|12|16),8\]"/); // 12 words and the end symbol: 13 -> 16
+    }
+    expect(() => onnxruntimeEngine({ lengthMultiple: 0 })).toThrow(/lengthMultiple must be a positive integer, got 0/);
   });
 });

@@ -10,29 +10,38 @@ import { DataType } from "../proto/onnx.js";
 
 /**
  * `ScatterAdd` (the gradient of `gather`, an embedding's): zeros of the result's shape into which
- * the update slices are added at the indices along `axis`, as ScatterND with reduction "add"
- * (opset 16). Another axis than 0 is moved to the front around it.
+ * the update slices are added at the indices along `axis`. Lowered as ScatterElements with
+ * reduction "add" (opset 16) over the flattened indices, each index repeated across its slice:
+ * ScatterND with reduction "add" would be one node fewer, but onnxruntime's CPU kernel runs its
+ * slices on several threads without ordering, and loses additions when an index repeats (an
+ * embedding's gradient: the same token many times in a batch; onnxruntime issues 18048, 23396).
+ * Another axis than 0 is moved to the front around it.
  */
 const scatterAdd: Lowering = (ctx) => {
-  if (ctx.opset < 16) throw new OnnxExportError(ctx.name, `ScatterAdd needs opset 16 or later (ScatterND with reduction "add"), the export asks for ${ctx.opset}`);
+  if (ctx.opset < 16) throw new OnnxExportError(ctx.name, `ScatterAdd needs opset 16 or later (ScatterElements with reduction "add"), the export asks for ${ctx.opset}`);
   const { axis, shape } = ctx.node.attrs as { readonly axis: number; readonly shape: readonly number[] };
   const [indices, updates] = ctx.node.inputs as readonly [Tensor, Tensor];
   const k = indices.rank;
   const target = axis === 0 ? shape : [shape[axis]!, ...shape.filter((_, i) => i !== axis)];
   const [zeros] = ctx.emit("Expand", [ctx.scalar(0, ctx.node.outputs[0]!.dtype), ctx.int64s(target)], 1);
-  const [wide] = ctx.emit("Cast", [ctx.input(0)], 1, { to: DataType.INT64 });
-  const [index] = ctx.emit("Unsqueeze", [wide!, ctx.int64s([k])], 1); // [...indices, 1]
   let update = ctx.input(1);
   if (axis !== 0) {
     // updates [pre(axis), indices(k), post] -> [indices, pre, post]
     const perm = [...Array.from({ length: k }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: updates.rank - axis - k }, (_, i) => axis + k + i)];
     update = ctx.emit("Transpose", [update], 1, { perm })[0]!;
   }
+  // [indices(k), rest] -> [n, rest]; the indices [n] -> [n, 1, ...] -> [n, rest], one per element.
+  const n = indices.shape.reduce((a, b) => a * b, 1);
+  const rest = target.slice(1);
+  const [flat] = ctx.emit("Reshape", [update, ctx.int64s([n, ...rest])], 1);
+  const [wide] = ctx.emit("Cast", [ctx.input(0)], 1, { to: DataType.INT64 });
+  const [column] = ctx.emit("Reshape", [wide!, ctx.int64s([n, ...rest.map(() => 1)])], 1);
+  const [index] = ctx.emit("Expand", [column!, ctx.int64s([n, ...rest])], 1);
   if (axis === 0) {
-    ctx.emit("ScatterND", [zeros!, index!, update], [ctx.output(0)], { reduction: "add" });
+    ctx.emit("ScatterElements", [zeros!, index!, flat!], [ctx.output(0)], { axis: 0, reduction: "add" });
     return;
   }
-  const [scattered] = ctx.emit("ScatterND", [zeros!, index!, update], 1, { reduction: "add" });
+  const [scattered] = ctx.emit("ScatterElements", [zeros!, index!, flat!], 1, { axis: 0, reduction: "add" });
   // [shape[axis], pre, post] -> shape
   const rank = shape.length;
   const back = Array.from({ length: rank }, (_, i) => (i < axis ? i + 1 : i === axis ? 0 : i));
