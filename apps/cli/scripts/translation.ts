@@ -59,7 +59,7 @@ for (const attention of args.attention!.split(",") as AttentionKind[]) {
     train,
     dev,
     config,
-    ...(args.engine === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens, ...(args.threads ? { sessionOptions: { intraOpNumThreads: Number(args.threads) } } : {}) }) } : {}),
+    ...(args.engine === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens, ...(args.threads ? { threads: Number(args.threads) } : {}) }) } : {}),
     ...(args.out ? { checkpointDir: join(args.out, attention), checkpointEvery: 1000 } : {}),
     onTrainer: (_t, info) =>
       console.log(`${attention}: ${info.parameters.toLocaleString("en")} parameters, vocabularies ${info.source.size} / ${info.target.size}, ${info.trainPairs} pairs (${info.droppedPairs} too long), ${args.engine === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}`),

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, languageModelTokens, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
 import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
+import { defaultWasmThreads, MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
@@ -45,7 +45,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N validations in a row without a lower loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (the best validation's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
   engine: {
     kind: kinds.choice("library", "onnxruntime"),
     help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph, native kernels)",
@@ -244,7 +244,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       checkpointEvery: (values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...(values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: languageModelTokens }) } : {}),
+      ...(values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: languageModelTokens, threads: (values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
       signal: interrupt.signal,
       ...(sampleEvery !== undefined
         ? {

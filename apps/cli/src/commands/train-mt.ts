@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { DataError, readPairs, type Seq2Seq, type Seq2SeqConfig, trainTranslationModel, type TrainMtConfig, translationConfigOf, translationTokens } from "@unroll/nlp";
 import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { MAX_WASM_THREADS } from "@unroll/tensor";
+import { defaultWasmThreads, MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
@@ -54,7 +54,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
   engine: {
     kind: kinds.choice("library", "onnxruntime"),
     help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU encoders)",
@@ -246,7 +246,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens }) } : {}),
+      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens, threads: (a.values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {

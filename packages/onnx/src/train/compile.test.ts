@@ -140,7 +140,7 @@ describe("compileStep", () => {
     const ids = fromArray(Int32Array.from({ length: 2048 }, () => Math.floor(rng.random() * 50)), { dtype: "int32" });
     const weights = rng.normal([2048, 256], 0, 1);
     const loss = (p: { table: Tensor }, b: { ids: Tensor; weights: Tensor }) => ({ loss: sum(mul(gather(p.table, b.ids), b.weights)) });
-    const step = await compileStep(loss, { params: { table }, batch: { ids, weights }, carry: undefined }, { sessionOptions: { intraOpNumThreads: 2 } });
+    const step = await compileStep(loss, { params: { table }, batch: { ids, weights }, carry: undefined }, { threads: 2 });
     // d loss / d table[v] is the sum of the weight rows whose id is v (in float64 here).
     const expected = new Float64Array(50 * 256);
     for (let n = 0; n < 2048; n++) for (let j = 0; j < 256; j++) expected[ids.data[n]! * 256 + j]! += weights.data[n * 256 + j]!;
@@ -151,6 +151,7 @@ describe("compileStep", () => {
     }
     expect(worst).toBeLessThan(1e-3); // measured: 5e-6 (ScatterND: 7.8)
     await step.release();
+    await expect(compileStep(loss, { params: { table }, batch: { ids, weights }, carry: undefined }, { threads: 0 })).rejects.toThrow(/threads must be a positive integer, got 0/);
   });
 
   it("compiles scheduled sampling (teacher forcing 0.5): the choices drawn from the run's generator, as the library makes them", async () => {

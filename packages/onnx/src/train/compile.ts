@@ -58,6 +58,8 @@ export type StepLoss<P, B, C> = (params: P, batch: B, carry: C | undefined, cont
 export interface CompileOptions {
   /** onnxruntime session options (default: every graph optimisation, `intraOpNumThreads` 1). */
   readonly sessionOptions?: Readonly<Record<string, unknown>>;
+  /** Threads of onnxruntime's kernels in each graph (`intraOpNumThreads`; default 1). */
+  readonly threads?: number;
   /** The runtime (default: onnxruntime-node under Node.js, onnxruntime-web elsewhere). */
   readonly runtime?: OnnxSessionOptions["runtime"];
   /**
@@ -274,6 +276,7 @@ export async function compileStep<P, B, C>(
   const lowerings: LoweringTable = { ...defaultLowerings, ...trainingLowerings, ...lstmTrainingLowerings(), ...options.lowerings };
   const paramEntries = treeEntries(example.params);
   if (paramEntries.length === 0) throw new CompileError("params has no tensors to train");
+  if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1)) throw new CompileError(`threads must be a positive integer, got ${options.threads}`);
   const parts = batchParts(example.batch);
   const carryEntries = example.carry === undefined ? [] : treeEntries(example.carry, "carry");
   const P = paramEntries.length;
@@ -343,7 +346,7 @@ export async function compileStep<P, B, C>(
     ...(options.runtime !== undefined ? { runtime: options.runtime } : {}),
     ...(options.executionProviders !== undefined ? { executionProviders: options.executionProviders } : {}),
     ...(options.onFallback !== undefined ? { onFallback: options.onFallback } : {}),
-    sessionOptions: { graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", ...options.sessionOptions },
+    sessionOptions: { graphOptimizationLevel: "all", intraOpNumThreads: options.threads ?? 1, interOpNumThreads: 1, executionMode: "sequential", ...options.sessionOptions },
   });
   const carryTree =
     carryShape === undefined
