@@ -128,6 +128,20 @@ describe("unroll train lm / sample / eval", () => {
     expect((await unroll("train", "lm", "--help")).stdout).toMatch(/On --resume only --steps, --time, --patience, --kernels, --threads, --engine, --sample, --sample-every, --sample-length, --tensorboard and --checkpoint-every may change/);
   });
 
+  it("says every flag's default in each train command's --help (or that the flag is required)", async () => {
+    for (const command of ["lm", "mt", "classify", "caption", "video", "forecast"]) {
+      const help = (await unroll("train", command, "--help")).stdout;
+      const options = help.split("Options:\n")[1]!.split("\nDefaults")[0]!;
+      const entries = options.split(/\n(?= {2}-)/).map((e) => e.replace(/\s+/g, " ").trim());
+      expect(entries.length, command).toBeGreaterThan(20);
+      const silent = entries.filter((e) => !/^(--config|--resume|--force|-h, --help)\b/.test(e) && !/\b(default|required)\b/.test(e));
+      expect(silent, `train ${command}: flags whose help gives no default`).toEqual([]);
+    }
+    const lm = (await unroll("train", "lm", "--help")).stdout.replace(/\s+/g, " ");
+    expect(lm).toContain("--cell <value> lstm | gru | rnn_tanh | rnn_relu (default lstm)");
+    expect(lm).toContain("--weight-decay <value> weight decay (default 0; adamw: 0.01)");
+  });
+
   it("stops on Ctrl-C after saving a checkpoint, and exits 130 as an interrupted program does", async () => {
     const out = join(work, "interrupted");
     const child = spawn(process.execPath, [bin, "train", "lm", "--data", corpus, "--out", out, "--steps", "100000", "--sample", "0", ...tiny], { stdio: ["ignore", "pipe", "pipe"] });

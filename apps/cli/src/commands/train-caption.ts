@@ -8,7 +8,7 @@ import {
 } from "@unroll/vision";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
-import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
+import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { inRun, openRun, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -16,11 +16,11 @@ import { TrainingProgress } from "../ui/progress.js";
 
 /** The settings of `train caption` and `train video`: flags and config-file keys share these names and rules. */
 export const SETTINGS = {
-  data: { kind: kinds.string, help: "caption file to train on: image<TAB>caption per line, paths relative to the file (videos: a folder of frames, a GIF or an APNG); `emoji`: Google's emoji and their names (train caption's default)" },
+  data: { kind: kinds.string, default: "emoji for train caption; required for train video", help: "caption file to train on: image<TAB>caption per line, paths relative to the file (videos: a folder of frames, a GIF or an APNG); `emoji`: Google's emoji and their names (train caption's default)" },
   dev: { kind: kinds.string, help: "held-out captions for the dev loss, BLEU-4 and CIDEr-D (default: the last 5% of --data's images, at most 500)" },
-  out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
-  decoder: { kind: kinds.choice("show-tell", "inject", "attention"), help: "show-tell (the image as the first input) | inject (the image at every step) | attention (over the image's regions)" },
-  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
+  out: { kind: kinds.string, default: "runs/caption (train video: runs/video)", help: "run directory (checkpoints, metrics.jsonl)" },
+  decoder: { kind: kinds.choice("show-tell", "inject", "attention"), default: "attention", help: "show-tell (the image as the first input) | inject (the image at every step) | attention (over the image's regions)" },
+  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), default: "lstm", help: "lstm | gru | rnn_tanh | rnn_relu" },
   imageSize: { kind: { type: "integer", min: 8, max: 1024 }, help: "images are resized to this many pixels square (default 32)" },
   frames: { kind: { type: "integer", min: 1, max: 256 }, help: "frames sampled from each video, evenly (train video; default 8)" },
   encoder: { kind: kinds.choice("resnet", "mobilenet"), help: "resnet (a residual CNN trained from scratch; the default) | mobilenet (the pretrained MobileNetV2 inside the npm package nsfwjs: 224×224 images, frozen unless --fine-tune)" },
@@ -31,25 +31,25 @@ export const SETTINGS = {
   hidden: { kind: kinds.positiveInteger, help: "decoder units (default 128)" },
   attentionSize: { kind: kinds.positiveInteger, help: "width of the attention's scoring layer (default: --hidden)" },
   doublyStochastic: { kind: kinds.nonNegative, help: "λ of the attention regulariser pushing every region to be looked at once (default 1)" },
-  dropout: { kind: kinds.fraction, help: "dropout on embeddings and before the output layer" },
+  dropout: { kind: kinds.fraction, default: "0", help: "dropout on embeddings and before the output layer" },
   minFrequency: { kind: kinds.positiveInteger, help: "words seen fewer times are unknown (default 2)" },
   maxLength: { kind: kinds.positiveInteger, help: "captions are cut to this many words for training (default 30)" },
-  optimizer: { kind: kinds.choice("adam", "adamw", "sgd"), help: "adam | adamw | sgd" },
+  optimizer: { kind: kinds.choice("adam", "adamw", "sgd"), default: "adam", help: "adam | adamw | sgd" },
   lr: { kind: kinds.positive, help: "learning rate (default 2e-3)" },
-  weightDecay: { kind: kinds.nonNegative, help: "weight decay" },
-  momentum: { kind: kinds.nonNegative, help: "momentum (sgd)" },
-  schedule: { kind: kinds.choice("constant", "cosine", "plateau"), help: "constant | cosine | plateau" },
-  warmup: { kind: kinds.nonNegativeInteger, help: "warm-up steps (cosine)" },
-  clip: { kind: kinds.nonNegative, help: "global gradient-norm clip (0: off; default 5)" },
+  weightDecay: { kind: kinds.nonNegative, default: "0; adamw: 0.01", help: "weight decay" },
+  momentum: { kind: kinds.nonNegative, default: "0", help: "momentum (sgd)" },
+  schedule: { kind: kinds.choice("constant", "cosine", "plateau"), default: "constant", help: "constant | cosine | plateau" },
+  warmup: { kind: kinds.nonNegativeInteger, default: "0", help: "warm-up steps (cosine)" },
+  clip: { kind: kinds.nonNegative, default: "5", help: "global gradient-norm clip (0: off; default 5)" },
   batch: { kind: kinds.positiveInteger, help: "captions per batch (default 32)" },
-  steps: { kind: kinds.positiveInteger, help: "training steps" },
-  epochs: { kind: kinds.positive, help: "passes over the training captions (instead of --steps)" },
-  time: { kind: kinds.positive, help: "time budget in minutes" },
-  seed: { kind: kinds.integer, help: "random seed" },
+  steps: { kind: kinds.positiveInteger, default: "2000; none with --time alone", help: "training steps" },
+  epochs: { kind: kinds.positive, default: "none: --steps decides", help: "passes over the training captions (instead of --steps)" },
+  time: { kind: kinds.positive, default: "none", help: "time budget in minutes" },
+  seed: { kind: kinds.integer, default: "0", help: "random seed" },
   evalEvery: { kind: kinds.positiveInteger, help: "dev loss, BLEU-4 and CIDEr-D every N steps (default 250)" },
   evalImages: { kind: kinds.positiveInteger, help: "dev images captioned for BLEU-4 and CIDEr-D each time (default 500)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500)" },
-  kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
+  kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
 } as const satisfies SettingsTable;
 
@@ -170,8 +170,8 @@ export function registerTrainCaption(train: Command, out: () => Output, kind: Ki
     .option("--config <file>", "JSON or YAML file with the settings below (flags override it)")
     .option("--resume", "continue the run in --out exactly where its last checkpoint left it")
     .option("--force", "start a new run in --out even if it holds one (the old run is moved into a new folder beside it, <out>.replaced-<time>)");
-  for (const [key, { help }] of Object.entries(SETTINGS)) {
-    cmd.option(`--${flagName(key)} <value>`, help);
+  for (const [key, spec] of Object.entries(SETTINGS)) {
+    cmd.option(`--${flagName(key)} <value>`, helpLine(spec));
   }
   const defaultOut = kind === "caption" ? "runs/caption" : "runs/video";
   cmd.addHelpText(

@@ -17,7 +17,7 @@ import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
-import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
+import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -26,48 +26,48 @@ import { trainWindows, type WindowDataSpec } from "./classify-windows.js";
 
 /** The settings of `train classify`: flags and config-file keys share these names and rules (as `train lm`'s). */
 export const SETTINGS = {
-  data: { kind: kinds.string, help: `${CLASSIFICATION_DATASETS.join(" | ")} (embedded, split 80/10/10) | a file of label<TAB>text lines` },
+  data: { kind: kinds.string, default: "none: required for a new run", help: `${CLASSIFICATION_DATASETS.join(" | ")} (embedded, split 80/10/10) | a file of label<TAB>text lines` },
   dev: { kind: kinds.string, help: "held-out label<TAB>text lines for the dev loss, accuracy and macro-F1 (default: the data set's dev split, or the last 10% of --data)" },
   presidents: { kind: kinds.string, help: 'sotu: the presidents to tell apart, comma-separated as the corpus spells them ("Barack Obama,George W Bush"; default: the five with the most words)' },
   passageWords: { kind: kinds.positiveInteger, help: "sotu: words per passage (whole sentences, default 100)" },
-  label: { kind: kinds.string, help: "a CSV of numbers: the label column (each window of --window rows is labelled by its last row's value)" },
-  features: { kind: kinds.string, help: "a CSV of numbers: the feature columns, comma-separated" },
+  label: { kind: kinds.string, default: "none: the file is text, not numbers", help: "a CSV of numbers: the label column (each window of --window rows is labelled by its last row's value)" },
+  features: { kind: kinds.string, default: "every numeric column but --label and --group", help: "a CSV of numbers: the feature columns, comma-separated" },
   window: { kind: kinds.positiveInteger, help: "a CSV of numbers: rows per window (default 24)" },
-  group: { kind: kinds.string, help: "a CSV of numbers: a column that tells series apart (one sensor each)" },
-  out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
-  vocabulary: { kind: kinds.choice("word", "bpe", "char"), help: "word | bpe | char" },
+  group: { kind: kinds.string, default: "none: one series", help: "a CSV of numbers: a column that tells series apart (one sensor each)" },
+  out: { kind: kinds.string, default: "runs/classify", help: "run directory (checkpoints, metrics.jsonl)" },
+  vocabulary: { kind: kinds.choice("word", "bpe", "char"), default: "word", help: "word | bpe | char" },
   minFrequency: { kind: kinds.positiveInteger, help: "words seen fewer times are unknown (default 2)" },
   maxVocab: { kind: kinds.positiveInteger, help: "the largest word vocabulary (default 20000)" },
   bpeVocab: { kind: { type: "integer", min: 256, max: 1 << 20 }, help: "BPE vocabulary size (default 4000)" },
   lowercase: { kind: kinds.boolean, help: "lowercase words (default true)" },
   maxLength: { kind: kinds.positiveInteger, help: "texts are cut to their first N tokens (default 400)" },
-  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
+  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), default: "lstm", help: "lstm | gru | rnn_tanh | rnn_relu" },
   embedding: { kind: kinds.positiveInteger, help: "embedding size (default 128)" },
   hidden: { kind: kinds.positiveInteger, help: "units per direction (default 128)" },
   layers: { kind: kinds.positiveInteger, help: "recurrent layers (default 1)" },
   bidirectional: { kind: kinds.boolean, help: "read each text both ways (default true)" },
   pooling: { kind: kinds.choice("last", "mean", "max", "attention"), help: "last | mean (default) | max | attention: how the steps become one vector" },
   attentionSize: { kind: kinds.positiveInteger, help: "width of attention pooling's scoring layer (default: --hidden)" },
-  dropout: { kind: kinds.fraction, help: "dropout on embeddings, between layers and before the output layer" },
+  dropout: { kind: kinds.fraction, default: "0", help: "dropout on embeddings, between layers and before the output layer" },
   classWeights: { kind: kinds.string, help: "balanced (n / (classes × count)) | none (default) | one number per class in name order, comma-separated" },
-  optimizer: { kind: kinds.choice("adam", "adamw", "sgd"), help: "adam | adamw | sgd" },
+  optimizer: { kind: kinds.choice("adam", "adamw", "sgd"), default: "adam", help: "adam | adamw | sgd" },
   lr: { kind: kinds.positive, help: "learning rate (default 1e-3)" },
-  weightDecay: { kind: kinds.nonNegative, help: "weight decay" },
-  momentum: { kind: kinds.nonNegative, help: "momentum (sgd)" },
-  schedule: { kind: kinds.choice("constant", "cosine", "plateau"), help: "constant | cosine | plateau" },
-  warmup: { kind: kinds.nonNegativeInteger, help: "warm-up steps (cosine)" },
-  clip: { kind: kinds.nonNegative, help: "global gradient-norm clip (0: off; default 5)" },
+  weightDecay: { kind: kinds.nonNegative, default: "0; adamw: 0.01", help: "weight decay" },
+  momentum: { kind: kinds.nonNegative, default: "0", help: "momentum (sgd)" },
+  schedule: { kind: kinds.choice("constant", "cosine", "plateau"), default: "constant", help: "constant | cosine | plateau" },
+  warmup: { kind: kinds.nonNegativeInteger, default: "0", help: "warm-up steps (cosine)" },
+  clip: { kind: kinds.nonNegative, default: "5", help: "global gradient-norm clip (0: off; default 5)" },
   batch: { kind: kinds.positiveInteger, help: "texts per batch (default 32)" },
-  steps: { kind: kinds.positiveInteger, help: "training steps" },
-  epochs: { kind: kinds.positive, help: "passes over the training texts (instead of --steps)" },
-  time: { kind: kinds.positive, help: "time budget in minutes" },
-  seed: { kind: kinds.integer, help: "random seed" },
+  steps: { kind: kinds.positiveInteger, default: "1000; none with --time alone", help: "training steps" },
+  epochs: { kind: kinds.positive, default: "none: --steps decides", help: "passes over the training texts (instead of --steps)" },
+  time: { kind: kinds.positive, default: "none", help: "time budget in minutes" },
+  seed: { kind: kinds.integer, default: "0", help: "random seed" },
   evalEvery: { kind: kinds.positiveInteger, help: "dev loss, accuracy and macro-F1 every N steps (default 200)" },
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
-  kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
+  kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
-  tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, dev loss, accuracy, macro-F1, lr, gradient norm)" },
+  tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, accuracy, macro-F1, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
 type Key = keyof typeof SETTINGS;
@@ -247,9 +247,9 @@ export function registerTrainClassify(train: Command, out: () => Output): void {
     .option("--config <file>", "JSON or YAML file with the settings below (flags override it)")
     .option("--resume", "continue the run in --out exactly where its last checkpoint left it")
     .option("--force", "start a new run in --out even if it holds one (the old run is moved into a new folder beside it, <out>.replaced-<time>)");
-  for (const [key, { help }] of Object.entries(SETTINGS)) {
+  for (const [key, spec] of Object.entries(SETTINGS)) {
     const flag = `--${flagName(key)}`;
-    cmd.option(BOOLEANS.has(key as Key) ? `${flag} [value]` : `${flag} <value>`, help);
+    cmd.option(BOOLEANS.has(key as Key) ? `${flag} [value]` : `${flag} <value>`, helpLine(spec));
   }
   cmd.addHelpText(
     "after",

@@ -19,7 +19,7 @@ import {
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
-import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
+import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -30,8 +30,8 @@ import { useKernels } from "./kernel-flags.js";
 const SENSORS = "sensors";
 
 export const SETTINGS = {
-  data: { kind: kinds.string, help: `a CSV of numbers with a header line | ${SENSORS} (embedded: 4 motes' humidity and temperature every 5 s)` },
-  target: { kind: kinds.string, help: "the column to forecast" },
+  data: { kind: kinds.string, default: "none: required for a new run", help: `a CSV of numbers with a header line | ${SENSORS} (embedded: 4 motes' humidity and temperature every 5 s)` },
+  target: { kind: kinds.string, default: "none: required for a new run", help: "the column to forecast" },
   features: { kind: kinds.string, help: "the columns read at every step, comma-separated (default: the target alone; the target is always among them)" },
   group: { kind: kinds.string, help: `a column that tells series apart (one sensor each; default for ${SENSORS}: mote_id)` },
   exclude: { kind: kinds.string, help: `a 0/1 column: training windows leave out the rows marked 1 (faults, introduced events; default for ${SENSORS}: label)` },
@@ -40,26 +40,26 @@ export const SETTINGS = {
   stride: { kind: kinds.positiveInteger, help: "training windows start this many steps apart (default 1)" },
   season: { kind: kinds.positiveInteger, help: "period in steps for the seasonal-naive baseline (default: none)" },
   predict: { kind: kinds.choice("change", "value"), help: "change (default: from the last value read) | value" },
-  out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
-  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
+  out: { kind: kinds.string, default: "runs/forecast", help: "run directory (checkpoints, metrics.jsonl)" },
+  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), default: "lstm", help: "lstm | gru | rnn_tanh | rnn_relu" },
   hidden: { kind: kinds.positiveInteger, help: "units (default 128)" },
   layers: { kind: kinds.positiveInteger, help: "recurrent layers (default 1)" },
   pooling: { kind: kinds.choice("last", "mean", "max"), help: "last (default) | mean | max" },
   loss: { kind: kinds.choice("mse", "mae"), help: "mse (default) | mae" },
-  dropout: { kind: kinds.fraction, help: "dropout between layers and before the output layer" },
+  dropout: { kind: kinds.fraction, default: "0", help: "dropout between layers and before the output layer" },
   lr: { kind: kinds.positive, help: "learning rate (default 1e-3)" },
-  clip: { kind: kinds.nonNegative, help: "global gradient-norm clip (0: off; default 5)" },
+  clip: { kind: kinds.nonNegative, default: "5", help: "global gradient-norm clip (0: off; default 5)" },
   batch: { kind: kinds.positiveInteger, help: "windows per batch (default 64)" },
-  steps: { kind: kinds.positiveInteger, help: "training steps" },
-  epochs: { kind: kinds.positive, help: "passes over the training windows (instead of --steps)" },
-  time: { kind: kinds.positive, help: "time budget in minutes" },
-  seed: { kind: kinds.integer, help: "random seed" },
+  steps: { kind: kinds.positiveInteger, default: "1000; none with --time alone", help: "training steps" },
+  epochs: { kind: kinds.positive, default: "none: --steps decides", help: "passes over the training windows (instead of --steps)" },
+  time: { kind: kinds.positive, default: "none", help: "time budget in minutes" },
+  seed: { kind: kinds.integer, default: "0", help: "random seed" },
   evalEvery: { kind: kinds.positiveInteger, help: "dev errors every N steps (default 200)" },
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
-  kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
+  kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
-  tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory" },
+  tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory" },
 } as const satisfies SettingsTable;
 
 type Key = keyof typeof SETTINGS;
@@ -159,7 +159,7 @@ export function registerTrainForecast(train: Command, out: () => Output): void {
     .option("--config <file>", "JSON or YAML file with the settings below (flags override it)")
     .option("--resume", "continue the run in --out exactly where its last checkpoint left it")
     .option("--force", "start a new run in --out even if it holds one (the old run is moved into a new folder beside it, <out>.replaced-<time>)");
-  for (const [key, { help }] of Object.entries(SETTINGS)) cmd.option(`--${flagName(key)} <value>`, help);
+  for (const [key, spec] of Object.entries(SETTINGS)) cmd.option(`--${flagName(key)} <value>`, helpLine(spec));
   cmd.addHelpText(
     "after",
     `\nDefaults: --out ${DEFAULTS.out} --steps ${DEFAULTS.steps}; --window 48 --horizon 1, an LSTM of 128 reading the window, predicting the change from the\n` +

@@ -6,7 +6,7 @@ import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { defaultWasmThreads, MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
-import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
+import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -14,46 +14,46 @@ import { TrainingProgress } from "../ui/progress.js";
 
 /** The settings of `train lm`: flags and config-file keys share these names and these rules. */
 export const SETTINGS = {
-  data: { kind: kinds.string, help: "corpus name (moby-dick, tiny-shakespeare, sotu: every State of the Union address, sotu:obama: one president's) or path to a UTF-8 text file" },
-  out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
-  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), help: "lstm | gru | rnn_tanh | rnn_relu" },
-  layers: { kind: kinds.positiveInteger, help: "number of recurrent layers" },
-  hidden: { kind: kinds.positiveInteger, help: "hidden units per layer" },
+  data: { kind: kinds.string, default: "moby-dick", help: "corpus name (moby-dick, tiny-shakespeare, sotu: every State of the Union address, sotu:obama: one president's) or path to a UTF-8 text file" },
+  out: { kind: kinds.string, default: "runs/lm", help: "run directory (checkpoints, metrics.jsonl)" },
+  cell: { kind: kinds.choice("lstm", "gru", "rnn_tanh", "rnn_relu"), default: "lstm", help: "lstm | gru | rnn_tanh | rnn_relu" },
+  layers: { kind: kinds.positiveInteger, default: "1", help: "number of recurrent layers" },
+  hidden: { kind: kinds.positiveInteger, default: "256", help: "hidden units per layer" },
   embedding: { kind: { type: "size-or", words: ["one-hot"] }, help: "embedding size (default 64), or one-hot to feed one-hot vectors instead: --embedding one-hot" },
-  dropout: { kind: kinds.fraction, help: "dropout between layers and before the output layer" },
-  init: { kind: kinds.choice("pytorch", "orthogonal", "xavier", "irnn", "np-rnn"), help: "pytorch | orthogonal | xavier | irnn | np-rnn" },
-  forgetBias: { kind: kinds.number, help: "LSTM forget-gate bias (char-rnn: 1)" },
-  tieWeights: { kind: kinds.boolean, help: "share the embedding with the output layer" },
-  tokenizer: { kind: kinds.choice("char", "word", "bpe"), help: "char | word | bpe" },
-  bpeVocab: { kind: { type: "integer", min: 256, max: 1 << 24 }, help: "BPE vocabulary size" },
-  optimizer: { kind: kinds.choice("adam", "adamw", "sgd", "rmsprop", "adagrad"), help: "adam | adamw | sgd | rmsprop | adagrad" },
-  lr: { kind: kinds.positive, help: "learning rate" },
-  weightDecay: { kind: kinds.nonNegative, help: "weight decay" },
-  momentum: { kind: kinds.nonNegative, help: "momentum (sgd, rmsprop)" },
-  schedule: { kind: kinds.choice("constant", "cosine", "step", "plateau"), help: "constant | cosine | step | plateau" },
-  warmup: { kind: kinds.nonNegativeInteger, help: "warm-up steps (cosine)" },
-  clip: { kind: kinds.nonNegative, help: "global gradient-norm clip (0: off)" },
-  window: { kind: kinds.positiveInteger, help: "BPTT window (steps per batch)" },
-  batch: { kind: kinds.positiveInteger, help: "batch size (parallel streams)" },
-  batching: { kind: kinds.choice("stream", "shuffled"), help: "stream (state carried, char-rnn) | shuffled" },
-  steps: { kind: kinds.positiveInteger, help: "training steps" },
-  epochs: { kind: kinds.positive, help: "passes over the training split (instead of --steps)" },
-  time: { kind: kinds.positive, help: "time budget in minutes" },
-  seed: { kind: kinds.integer, help: "random seed" },
-  evalEvery: { kind: kinds.positiveInteger, help: "validation every N steps" },
+  dropout: { kind: kinds.fraction, default: "0", help: "dropout between layers and before the output layer" },
+  init: { kind: kinds.choice("pytorch", "orthogonal", "xavier", "irnn", "np-rnn"), default: "pytorch", help: "pytorch | orthogonal | xavier | irnn | np-rnn" },
+  forgetBias: { kind: kinds.number, default: "none: PyTorch's initialisation", help: "LSTM forget-gate bias (char-rnn: 1)" },
+  tieWeights: { kind: kinds.boolean, default: "off", help: "share the embedding with the output layer" },
+  tokenizer: { kind: kinds.choice("char", "word", "bpe"), default: "char", help: "char | word | bpe" },
+  bpeVocab: { kind: { type: "integer", min: 256, max: 1 << 24 }, default: "1000", help: "BPE vocabulary size" },
+  optimizer: { kind: kinds.choice("adam", "adamw", "sgd", "rmsprop", "adagrad"), default: "adam", help: "adam | adamw | sgd | rmsprop | adagrad" },
+  lr: { kind: kinds.positive, default: "2e-3", help: "learning rate" },
+  weightDecay: { kind: kinds.nonNegative, default: "0; adamw: 0.01", help: "weight decay" },
+  momentum: { kind: kinds.nonNegative, default: "0", help: "momentum (sgd, rmsprop)" },
+  schedule: { kind: kinds.choice("constant", "cosine", "step", "plateau"), default: "constant", help: "constant | cosine | step | plateau" },
+  warmup: { kind: kinds.nonNegativeInteger, default: "0", help: "warm-up steps (cosine)" },
+  clip: { kind: kinds.nonNegative, default: "5", help: "global gradient-norm clip (0: off)" },
+  window: { kind: kinds.positiveInteger, default: "64", help: "BPTT window (steps per batch)" },
+  batch: { kind: kinds.positiveInteger, default: "32", help: "batch size (parallel streams)" },
+  batching: { kind: kinds.choice("stream", "shuffled"), default: "stream", help: "stream (state carried, char-rnn) | shuffled" },
+  steps: { kind: kinds.positiveInteger, default: "300; none with --time alone", help: "training steps" },
+  epochs: { kind: kinds.positive, default: "none: --steps decides", help: "passes over the training split (instead of --steps)" },
+  time: { kind: kinds.positive, default: "none", help: "time budget in minutes" },
+  seed: { kind: kinds.integer, default: "0", help: "random seed" },
+  evalEvery: { kind: kinds.positiveInteger, default: "200", help: "validation every N steps" },
   evalTokens: { kind: kinds.positiveInteger, help: "validation tokens scored each time (default all)" },
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N validations in a row without a lower loss (default: never)" },
-  checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (the best validation's is kept in <out>/best)" },
-  kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
+  checkpointEvery: { kind: kinds.positiveInteger, default: "100", help: "checkpoint every N steps (the best validation's is kept in <out>/best)" },
+  kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
   engine: {
     kind: kinds.choice("library", "onnxruntime"),
     help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph, native kernels)",
   },
-  sample: { kind: kinds.nonNegativeInteger, help: "characters sampled at the end (0: none)" },
-  sampleEvery: { kind: kinds.positiveInteger, help: "print a sample every N steps while training (seeded with --seed)" },
-  sampleLength: { kind: kinds.positiveInteger, help: "tokens in each --sample-every sample" },
-  tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, validation, lr, gradient norm)" },
+  sample: { kind: kinds.nonNegativeInteger, default: "300", help: "characters sampled at the end (0: none)" },
+  sampleEvery: { kind: kinds.positiveInteger, default: "never", help: "print a sample every N steps while training (seeded with --seed)" },
+  sampleLength: { kind: kinds.positiveInteger, default: "200", help: "tokens in each --sample-every sample" },
+  tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, validation, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
 type Key = keyof typeof SETTINGS;
@@ -142,10 +142,10 @@ export function registerTrainLm(train: Command, out: () => Output): void {
     .option("--config <file>", "JSON or YAML file with the settings below (flags override it)")
     .option("--resume", "continue the run in --out exactly where its last checkpoint left it")
     .option("--force", "start a new run in --out even if it holds one (the old run is moved into a new folder beside it, <out>.replaced-<time>)");
-  for (const [key, { help }] of Object.entries(SETTINGS)) {
+  for (const [key, spec] of Object.entries(SETTINGS)) {
     const flag = `--${flagName(key)}`;
-    if (key === "tieWeights") cmd.option(flag, help);
-    else cmd.option(`${flag} <value>`, help);
+    if (key === "tieWeights") cmd.option(flag, helpLine(spec));
+    else cmd.option(`${flag} <value>`, helpLine(spec));
   }
   cmd.addHelpText(
     "after",

@@ -6,7 +6,7 @@ import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { defaultWasmThreads, MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
-import { flagName, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
+import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
@@ -14,52 +14,52 @@ import { TrainingProgress } from "../ui/progress.js";
 
 /** The settings of `train mt`: flags and config-file keys share these names and rules (as `train lm`'s). */
 export const SETTINGS = {
-  data: { kind: kinds.string, help: "tab-separated sentence pairs to train on (source<TAB>target per line)" },
+  data: { kind: kinds.string, default: "none: required for a new run", help: "tab-separated sentence pairs to train on (source<TAB>target per line)" },
   dev: { kind: kinds.string, help: "held-out pairs for the dev loss, BLEU and chrF (default: the last 5% of --data, at most 1,000)" },
   columns: { kind: kinds.string, help: "the columns holding source and target, 0-based (default 0,1; 1,0 translates the other way)" },
-  out: { kind: kinds.string, help: "run directory (checkpoints, metrics.jsonl)" },
-  vocabulary: { kind: kinds.choice("word", "bpe", "char"), help: "word | bpe | char" },
-  joint: { kind: kinds.boolean, help: "one vocabulary for both sides and shared embeddings" },
+  out: { kind: kinds.string, default: "runs/mt", help: "run directory (checkpoints, metrics.jsonl)" },
+  vocabulary: { kind: kinds.choice("word", "bpe", "char"), default: "word", help: "word | bpe | char" },
+  joint: { kind: kinds.boolean, default: "false", help: "one vocabulary for both sides and shared embeddings" },
   minFrequency: { kind: kinds.positiveInteger, help: "word pieces seen fewer times are unknown (default 2)" },
   bpeVocab: { kind: { type: "integer", min: 256, max: 1 << 20 }, help: "BPE vocabulary size (default 4000)" },
-  lowercase: { kind: kinds.boolean, help: "lowercase words (word vocabularies)" },
+  lowercase: { kind: kinds.boolean, default: "false", help: "lowercase words (word vocabularies)" },
   maxSourceLength: { kind: kinds.positiveInteger, help: "training pairs with more source tokens are left out (default 50)" },
   maxTargetLength: { kind: kinds.positiveInteger, help: "the same for the target (default 50)" },
-  attention: { kind: kinds.choice("none", "bahdanau", "luong-dot", "luong-general"), help: "none (the bottleneck) | bahdanau | luong-dot | luong-general" },
-  cell: { kind: kinds.choice("gru", "lstm", "rnn_tanh", "rnn_relu"), help: "gru | lstm | rnn_tanh | rnn_relu" },
+  attention: { kind: kinds.choice("none", "bahdanau", "luong-dot", "luong-general"), default: "bahdanau", help: "none (the bottleneck) | bahdanau | luong-dot | luong-general" },
+  cell: { kind: kinds.choice("gru", "lstm", "rnn_tanh", "rnn_relu"), default: "gru", help: "gru | lstm | rnn_tanh | rnn_relu" },
   embedding: { kind: kinds.positiveInteger, help: "embedding size (default 256)" },
   hidden: { kind: kinds.positiveInteger, help: "encoder units per direction, and decoder units (default 256)" },
-  decoderHidden: { kind: kinds.positiveInteger, help: "decoder units when they differ from --hidden" },
+  decoderHidden: { kind: kinds.positiveInteger, default: "--hidden", help: "decoder units when they differ from --hidden" },
   layers: { kind: kinds.positiveInteger, help: "recurrent layers of the encoder and of the decoder (default 1)" },
   bidirectional: { kind: kinds.boolean, help: "a bidirectional encoder (default true)" },
   attentionSize: { kind: kinds.positiveInteger, help: "width of Bahdanau's scoring layer (default: decoder units)" },
   inputFeeding: { kind: kinds.boolean, help: "Luong's input feeding (default true)" },
-  dropout: { kind: kinds.fraction, help: "dropout on embeddings, between layers and before the output layer" },
+  dropout: { kind: kinds.fraction, default: "0", help: "dropout on embeddings, between layers and before the output layer" },
   teacherForcing: { kind: { type: "number", min: 0, max: 1 }, help: "probability of feeding the gold previous token (default 1)" },
   labelSmoothing: { kind: kinds.fraction, help: "label smoothing (default 0)" },
-  optimizer: { kind: kinds.choice("adam", "adamw", "sgd"), help: "adam | adamw | sgd" },
+  optimizer: { kind: kinds.choice("adam", "adamw", "sgd"), default: "adam", help: "adam | adamw | sgd" },
   lr: { kind: kinds.positive, help: "learning rate (default 1e-3)" },
-  weightDecay: { kind: kinds.nonNegative, help: "weight decay" },
-  momentum: { kind: kinds.nonNegative, help: "momentum (sgd)" },
-  schedule: { kind: kinds.choice("constant", "cosine", "plateau"), help: "constant | cosine | plateau" },
-  warmup: { kind: kinds.nonNegativeInteger, help: "warm-up steps (cosine)" },
-  clip: { kind: kinds.nonNegative, help: "global gradient-norm clip (0: off; default 5)" },
+  weightDecay: { kind: kinds.nonNegative, default: "0; adamw: 0.01", help: "weight decay" },
+  momentum: { kind: kinds.nonNegative, default: "0", help: "momentum (sgd)" },
+  schedule: { kind: kinds.choice("constant", "cosine", "plateau"), default: "constant", help: "constant | cosine | plateau" },
+  warmup: { kind: kinds.nonNegativeInteger, default: "0", help: "warm-up steps (cosine)" },
+  clip: { kind: kinds.nonNegative, default: "5", help: "global gradient-norm clip (0: off; default 5)" },
   batch: { kind: kinds.positiveInteger, help: "sentence pairs per batch (default 64)" },
-  steps: { kind: kinds.positiveInteger, help: "training steps" },
-  epochs: { kind: kinds.positive, help: "passes over the training pairs (instead of --steps)" },
-  time: { kind: kinds.positive, help: "time budget in minutes" },
-  seed: { kind: kinds.integer, help: "random seed" },
+  steps: { kind: kinds.positiveInteger, default: "2000; none with --time alone", help: "training steps" },
+  epochs: { kind: kinds.positive, default: "none: --steps decides", help: "passes over the training pairs (instead of --steps)" },
+  time: { kind: kinds.positive, default: "none", help: "time budget in minutes" },
+  seed: { kind: kinds.integer, default: "0", help: "random seed" },
   evalEvery: { kind: kinds.positiveInteger, help: "dev loss, BLEU and chrF every N steps (default 500)" },
   bleuSentences: { kind: kinds.positiveInteger, help: "dev sentences translated for BLEU each time (default 500)" },
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
-  kernels: { kind: kinds.choice("auto", "wasm", "reference"), help: "auto | wasm | reference" },
+  kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
   threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
   engine: {
     kind: kinds.choice("library", "onnxruntime"),
     help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU encoders)",
   },
-  tensorboard: { kind: kinds.string, help: "also write TensorBoard event files into this directory (loss, dev loss, BLEU, chrF, lr, gradient norm)" },
+  tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, BLEU, chrF, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
 type Key = keyof typeof SETTINGS;
@@ -158,9 +158,9 @@ export function registerTrainMt(train: Command, out: () => Output): void {
     .option("--config <file>", "JSON or YAML file with the settings below (flags override it)")
     .option("--resume", "continue the run in --out exactly where its last checkpoint left it")
     .option("--force", "start a new run in --out even if it holds one (the old run is moved into a new folder beside it, <out>.replaced-<time>)");
-  for (const [key, { help }] of Object.entries(SETTINGS)) {
+  for (const [key, spec] of Object.entries(SETTINGS)) {
     const flag = `--${flagName(key)}`;
-    cmd.option(BOOLEANS.has(key as Key) ? `${flag} [value]` : `${flag} <value>`, help);
+    cmd.option(BOOLEANS.has(key as Key) ? `${flag} [value]` : `${flag} <value>`, helpLine(spec));
   }
   cmd.addHelpText(
     "after",

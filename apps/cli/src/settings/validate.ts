@@ -33,10 +33,18 @@ export const kinds = {
   choice: (...choices: string[]): SettingKind => ({ type: "choice", choices }),
 } as const satisfies Record<string, SettingKind | ((...a: string[]) => SettingKind)>;
 
-/** A setting: its kind and the help line of its flag. */
+/** A setting: its kind, the help line of its flag, and its default as the help shows it. */
 export interface SettingSpec {
   readonly kind: SettingKind;
   readonly help: string;
+  /** What applies without the flag ("lstm", "0: off", "the cores"), added to the help line as "(default ...)". */
+  readonly default?: string;
+}
+
+/** A setting's help line with its default, unless the line already says it. */
+export function helpLine(spec: SettingSpec): string {
+  if (spec.default === undefined || /\bdefault\b/.test(spec.help)) return spec.help;
+  return `${spec.help} (default ${spec.default})`;
 }
 
 export type SettingsTable = Readonly<Record<string, SettingSpec>>;
