@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { haveTool, missingMessage, probeTool, toolPath } from "@unroll/testing/optional-tools";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serve } from "./serve.js";
+import { serve } from "@unroll/testing/serve";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");

@@ -19,7 +19,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { haveTool, missingMessage, probeTool, toolPath } from "@unroll/testing/optional-tools";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CaptioningCheck, LanguageModelCheck, TranslationCheck } from "../src/bench/bench.js";
-import { serve } from "./serve.js";
+import { serve } from "@unroll/testing/serve";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");

@@ -2,7 +2,7 @@
 // (which turns `workspace:` and `catalog:` into versions), the tarballs installed with npm into
 // fresh projects in the temporary folder (no workspace, no node_modules of this repository above
 // them), README examples run there as plain JavaScript and a strict nodenext TypeScript file
-// type-checked against the installed declarations.
+// type-checked against the installed declarations, and a page bundled by Vite trained in Chromium.
 //
 // The first project installs tensor, cells, train and nlp alone: tarballs only, no registry. The
 // second installs every package, onnxruntime-web (the newest release in @unroll/onnx's peer range),
@@ -14,6 +14,9 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { haveTool, missingMessage, probeTool, toolPath } from "@unroll/testing/optional-tools";
+import { serve } from "@unroll/testing/serve";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
@@ -150,6 +153,36 @@ describe("the tarballs", () => {
   });
 });
 
+/**
+ * `npm install ARGS` in `project`, some of them from the npm registry: where the registry cannot be
+ * reached, the test is skipped with the reason (a failure with UNROLL_REQUIRE_REGISTRY=1).
+ */
+function installFromRegistry(project: string, args: readonly string[], ctx: { skip(note?: string): void }): SpawnSyncReturns<string> {
+  const install = run("npm", ["install", ...args], project);
+  if (install.status !== 0 && /E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH)|ENOTCACHED/.test(install.stderr)) {
+    const reason = `packaging test skipped: the npm registry cannot be reached (${install.stderr.trim().split("\n")[0]}). Set UNROLL_REQUIRE_REGISTRY=1 to make this a failure.`;
+    if (process.env.UNROLL_REQUIRE_REGISTRY === "1") throw new Error(`UNROLL_REQUIRE_REGISTRY=1, but ${reason}`);
+    console.warn(reason);
+    ctx.skip(reason);
+  }
+  ok(install, "npm install");
+  return install;
+}
+
+describe("the release plan", () => {
+  it("releases every public package together: one fixed group in .changeset/config.json, one next version for all", () => {
+    const names = published.map(({ manifest }) => manifest.name).sort();
+    const config = readJson<{ fixed: string[][] }>(join(repo, ".changeset", "config.json"));
+    expect(config.fixed.map((group) => [...group].sort())).toEqual([names]);
+    const plan = join(temp, "release-plan.json");
+    ok(run("npx", ["--yes", pnpm, "changeset", "status", `--output=${plan}`], repo), "pnpm changeset status");
+    const releases = readJson<{ releases: { name: string; newVersion: string; type: string }[] }>(plan).releases.filter((r) => names.includes(r.name) && r.type !== "none");
+    // With changesets pending (there are while the first release is prepared), all move to one version.
+    expect(releases.length === 0 || releases.length === names.length, JSON.stringify(releases)).toBe(true);
+    expect(new Set(releases.map((r) => r.newVersion)).size).toBeLessThanOrEqual(1);
+  });
+});
+
 describe("installed with npm outside the workspace", () => {
   it("tensor, cells, train and nlp alone: the quick start runs, and mobyDick() asks for its optional peer", () => {
     const project = newProject("library");
@@ -172,18 +205,11 @@ describe("installed with npm outside the workspace", () => {
     const onnxPeers = readJson<Manifest>(join(repo, "packages", "onnx", "package.json")).peerDependencies ?? {};
     const typescript = readJson<Manifest>(require.resolve("typescript/package.json")).version;
     const typesNode = readJson<Manifest>(require.resolve("@types/node/package.json")).version;
-    const install = run(
-      "npm",
-      ["install", ...tarballsOf([...tarballs.keys()]), `onnxruntime-web@${onnxPeers["onnxruntime-web"]}`, `typescript@${typescript}`, `@types/node@${typesNode}`],
+    const install = installFromRegistry(
       project,
+      [...tarballsOf([...tarballs.keys()]), `onnxruntime-web@${onnxPeers["onnxruntime-web"]}`, `typescript@${typescript}`, `@types/node@${typesNode}`],
+      ctx,
     );
-    if (install.status !== 0 && /E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH)|ENOTCACHED/.test(install.stderr)) {
-      const reason = `packaging test skipped: the npm registry cannot be reached (${install.stderr.trim().split("\n")[0]}). Set UNROLL_REQUIRE_REGISTRY=1 to make this a failure.`;
-      if (process.env.UNROLL_REQUIRE_REGISTRY === "1") throw new Error(`UNROLL_REQUIRE_REGISTRY=1, but ${reason}`);
-      console.warn(reason);
-      ctx.skip(reason);
-    }
-    ok(install, "npm install");
     expect(install.stderr).not.toMatch(/ERESOLVE|peer dep/i);
     ok(run("npm", ["ls", "--all"], project), "npm ls --all (peers satisfied)");
     expect(copiesOf(project, "@unroll/tensor")).toEqual([join("node_modules", "@unroll", "tensor")]);
@@ -210,5 +236,49 @@ describe("installed with npm outside the workspace", () => {
     const out = ok(cli, "unroll train lm");
     expect(cli.stderr).toContain("loading moby-dick..."); // progress goes to stderr, results to stdout
     expect(out).toMatch(/finished at step 2; checkpoint saved in .*runs.lm/);
+  });
+});
+
+describe("bundled by Vite into a page", () => {
+  it("nlp, train and tensor from their tarballs: the page trains in Chromium on the WebAssembly kernels, with the losses Node gives", async (ctx) => {
+    if (!haveTool("chromium")) {
+      const reason = `Vite page test skipped: ${missingMessage("chromium", probeTool("chromium"))}`;
+      console.warn(reason);
+      ctx.skip(reason);
+    }
+    const project = newProject("page");
+    // Vite at the version the playground builds with (the workspace catalog).
+    const vite = /^\s+vite: (\S+)$/m.exec(readFileSync(join(repo, "pnpm-workspace.yaml"), "utf8"))?.[1];
+    expect(vite, "vite in the catalog of pnpm-workspace.yaml").toBeDefined();
+    installFromRegistry(project, [...tarballsOf(["@unroll/tensor", "@unroll/cells", "@unroll/train", "@unroll/nlp"]), `vite@${vite}`], ctx);
+    for (const name of readdirSync(join(fixtures, "page"))) copyFileSync(join(fixtures, "page", name), join(project, name));
+    const build = run(process.execPath, [join(project, "node_modules", "vite", "bin", "vite.js"), "build", "--outDir", "dist", "--logLevel", "warn"], project);
+    ok(build, "vite build");
+    // A Node built-in reached from the page's imports would be stubbed out, with this warning.
+    expect(`${build.stdout}${build.stderr}`).not.toMatch(/externalized for browser compatibility/);
+
+    const inNode = JSON.parse(ok(run(process.execPath, ["node.mjs"], project), "node node.mjs")) as { kernels: string; losses: number[] };
+    const { server, origin } = await serve(join(project, "dist"));
+    const browser = await chromium.launch({
+      executablePath: toolPath("chromium"),
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${origin}/index.html`);
+      await page.waitForFunction(() => document.body.dataset["result"] ?? document.body.dataset["error"], null, { timeout: 120_000 });
+      const error = await page.evaluate(() => document.body.dataset["error"]);
+      expect(error).toBeUndefined();
+      const inPage = JSON.parse((await page.evaluate(() => document.body.dataset["result"]))!) as typeof inNode;
+      expect(inPage.kernels).toBe("wasm-simd");
+      expect(inNode.kernels).toBe("wasm-simd");
+      expect(inPage.losses).toHaveLength(5);
+      // The same kernels on the same numbers: the same losses, to the last bit.
+      expect(inPage.losses).toEqual(inNode.losses);
+    } finally {
+      await browser.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -37,6 +37,7 @@ export const TOOLS: Readonly<Record<ToolId, OptionalTool>> = {
     decides: [
       "apps/playground: the end-to-end test in a real browser (training in a worker, ONNX in onnxruntime-web)",
       "apps/playground: the WebGPU test (every exported model family on WebGPU, on Chromium's SwiftShader, against wasm and the library)",
+      "tooling/packaging: the Vite page test (the installed tarballs bundled into a page that trains in Chromium)",
     ],
     install: "apt-get install chromium",
   },

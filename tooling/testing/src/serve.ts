@@ -1,4 +1,5 @@
-// The browser tests' static file server: dist/ on 127.0.0.1, a random free port.
+// The browser tests' static file server: a folder on 127.0.0.1, a random free port (the playground's
+// end-to-end tests and the packaging test's Vite page).
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
