@@ -36,6 +36,28 @@ beforeAll(async () => {
 });
 
 describe("unroll train classify / classify / eval classify", () => {
+  it("trains on the compiled onnxruntime step with --engine onnxruntime: the library's losses; a CSV of numbers is refused", { timeout: 120_000 }, async () => {
+    const losses = async (run: string) =>
+      (await readFile(join(run, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { loss?: number }).filter((r) => r.loss !== undefined).map((r) => r.loss!);
+    const settings = ["--data", reviews, "--steps", "20", "--pooling", "attention", ...tiny.filter((f) => f !== "--kernels" && f !== "reference")];
+    const compiled = await unroll(["train", "classify", "--out", join(work, "engine-ort"), "--engine", "onnxruntime", ...settings]);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    expect(compiled.stderr).toMatch(/dev texts, engine onnxruntime/);
+    const library = await unroll(["train", "classify", "--out", join(work, "engine-lib"), ...settings]);
+    expect(library.code, library.stderr).toBe(0);
+    expect(library.stderr).toMatch(/dev texts, kernels wasm/);
+    const a = await losses(join(work, "engine-ort"));
+    const b = await losses(join(work, "engine-lib"));
+    expect(a).toHaveLength(20);
+    a.forEach((l, i) => expect(Math.abs(l - b[i]!) / b[i]!).toBeLessThan(1e-4));
+
+    const csv = join(work, "engine.csv");
+    await writeFile(csv, `x,y\n${Array.from({ length: 40 }, (_, i) => `${i % 7},${i % 2}`).join("\n")}\n`);
+    const refused = await unroll(["train", "classify", "--data", csv, "--label", "y", "--window", "4", "--out", join(work, "engine-csv"), "--engine", "onnxruntime"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--engine onnxruntime trains text classifiers/);
+  });
+
   it("trains on label<TAB>text lines, classifies stdin line by line, and scores a held-out file with a confusion matrix", { timeout: 120_000 }, async () => {
     const run = join(work, "reviews");
     const trained = await unroll(["train", "classify", "--data", reviews, "--out", run, "--steps", "60", "--pooling", "attention", "--class-weights", "balanced", ...tiny]);

@@ -14,7 +14,8 @@ import {
   type TrainWindowClassifierConfig,
 } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { MAX_WASM_THREADS } from "@unroll/tensor";
+import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
+import { defaultWasmThreads, MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
@@ -66,7 +67,11 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
+  engine: {
+    kind: kinds.choice("library", "onnxruntime"),
+    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; texts with LSTM or GRU encoders)",
+  },
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, accuracy, macro-F1, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
@@ -75,8 +80,8 @@ type Values = ReadonlyMap<string, number | string | boolean>;
 
 const DEFAULTS = { out: "runs/classify", steps: 1000, checkpointEvery: 500 } as const;
 const BOOLEANS = new Set<Key>(["lowercase", "bidirectional"]);
-const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "tensorboard", "data", "dev"]);
-const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads and --tensorboard";
+const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "engine", "tensorboard", "data", "dev"]);
+const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads, --engine and --tensorboard";
 
 /** How the examples were chosen, recorded with the run (in its training config) so that `--resume` and `eval classify` read the same ones. */
 export type ClassifyDataSpec = Pick<TrainClassifyConfig, "dev" | "presidents" | "passageWords"> & { readonly data: string };
@@ -281,6 +286,7 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
       );
     }
   } else if (values.has("label")) {
+    if (values.get("engine") === "onnxruntime") throw new UserError("--engine onnxruntime trains text classifiers; a CSV of numbers trains on the library's kernels", "drop --engine (or use --engine library)");
     await trainWindows(out, {
       dir: resolve(String(values.get("out") ?? DEFAULTS.out)),
       force: Boolean(flags.force),
@@ -345,6 +351,7 @@ async function trainIn(
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
+      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ threads: (a.values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -353,7 +360,7 @@ async function trainIn(
         out.info(
           `${m.bidirectional ? "bidirectional " : ""}${m.cell} classifier (${m.numLayers} × ${m.hiddenSize}, ${m.pooling} pooling), ${info.parameters.toLocaleString("en-US")} parameters, ` +
             `vocabulary ${info.vocabulary.size.toLocaleString("en-US")} (${info.vocabulary.tokenizer.kind}), ${info.trainExamples.toLocaleString("en-US")} training texts (${counts})` +
-            `${info.truncated > 0 ? `, ${info.truncated} cut to ${config.maxLength ?? 400} tokens` : ""}, ${info.devExamples} dev texts, kernels ${info.kernels}` +
+            `${info.truncated > 0 ? `, ${info.truncated} cut to ${config.maxLength ?? 400} tokens` : ""}, ${info.devExamples} dev texts, ${a.values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
             (info.classWeights ? `; class weights ${info.classWeights.map((w) => w.toFixed(3)).join(", ")}` : "") +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
@@ -381,6 +388,9 @@ async function trainIn(
       if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the texts it was trained on: restore ${spec?.data}, or start a new run with --force`);
       if (e instanceof DataError && e.code === "MALFORMED") throw new UserError(e.message, "give every example some text");
       if (e instanceof Error && e.name === "ValueRangeError" && /classWeights|LabelSet/.test(e.message)) throw new UserError(e.message.replace(/^\w+: /, ""));
+      if (e instanceof CompileError) {
+        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--cell lstm or gru)");
+      }
       throw e;
     });
     (progress as TrainingProgress | null)?.stop();

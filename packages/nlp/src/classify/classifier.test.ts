@@ -44,6 +44,18 @@ describe("SequenceClassifier", () => {
     }
   }
 
+  it("pads a batch's length up to a multiple when asked (a compiled engine's shapes): the same inputs, then padding", () => {
+    const plain = classificationBatch(examples);
+    const rounded = classificationBatch(examples, 3); // T 4 -> 6
+    const [T, B] = plain.inputs.shape as [number, number];
+    expect(rounded.inputs.shape).toEqual([6, B]);
+    expect(T).toBe(4);
+    expect(Array.from(rounded.inputs.data.subarray(0, T * B))).toEqual(Array.from(plain.inputs.data));
+    expect(Array.from(rounded.inputs.data.subarray(T * B)).every((v) => v === 0)).toBe(true);
+    expect(Array.from(rounded.lengths.data)).toEqual(Array.from(plain.lengths.data));
+    expect(() => classificationBatch(examples, 0)).toThrow(/lengthMultiple must be a positive integer, got 0/);
+  });
+
   it("numeric input features: the gradient matches finite differences, with respect to the inputs too", () => {
     const model = new SequenceClassifier({ inputSize: 2, numClasses: 2, hiddenSize: 3, pooling: "attention", attentionSize: 2 });
     const params = model.init(new Rng(3));

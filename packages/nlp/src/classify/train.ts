@@ -249,7 +249,7 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
   const model = new SequenceClassifier(modelConfig);
   options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));
-  const data = classificationBatches(encoded.examples, { batchSize: config.batchSize ?? 32, seed: config.seed ?? 0 });
+  const data = classificationBatches(encoded.examples, { batchSize: config.batchSize ?? 32, seed: config.seed ?? 0, lengthMultiple: options.engine?.lengthMultiple ?? 1 });
   const steps = config.steps ?? (config.epochs !== undefined ? Math.ceil(config.epochs * data.batchesPerEpoch) : undefined);
   const checkpointConfig: ClassifierCheckpointConfig = {
     kind: "sequence-classifier",
