@@ -58,6 +58,36 @@ describe("unroll train classify / classify / eval classify", () => {
     expect(refused.stderr).toMatch(/--engine onnxruntime trains text classifiers/);
   });
 
+  it("diagnose on a classifier's run: the class loss's gradient at every step, decaying backwards from the end with last-state pooling, flat with mean pooling", { timeout: 120_000 }, async () => {
+    const ratios: Record<string, number> = {};
+    for (const pooling of ["last", "mean"]) {
+      const run = join(work, `diagnose-${pooling}`);
+      const trained = await unroll(["train", "classify", "--data", reviews, "--out", run, "--steps", "2", "--cell", "rnn_tanh", "--bidirectional", "false", "--pooling", pooling, ...tiny]);
+      expect(trained.code, trained.stderr).toBe(0);
+      const prefix = join(work, `diagnosis-${pooling}`);
+      const d = await unroll(["diagnose", run, "--length", "8", "--batch", "4", "--out", prefix, "--kernels", "reference"]);
+      expect(d.code, d.stderr).toBe(0);
+      expect(d.stdout).toMatch(/\|\|dL\/dh_0\|\| \/ \|\|dL\/dh_7\|\| = /);
+      const report = JSON.parse(await readFile(`${prefix}.json`, "utf8")) as { kind: string; pooling: string; gradNorms: number[]; vanishingRatio: number; spectralRadii: Record<string, number>; texts: string };
+      expect(report.kind).toBe("sequence-classifier");
+      expect(report.pooling).toBe(pooling);
+      expect(report.texts).toBe(reviews); // a file without --dev: its texts (a data set: its dev split)
+      expect(report.gradNorms).toHaveLength(8);
+      expect(report.gradNorms.every((g) => Number.isFinite(g) && g > 0)).toBe(true);
+      expect(Object.keys(report.spectralRadii).length).toBeGreaterThan(0);
+      const svg = await readFile(`${prefix}.svg`, "utf8");
+      expect(svg).toContain(`loss through ${pooling} pooling; top layer, forward direction`);
+      ratios[pooling] = report.vanishingRatio;
+      console.log(`diagnose ${pooling} pooling: ||dL/dh_0|| / ||dL/dh_7|| = ${report.vanishingRatio.toExponential(2)}`);
+    }
+    // Last-state pooling reaches step 0 only through 7 steps of the recurrence; mean pooling directly.
+    expect(ratios.last!).toBeLessThan(0.1); // measured: 5.6e-3
+    expect(ratios.mean!).toBeGreaterThan(0.5); // measured: 0.99
+    const refused = await unroll(["diagnose", join(work, "diagnose-last"), "--jacobian", "--length", "8", "--batch", "4", "--out", join(work, "no")]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--jacobian applies to language models/);
+  });
+
   it("trains on label<TAB>text lines, classifies stdin line by line, and scores a held-out file with a confusion matrix", { timeout: 120_000 }, async () => {
     const run = join(work, "reviews");
     const trained = await unroll(["train", "classify", "--data", reviews, "--out", run, "--steps", "60", "--pooling", "attention", "--class-weights", "balanced", ...tiny]);

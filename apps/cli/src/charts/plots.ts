@@ -35,6 +35,8 @@ export interface DiagnosisData {
   /** What counts as saturated: a sigmoid outside [1 - t, t], |tanh| > t (`saturation`'s threshold). */
   readonly saturationThreshold: number;
   readonly spectralRadii: Readonly<Record<string, number>>;
+  /** Where the loss is (default "loss at the last step"; a classifier's: its pooling). */
+  readonly lossAt?: string;
 }
 
 /** The gates in PyTorch's order of the stacked blocks, then the state: the order of both bar charts. */
@@ -82,7 +84,7 @@ export function diagnosisSpec(d: DiagnosisData): TopLevelSpec {
       {
         width: 640,
         height: 260,
-        title: "gradient flow through time (loss at the last step)",
+        title: `gradient flow through time (${d.lossAt ?? "loss at the last step"})`,
         data: { values: curves },
         mark: { type: "line", point: true },
         encoding: {

@@ -17,7 +17,7 @@ async function checkpointKind(run: string): Promise<unknown> {
 }
 
 /** A classifier from a run, with the fix for the usual mistakes in the message. */
-async function loadClassifierRun(run: string): Promise<LoadedClassifier> {
+export async function loadClassifierRun(run: string): Promise<LoadedClassifier> {
   return loadClassifier(run).catch((e: Error) => {
     if (e.name === "CheckpointError") throw new UserError(e.message, "point at a run directory written by `unroll train classify` (its --out, or <out>/best)");
     if (e.name === "ValueRangeError" && /another kind/.test(e.message)) throw new UserError(e.message.replace(/^\w+: /, ""));

@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { add, fromArray, gather, matmul, noGrad, Rng, slice, softmaxCrossEntropy, squeeze, type Tensor } from "@unroll/tensor";
 import { CharTokenizer, LanguageModel, type LanguageModelParams, loadCorpus, loadLanguageModel, splitText, type Tokenizer } from "@unroll/nlp";
-import { gradientFlow, jacobianNorms, recurrentSpectralRadii, saturation } from "@unroll/train";
+import { gradientFlow, jacobianNorms, loadCheckpoint, recurrentSpectralRadii, saturation } from "@unroll/train";
 import { renderSvg } from "../charts/render.js";
-import { diagnosisSpec } from "../charts/plots.js";
+import { type DiagnosisData, diagnosisSpec } from "../charts/plots.js";
 import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
+import { diagnoseClassifier } from "./diagnose-classifier.js";
 import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
@@ -14,8 +15,8 @@ export function registerDiagnose(program: Command, out: () => Output): void {
   program
     .command("diagnose")
     .description("gradient flow through time of a trained or fresh model: ||dL/dh_k||, ||dh_T/dh_k||, spectral radius, saturation (SVG + JSON)")
-    .argument("[run]", "a run directory or checkpoint; omit it to diagnose a fresh model built from the flags below")
-    .option("--data <corpus-or-file>", "text the sequences come from (default: the run's corpus, or moby-dick)")
+    .argument("[run]", "a run directory or checkpoint (a language model's, or a text classifier's: the gradient of its class loss at every step); omit it to diagnose a fresh model built from the flags below")
+    .option("--data <corpus-or-file>", "text the sequences come from (default: the run's corpus, or moby-dick; a classifier: label<TAB>text lines, default its dev split)")
     .option("--length <n>", "sequence length T", "100")
     .option("--batch <n>", "sequences in the batch", "8")
     .option("--jacobian", "also compute ||dh_T/dh_k|| exactly (one backward pass per hidden unit)")
@@ -32,6 +33,29 @@ export function registerDiagnose(program: Command, out: () => Output): void {
       const seed = numberFlag("seed", flags.seed, "integer");
       const T = numberFlag("length", flags.length, "positive-integer");
       const B = numberFlag("batch", flags.batch, "positive-integer");
+      if (run && (await loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined)) === "sequence-classifier") {
+        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a classifier");
+        const d = await diagnoseClassifier(run, flags.data === undefined ? undefined : String(flags.data), T, B, o);
+        const cell = d.loaded.model.config.cell;
+        const report = {
+          model: d.label,
+          kind: "sequence-classifier",
+          texts: d.source,
+          cell,
+          hiddenSize: d.loaded.model.config.hiddenSize,
+          pooling: d.loaded.model.config.pooling,
+          sequenceLength: T,
+          batch: B,
+          gradNorms: d.gradNorms,
+          saturation: d.saturation,
+          saturationThreshold: d.saturationThreshold,
+          spectralRadii: d.spectralRadii,
+          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
+        };
+        const lossAt = `the class's loss through ${report.pooling} pooling; top layer, forward direction`;
+        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
+        return;
+      }
       let model: LanguageModel;
       let params: LanguageModelParams;
       let tokenizer: Tokenizer;
@@ -85,16 +109,26 @@ export function registerDiagnose(program: Command, out: () => Output): void {
         spectralRadii: radii,
         vanishingRatio: flow.gradNorms[0]! / flow.gradNorms[T - 1]!,
       };
-      const prefix = String(flags.out);
-      await writeFileAtomic(`${prefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
-      await writeFileAtomic(`${prefix}.svg`, await renderSvg(diagnosisSpec({ title: label, cell: model.config.cell, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, saturationThreshold: sat.threshold, spectralRadii: radii })));
-      o.result(
-        { svg: `${prefix}.svg`, json: `${prefix}.json`, vanishingRatio: report.vanishingRatio, spectralRadii: radii, saturation: sat.fractions },
-        () =>
-          `${label}: ||dL/dh_0|| / ||dL/dh_${T - 1}|| = ${report.vanishingRatio.toExponential(2)}\n` +
-          `spectral radius: ${Object.entries(radii).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ")}\n` +
-          `saturated: ${Object.entries(sat.fractions).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(", ")}\n` +
-          `wrote ${prefix}.svg and ${prefix}.json`,
-      );
+      await writeDiagnosis(o, String(flags.out), report, { title: label, cell: model.config.cell, gradNorms: flow.gradNorms, jacobianNorms: jacobian, saturation: sat.fractions, saturationThreshold: sat.threshold, spectralRadii: radii });
     });
+}
+
+/** Writes `<prefix>.json` and `<prefix>.svg` and prints the summary (or the JSON result). */
+async function writeDiagnosis(
+  o: Output,
+  prefix: string,
+  report: { readonly model: string; readonly gradNorms: readonly number[]; readonly vanishingRatio: number; readonly spectralRadii: Record<string, number>; readonly saturation: Record<string, number> },
+  chart: DiagnosisData,
+): Promise<void> {
+  const last = report.gradNorms.length - 1;
+  await writeFileAtomic(`${prefix}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(`${prefix}.svg`, await renderSvg(diagnosisSpec(chart)));
+  o.result(
+    { svg: `${prefix}.svg`, json: `${prefix}.json`, vanishingRatio: report.vanishingRatio, spectralRadii: report.spectralRadii, saturation: report.saturation },
+    () =>
+      `${report.model}: ||dL/dh_0|| / ||dL/dh_${last}|| = ${report.vanishingRatio.toExponential(2)}\n` +
+      `spectral radius: ${Object.entries(report.spectralRadii).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ")}\n` +
+      `saturated: ${Object.entries(report.saturation).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(", ")}\n` +
+      `wrote ${prefix}.svg and ${prefix}.json`,
+  );
 }
