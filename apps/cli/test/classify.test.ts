@@ -196,6 +196,12 @@ describe("unroll train classify / classify / eval classify", () => {
     const trained = await unroll(["train", "classify", "--data", trainCsv, "--label", "event", "--features", "x", "--group", "sensor", "--window", "10", "--steps", "300", "--lr", "0.01", "--kernels", "reference", "--out", run]);
     expect(trained.code, trained.stderr).toBe(0);
     expect(trained.stderr).toMatch(/window classifier of x \(10 rows per window, labelled by "event" at the last row; classes 0, 1\), 2 series/);
+    expect(trained.stdout).toMatch(/finished at step 300/);
+    expect(trained.stderr).toMatch(/step 200: dev accuracy/);
+    // The dev part's evaluations (every 200 steps and at the end) in metrics.jsonl, the best in <out>/best.
+    const evaluated = (await readFile(join(run, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>).filter((m) => m.macroF1 !== undefined);
+    expect(evaluated.map((m) => m.step)).toEqual([200, 300]);
+    expect(trained.stdout).toMatch(/lowest dev loss [\d.]+ at step (200|300), kept in .*best/);
     const scored = await unroll(["--json", "eval", "classify", run, "--data", otherCsv]);
     expect(scored.code, scored.stderr).toBe(0);
     const [r] = lines(scored.stdout);
@@ -218,6 +224,15 @@ describe("unroll train classify / classify / eval classify", () => {
     const gold = csvText.trim().split("\n").slice(1).map((l) => l.split(",")[2]);
     const hits = out.slice(9).filter((c, i) => c === "1" && gold[i + 9] === "1").length;
     expect(hits).toBeGreaterThan(0.9 * gold.slice(9).filter((g) => g === "1").length);
+
+    // A time budget and patience apply to windows too; the settings of texts are refused, not ignored.
+    const timed = await unroll(["--json", "train", "classify", "--data", trainCsv, "--label", "event", "--features", "x", "--group", "sensor", "--window", "10", "--time", "0.01", "--patience", "3", "--kernels", "reference", "--out", join(work, "spikes-timed")]);
+    expect(timed.code, timed.stderr).toBe(0);
+    expect(lines(timed.stdout).at(-1)).toMatchObject({ event: "done", stopReason: "time" });
+    const texty = await unroll(["train", "classify", "--data", trainCsv, "--label", "event", "--features", "x", "--min-frequency", "2", "--max-length", "9", "--out", join(work, "spikes-texty")]);
+    expect(texty.code).toBe(1);
+    expect(texty.stderr).toMatch(/--min-frequency, --max-length apply to texts, not to a CSV of numbers \(--label\)/);
+    await expect(readdir(join(work, "spikes-texty"))).rejects.toThrow(/ENOENT/);
 
     const orphan = await unroll(["train", "classify", "--data", trainCsv, "--features", "x", "--out", join(work, "orphan")]);
     expect(orphan.code).toBe(1);

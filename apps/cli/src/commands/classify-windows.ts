@@ -16,7 +16,8 @@ import {
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { loadCheckpoint } from "@unroll/train";
-import { inRun, openRun } from "../training/run.js";
+import { inRun, type MetricsSink, metricsSink, openRun, reportTraining } from "../training/run.js";
+import { TrainingProgress } from "../ui/progress.js";
 
 // `train classify` on a CSV of numbers: windows of the feature columns, each labelled by the
 // label column at its last row (an event, a fault, a state), through nlp's trainWindowClassifier.
@@ -61,7 +62,7 @@ export function labelledSeries(table: NumericTable, spec: WindowDataSpec, classe
 
 export async function trainWindows(
   out: Output,
-  a: { dir: string; force: boolean; resume: boolean; spec: WindowDataSpec | null; config: TrainWindowClassifierConfig; checkpointEvery?: number },
+  a: { dir: string; force: boolean; resume: boolean; spec: WindowDataSpec | null; config: TrainWindowClassifierConfig; checkpointEvery?: number; tensorboard?: string },
 ): Promise<void> {
   let spec = a.spec ? { ...a.spec, data: resolve(a.spec.data) } : null;
   // Everything about a new run's data is checked before the run folder is made.
@@ -82,24 +83,58 @@ export async function trainWindows(
       `window classifier of ${spec!.features.join(", ")} (${config.window ?? 24} rows per window, labelled by "${spec!.label}" at the last row; classes ${classes.join(", ")}), ${series.length} series` +
         (a.resume ? `; resuming from ${run.checkpoint}` : ""),
     );
-    const result = await trainWindowClassifier({
-      series,
-      labels,
-      classes,
-      config,
-      checkpointDir: run.dir,
-      ...(a.checkpointEvery !== undefined ? { checkpointEvery: a.checkpointEvery } : {}),
-      resume: a.resume,
-      describe: { ...spec },
-    }).catch((e: unknown) => {
-      if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the series it was trained on: restore ${spec!.data}, or start a new run with --force`);
-      if (e instanceof DataError) throw new UserError(e.message, e.code === "TOO_SHORT" ? "use a smaller --window, or longer series" : "leave the column out of --features");
-      throw e;
-    });
+    let progress: TrainingProgress | null = null;
+    let metrics: (MetricsSink & { close(): void }) | null = null;
+    let lastEvalStep = -1;
+    let result;
+    try {
+      result = await trainWindowClassifier({
+        series,
+        labels,
+        classes,
+        config,
+        checkpointDir: run.dir,
+        ...(a.checkpointEvery !== undefined ? { checkpointEvery: a.checkpointEvery } : {}),
+        resume: a.resume,
+        keepBest: true,
+        describe: { ...spec },
+        onTrainer: async (trainer, info) => {
+          const opened = await run.openMetrics(info.resumedFrom ?? undefined);
+          metrics = await metricsSink(out, opened.log, { tensorboard: a.tensorboard, resumedFrom: info.resumedFrom });
+          progress = new TrainingProgress(out, info.targetSteps, undefined, undefined, "windows");
+          reportTraining(trainer, { progress, metrics, vocabSize: classes.length, lossUnit: "nats/window" });
+          trainer.events.on("eval", (e) => (lastEvalStep = e.step));
+        },
+        onEvaluation: (step, r) => {
+          const log = metrics as MetricsSink | null;
+          // The final evaluation of a run that ended between validations: its dev loss too (plot draws it).
+          if (step !== lastEvalStep) log?.append({ step, validation: r.loss });
+          log?.append({ step, accuracy: r.accuracy, macroF1: r.macroF1 });
+          (progress as TrainingProgress | null)?.line(`step ${step}: dev accuracy ${(100 * r.accuracy).toFixed(2)}%, macro-F1 ${(100 * r.macroF1).toFixed(2)}%`, {
+            event: "classification",
+            step,
+            accuracy: r.accuracy,
+            macroF1: r.macroF1,
+            loss: r.loss,
+          });
+        },
+      }).catch((e: unknown) => {
+        if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the series it was trained on: restore ${spec!.data}, or start a new run with --force`);
+        if (e instanceof DataError) throw new UserError(e.message, e.code === "TOO_SHORT" ? "use a smaller --window, or longer series" : "leave the column out of --features");
+        throw e;
+      });
+    } finally {
+      (progress as TrainingProgress | null)?.stop();
+      (metrics as { close(): void } | null)?.close();
+    }
+    const best = result.best;
     const parts = [result.dev ? `dev\n${formatClassificationReport(result.dev)}` : null, result.test ? `test (the last 15% of every series)\n${formatClassificationReport(result.test)}` : null].filter(Boolean);
     out.result(
-      { event: "done", checkpoint: run.dir, trainWindows: result.trainWindows, dev: result.dev, test: result.test },
-      () => `${parts.join("\n\n")}\ncheckpoint saved in ${run.dir}; score other series with: unroll eval classify ${run.dir} --data other.csv`,
+      { event: "done", steps: result.steps, stopReason: result.stopReason, checkpoint: run.dir, trainWindows: result.trainWindows, dev: result.dev, test: result.test, best: best ? { step: best.step, devLoss: best.loss, checkpoint: best.dir } : null },
+      () =>
+        `${result.stopReason === "early-stopping" ? "stopped early (the dev loss stopped improving: --patience)" : "finished"} at step ${result.steps}\n${parts.join("\n\n")}\ncheckpoint saved in ${run.dir}` +
+        (best ? `; lowest dev loss ${best.loss.toFixed(4)} at step ${best.step}, kept in ${best.dir}` : "") +
+        `; score other series with: unroll eval classify ${best ? best.dir : run.dir} --data other.csv`,
     );
   });
 }

@@ -81,6 +81,9 @@ type Values = ReadonlyMap<string, number | string | boolean>;
 const DEFAULTS = { out: "runs/classify", steps: 1000, checkpointEvery: 500 } as const;
 const BOOLEANS = new Set<Key>(["lowercase", "bidirectional"]);
 const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "engine", "tensorboard", "data", "dev"]);
+/** Settings of text classifiers that a window classifier (a CSV of numbers) has no use for. */
+const TEXT_ONLY: readonly Key[] = ["dev", "presidents", "passageWords", "vocabulary", "minFrequency", "maxVocab", "bpeVocab", "lowercase", "maxLength", "embedding", "schedule", "warmup", "epochs"];
+
 const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads, --engine and --tensorboard";
 
 /** How the examples were chosen, recorded with the run (in its training config) so that `--resume` and `eval classify` read the same ones. */
@@ -209,7 +212,7 @@ function windowSpec(v: Values, source: ReadonlyMap<string, string>): WindowDataS
 function windowConfig(v: Values): TrainWindowClassifierConfig {
   const get = <T>(key: Key): T | undefined => v.get(key) as T | undefined;
   const model: Record<string, unknown> = {};
-  for (const [name, key] of [["cell", "cell"], ["hiddenSize", "hidden"], ["numLayers", "layers"], ["bidirectional", "bidirectional"], ["pooling", "pooling"], ["dropout", "dropout"]] as const) {
+  for (const [name, key] of [["cell", "cell"], ["hiddenSize", "hidden"], ["numLayers", "layers"], ["bidirectional", "bidirectional"], ["pooling", "pooling"], ["attentionSize", "attentionSize"], ["dropout", "dropout"]] as const) {
     if (v.has(key)) model[name] = v.get(key);
   }
   const weights = classWeightsOf(get<string>("classWeights"), "--class-weights");
@@ -217,11 +220,23 @@ function windowConfig(v: Values): TrainWindowClassifierConfig {
     features: String(v.get("features")).split(",").map((s) => s.trim()).filter(Boolean),
     ...(v.has("window") ? { window: get<number>("window")! } : {}),
     model,
-    ...(v.has("lr") ? { optimizer: { lr: get<number>("lr")! } } : {}),
+    ...(["optimizer", "lr", "weightDecay", "momentum"].some((k) => v.has(k))
+      ? {
+          optimizer: {
+            ...(v.has("optimizer") ? { name: get<"adam" | "adamw" | "sgd">("optimizer")! } : {}),
+            ...(v.has("lr") ? { lr: get<number>("lr")! } : {}),
+            ...(v.has("weightDecay") ? { weightDecay: get<number>("weightDecay")! } : {}),
+            ...(v.has("momentum") ? { momentum: get<number>("momentum")! } : {}),
+          },
+        }
+      : {}),
     ...(weights !== undefined ? { classWeights: weights } : {}),
     ...(v.has("clip") ? { clip: get<number>("clip")! } : {}),
     ...(v.has("batch") ? { batchSize: get<number>("batch")! } : {}),
-    steps: get<number>("steps") ?? DEFAULTS.steps,
+    ...(v.has("steps") || !v.has("time") ? { steps: get<number>("steps") ?? DEFAULTS.steps } : {}),
+    ...(v.has("time") ? { timeBudgetMinutes: get<number>("time")! } : {}),
+    ...(v.has("evalEvery") ? { evalEvery: get<number>("evalEvery")! } : {}),
+    ...(v.has("patience") ? { patience: get<number>("patience")! } : {}),
     ...(v.has("seed") ? { seed: get<number>("seed")! } : {}),
     ...(v.has("kernels") ? { kernels: get<"auto" | "wasm" | "reference">("kernels")! } : {}),
     ...(v.has("threads") ? { threads: get<number>("threads")! } : {}),
@@ -287,6 +302,8 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
     }
   } else if (values.has("label")) {
     if (values.get("engine") === "onnxruntime") throw new UserError("--engine onnxruntime trains text classifiers; a CSV of numbers trains on the library's kernels", "drop --engine (or use --engine library)");
+    const textOnly = TEXT_ONLY.filter((k) => values.has(k));
+    if (textOnly.length > 0) throw new UserError(`${textOnly.map((k) => source.get(k)).join(", ")} ${textOnly.length === 1 ? "applies" : "apply"} to texts, not to a CSV of numbers (--label)`, "drop them");
     await trainWindows(out, {
       dir: resolve(String(values.get("out") ?? DEFAULTS.out)),
       force: Boolean(flags.force),
@@ -294,6 +311,7 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
       spec: windowSpec(values, source),
       config: windowConfig(values),
       ...(values.has("checkpointEvery") ? { checkpointEvery: values.get("checkpointEvery") as number } : {}),
+      ...(values.has("tensorboard") ? { tensorboard: String(values.get("tensorboard")) } : {}),
     });
     return;
   } else if (!values.has("data")) {
@@ -302,8 +320,15 @@ async function trainClassify(flags: Record<string, unknown>, out: Output): Promi
   const dir = resolve(String(values.get("out") ?? DEFAULTS.out));
   if (resume && (await loadCheckpoint(dir).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined)) === "window-classifier") {
     const limits: Record<string, unknown> = {};
-    for (const key of ["steps", "kernels", "threads"] as const) if (values.has(key)) limits[key] = values.get(key);
-    await trainWindows(out, { dir, force: false, resume: true, spec: null, config: limits as unknown as TrainWindowClassifierConfig });
+    for (const [key, name] of [["steps", "steps"], ["time", "timeBudgetMinutes"], ["patience", "patience"], ["kernels", "kernels"], ["threads", "threads"]] as const) if (values.has(key)) limits[name] = values.get(key);
+    await trainWindows(out, {
+      dir,
+      force: false,
+      resume: true,
+      spec: null,
+      config: limits as unknown as TrainWindowClassifierConfig,
+      ...(values.has("tensorboard") ? { tensorboard: String(values.get("tensorboard")) } : {}),
+    });
     return;
   }
   const config = toConfig(values, source, resume);

@@ -12,4 +12,4 @@ export type {
   ForecasterParts, LoadedForecaster, PreparedForecastData,
 } from "./train.js";
 export { trainWindowClassifier, evaluateWindowClassifier, classifyWindows, loadWindowClassifier, windowConfigOf } from "./window-classifier.js";
-export type { TrainWindowClassifierConfig, WindowClassifierResult, WindowClassifierCheckpointConfig, LoadedWindowClassifier } from "./window-classifier.js";
+export type { TrainWindowClassifierConfig, WindowClassifierResult, WindowEvaluation, WindowClassifierCheckpointConfig, LoadedWindowClassifier } from "./window-classifier.js";

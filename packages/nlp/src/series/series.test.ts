@@ -154,6 +154,34 @@ describe("trainForecaster checkpoints", () => {
   });
 });
 
+describe("trainWindowClassifier evaluation", () => {
+  it("evaluates on the dev part every evalEvery steps, keeps best/, stops early with patience and on a time budget", { timeout: 120_000 }, async () => {
+    const n = 400;
+    const labels = Int32Array.from({ length: n }, (_, t) => (t % 37 === 0 ? 1 : 0));
+    const values = Float64Array.from({ length: n }, (_, t) => Math.sin(t / 7) + (labels[t] ? 2 : 0));
+    const base = { series: [{ values, length: n }], labels: [labels], classes: ["no", "yes"] };
+    // A learning rate far too high: the dev loss soon stops falling, and patience ends the run.
+    const config = { features: ["x"], window: 8, model: { hiddenSize: 6 }, batchSize: 16, kernels: "reference" as const, evalEvery: 5, patience: 2, optimizer: { lr: 0.5 } };
+    const dir = await mkdtemp(join(tmpdir(), "unroll-window-eval-"));
+    dirs.push(dir);
+    const seen: number[] = [];
+    const result = await trainWindowClassifier({ ...base, config: { ...config, steps: 400 }, checkpointDir: dir, keepBest: true, onEvaluation: (step) => seen.push(step) });
+    expect(result.stopReason).toBe("early-stopping");
+    expect(result.steps).toBeLessThan(400);
+    expect(seen.slice(0, 3)).toEqual([5, 10, 15]);
+    expect(result.evaluations.map((e) => e.step)).toEqual(seen);
+    const lowest = Math.min(...result.evaluations.map((e) => e.result.loss));
+    expect(result.best).not.toBeNull();
+    expect(result.best!.loss).toBe(lowest);
+    expect(result.best!.dir).toBe(join(dir, "best"));
+    for (const e of result.evaluations) expect(e.result.accuracy).toBeGreaterThanOrEqual(0);
+
+    const timed = await trainWindowClassifier({ ...base, config: { ...config, patience: undefined, timeBudgetMinutes: 0.02 } });
+    expect(timed.stopReason).toBe("time");
+    expect(timed.steps).toBeGreaterThan(0);
+  });
+});
+
 describe("trainWindowClassifier checkpoints", () => {
   it("a run stopped and resumed ends with the same weights as one that ran straight through, and other series are refused", { timeout: 120_000 }, async () => {
     const n = 400;

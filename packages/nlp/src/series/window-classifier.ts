@@ -1,4 +1,4 @@
-import { noGrad, Rng, Tensor, ValueRangeError } from "@unroll/tensor";
+import { noGrad, Rng, softmaxCrossEntropy, Tensor, ValueRangeError } from "@unroll/tensor";
 import { type Checkpoint, loadCheckpoint, stateFromCheckpoint, type StopReason, Trainer } from "@unroll/train";
 import { bucketedBatches } from "../data/bucketed.js";
 import { DataError } from "../data/errors.js";
@@ -6,6 +6,7 @@ import { buildOptimizer, type OptimizerSettings, resumedConfig } from "../train/
 import { selectKernels } from "../train/train-lm.js";
 import { type ClassificationBatch, predictedClasses, SequenceClassifier, type SequenceClassifierConfig, type SequenceClassifierParams } from "../classify/classifier.js";
 import { classificationReport, type ClassificationReport } from "../classify/metrics.js";
+import type { ClassifierEvaluation } from "../classify/train.js";
 import { Standardizer, type StandardizerJSON } from "./scaler.js";
 import { RunCheckpoints } from "../train/run-checkpoints.js";
 import { chronologicalSplit, type ForecastWindow, forecastWindows, type Series } from "./windows.js";
@@ -23,11 +24,21 @@ export interface TrainWindowClassifierConfig {
   readonly optimizer?: OptimizerSettings;
   readonly clip?: number;
   readonly batchSize?: number;
+  /** Training steps (default 1000, or none with `timeBudgetMinutes` alone). */
   readonly steps?: number;
+  /** Stop after this many minutes (with `steps`, whichever comes first). */
+  readonly timeBudgetMinutes?: number;
+  /** Dev loss, accuracy and macro-F1 every N steps (default 200), where the series have a dev part. */
+  readonly evalEvery?: number;
+  /** Stop after this many evaluations in a row without a lower dev loss. */
+  readonly patience?: number;
   readonly seed?: number;
   readonly kernels?: "auto" | "wasm" | "reference";
   readonly threads?: number;
 }
+
+/** A dev evaluation of a window classifier: the mean cross-entropy (unweighted), accuracy and macro-F1. */
+export type WindowEvaluation = ClassifierEvaluation;
 
 export interface WindowClassifierResult {
   readonly model: SequenceClassifier;
@@ -42,6 +53,10 @@ export interface WindowClassifierResult {
   /** Scores on the last `testFraction` of every series (every window, stride 1), and on the dev part; null for an empty part. */
   readonly dev: ClassificationReport | null;
   readonly test: ClassificationReport | null;
+  /** Every dev evaluation of the run, in order (this call's). */
+  readonly evaluations: readonly { readonly step: number; readonly result: WindowEvaluation }[];
+  /** best/'s step and dev loss (with `keepBest`), else null. */
+  readonly best: { readonly step: number; readonly loss: number; readonly dir: string } | null;
 }
 
 /**
@@ -61,9 +76,15 @@ export async function trainWindowClassifier(options: {
   readonly checkpointDir?: string;
   /** A checkpoint every N steps (default 500) and at the end. */
   readonly checkpointEvery?: number;
-  /** Continue the run in `checkpointDir` exactly (only steps, kernels and threads may change). */
+  /** Continue the run in `checkpointDir` exactly (only steps, time, patience, kernels and threads may change). */
   readonly resume?: boolean;
+  /** Keep the checkpoint of the lowest dev loss in `<checkpointDir>/best`. */
+  readonly keepBest?: boolean;
   readonly signal?: AbortSignal;
+  /** After each dev evaluation. */
+  readonly onEvaluation?: (step: number, result: WindowEvaluation) => void;
+  /** The trainer before it runs (progress, metrics), with the run's target steps. */
+  readonly onTrainer?: (trainer: Trainer<SequenceClassifierParams, ClassificationBatch, never>, info: { readonly targetSteps: number | null; readonly trainWindows: number; readonly devWindows: number; readonly resumedFrom: number | null }) => void | Promise<void>;
   /** Recorded with the checkpoint: where the series came from, for `eval classify`. */
   readonly describe?: Readonly<Record<string, unknown>>;
 }): Promise<WindowClassifierResult> {
@@ -136,31 +157,55 @@ export async function trainWindowClassifier(options: {
     training: config,
     ...(options.describe ? { data: options.describe } : {}),
   };
-  const checkpoints = await RunCheckpoints.open({ dir: options.checkpointDir, config: checkpointConfig, every: options.checkpointEvery ?? 500, resumed });
-  const trainer = new Trainer({
+  const checkpoints = await RunCheckpoints.open({ dir: options.checkpointDir, config: checkpointConfig, every: options.checkpointEvery ?? 500, keepBest: options.keepBest ?? false, resumed });
+  /** Predictions (and the summed cross-entropy) over windows, in batches of 512. */
+  const predict = (p: SequenceClassifierParams, ws: readonly ForecastWindow[]): { predicted: Int32Array; lossSum: number } => {
+    const predicted = new Int32Array(ws.length);
+    let lossSum = 0;
+    noGrad(() => {
+      for (let i = 0; i < ws.length; i += 512) {
+        const batch = batchOf(ws.slice(i, i + 512));
+        const { logits } = model.forward(p, batch.inputs, batch.lengths);
+        lossSum += softmaxCrossEntropy(logits, batch.labels, { reduction: "sum" }).item();
+        predicted.set(predictedClasses(logits), i);
+      }
+    });
+    return { predicted, lossSum };
+  };
+  const report = (ws: readonly ForecastWindow[]): ClassificationReport | null => (ws.length === 0 ? null : classificationReport(Int32Array.from(ws, labelOf), predict(params, ws).predicted, classes));
+  const evaluations: { step: number; result: WindowEvaluation }[] = [];
+  const evaluate = (p: SequenceClassifierParams, step: number): WindowEvaluation => {
+    const { predicted, lossSum } = predict(p, dev);
+    const r = classificationReport(Int32Array.from(dev, labelOf), predicted, classes);
+    const result = { loss: lossSum / dev.length, accuracy: r.accuracy, macroF1: r.macroF1 };
+    evaluations.push({ step, result });
+    options.onEvaluation?.(step, result);
+    return result;
+  };
+  const steps = config.steps ?? (config.timeBudgetMinutes !== undefined ? undefined : 1000);
+  const trainer: Trainer<SequenceClassifierParams, ClassificationBatch, never> = new Trainer<SequenceClassifierParams, ClassificationBatch, never>({
     params,
     loss: model.lossFunction(classWeights ? { classWeights } : {}),
     data,
     optimizer: buildOptimizer(config.optimizer, 1e-3),
     ...(config.clip !== 0 ? { clip: { maxNorm: config.clip ?? 5 } } : {}),
+    ...(dev.length > 0 ? { evaluate: { every: config.evalEvery ?? 200, run: (p: SequenceClassifierParams) => evaluate(p, trainer.step) } } : {}),
+    ...(config.patience !== undefined ? { earlyStopping: { patience: config.patience } } : {}),
     seed: config.seed ?? 0,
     afterStep: checkpoints.afterStep,
   });
+  checkpoints.watch(trainer);
   if (resumed) trainer.restore(stateFromCheckpoint(resumed));
-  const stopReason = await trainer.run({ steps: config.steps ?? 1000, ...(options.signal ? { signal: options.signal } : {}) });
-  await checkpoints.finish(trainer, null);
-  const report = (ws: readonly ForecastWindow[]): ClassificationReport | null => {
-    if (ws.length === 0) return null;
-    const predicted = new Int32Array(ws.length);
-    noGrad(() => {
-      for (let i = 0; i < ws.length; i += 512) {
-        const batch = batchOf(ws.slice(i, i + 512));
-        predicted.set(predictedClasses(model.forward(params, batch.inputs, batch.lengths).logits), i);
-      }
-    });
-    return classificationReport(Int32Array.from(ws, labelOf), predicted, classes);
-  };
-  return { model, params, scaler, classes, window: shape.window, trainWindows: train.length, steps: trainer.step, stopReason, resumedFrom: resumed?.step ?? null, dev: report(dev), test: report(test) };
+  await options.onTrainer?.(trainer, { targetSteps: steps ?? null, trainWindows: train.length, devWindows: dev.length, resumedFrom: resumed?.step ?? null });
+  const stopReason = await trainer.run({
+    ...(steps !== undefined ? { steps } : {}),
+    ...(config.timeBudgetMinutes !== undefined ? { timeBudgetMs: config.timeBudgetMinutes * 60_000 } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  // The model as it ends, evaluated outside the trainer (its state stays an uninterrupted run's).
+  const final = trainer.step > 0 && stopReason !== "stopped" && dev.length > 0 && evaluations.at(-1)?.step !== trainer.step ? evaluate(params, trainer.step) : null;
+  await checkpoints.finish(trainer, final?.loss ?? null);
+  return { model, params, scaler, classes, window: shape.window, trainWindows: train.length, steps: trainer.step, stopReason, resumedFrom: resumed?.step ?? null, dev: report(dev), test: report(test), evaluations, best: checkpoints.best };
 }
 
 /** What a window classifier's checkpoint records. */
