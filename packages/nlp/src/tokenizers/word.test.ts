@@ -115,6 +115,18 @@ describe("WordTokenizer with attached spaces", () => {
     expect(fitted.decode(fitted.encode("the cat ran."))).toBe("the cat ran.");
   });
 
+  it("decodes an unknown word with a space before it (not glued to the word before), except at the start", () => {
+    const tok = WordTokenizer.fit("police are here. police are", { attachSpaces: true });
+    const ids = tok.encode("Police are bribed here.");
+    expect(ids[0]).toBe(tok.unkId); // "Police": not in the vocabulary
+    expect(tok.decode(ids)).toBe("<unk> are <unk> here.");
+    const stream = tok.streamDecoder();
+    expect(Array.from(ids, (id) => stream.push(id)).join("")).toBe("<unk> are <unk> here.");
+    // Without attached spaces the space is a token of its own, and the unknown word takes none.
+    const plain = WordTokenizer.fit("police are here");
+    expect(plain.decode(plain.encode("police are bribed"))).toBe("police are <unk>");
+  });
+
   it("serialises the setting and checks it on load", () => {
     const tok = WordTokenizer.fit("a b a", { attachSpaces: true });
     const json = tok.toJSON();

@@ -69,7 +69,9 @@ const PLAIN_ATTACHED = new RegExp(ATTACHED_PIECES, "guy");
  * The unknown text itself stands for the unknown id: a piece equal to it encodes to the unknown id
  * (which decodes to the same text), and where it is not a single piece (the default "<unk>"), its
  * literal occurrences in a text are matched before anything else, so a corpus already marked with
- * "<unk>" (Penn Treebank) round-trips.
+ * "<unk>" (Penn Treebank) round-trips. With `attachSpaces`, where the pieces carry their leading
+ * space, the unknown id decodes with a space before it after the first piece ("police are <unk>"):
+ * most pieces it stands for had one, and a reader (or BLEU's tokeniser) should see a word of its own.
  *
  * Id layout from `fit`: id 0 is the unknown symbol; then the pieces by decreasing frequency, ties in
  * code-unit order of the text. `words(text)` is the piece sequence without the whitespace runs, for
@@ -180,8 +182,14 @@ export class WordTokenizer implements Tokenizer {
 
   decode(ids: ArrayLike<number>): string {
     const parts: string[] = new Array<string>(ids.length);
-    for (let i = 0; i < ids.length; i++) parts[i] = this.tokenText(ids[i]!);
+    for (let i = 0; i < ids.length; i++) parts[i] = this.pieceText(ids[i]!, i === 0);
     return parts.join("");
+  }
+
+  /** The text an id decodes to at its place (see the class comment for the unknown id with attached spaces). */
+  private pieceText(id: number, first: boolean): string {
+    const text = this.tokenText(id);
+    return this.attachSpaces && id === this.unkId && !first ? ` ${text}` : text;
   }
 
   tokenText(id: number): string {
@@ -190,7 +198,15 @@ export class WordTokenizer implements Tokenizer {
   }
 
   streamDecoder(): StreamDecoder {
-    return { push: (id) => this.tokenText(id), flush: () => "" };
+    let first = true;
+    return {
+      push: (id) => {
+        const text = this.pieceText(id, first);
+        first = false;
+        return text;
+      },
+      flush: () => "",
+    };
   }
 
   toJSON(): WordTokenizerJSON {
