@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,23 @@ beforeAll(async () => {
 });
 
 describe("unroll train forecast / forecast", () => {
+  it("trains on the compiled onnxruntime step with --engine onnxruntime: the library's losses (MSE and MAE)", { timeout: 120_000 }, async () => {
+    const losses = async (run: string) =>
+      (await readFile(join(run, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { loss?: number }).filter((m) => m.loss !== undefined).map((m) => m.loss!);
+    for (const loss of ["mse", "mae"]) {
+      const settings = ["train", "forecast", "--data", csv, "--target", "y", "--features", "y,lead", "--group", "site", "--window", "12", "--hidden", "8", "--steps", "15", "--loss", loss, "--cell", "gru"];
+      const compiled = await unroll([...settings, "--engine", "onnxruntime", "--out", join(work, `engine-ort-${loss}`)]);
+      expect(compiled.code, compiled.stderr).toBe(0);
+      expect(compiled.stderr).toMatch(/windows, engine onnxruntime/);
+      const library = await unroll([...settings, "--out", join(work, `engine-lib-${loss}`)]);
+      expect(library.code, library.stderr).toBe(0);
+      const a = await losses(join(work, `engine-ort-${loss}`));
+      const b = await losses(join(work, `engine-lib-${loss}`));
+      expect(a).toHaveLength(15);
+      a.forEach((l, i) => expect(Math.abs(l - b[i]!) / Math.max(b[i]!, 1e-6), `${loss} step ${i + 1}`).toBeLessThan(1e-4));
+    }
+  });
+
   it("trains on a CSV of two series, beats the last value on the held-out end of each series, and forecasts from recent rows", { timeout: 120_000 }, async () => {
     const run = join(work, "wave");
     const r = await unroll(["--json", "train", "forecast", "--data", csv, "--target", "y", "--features", "y,lead", "--group", "site", "--window", "20", "--horizon", "2", "--season", "20", "--hidden", "24", "--steps", "250", "--lr", "0.01", "--kernels", "reference", "--out", run]);

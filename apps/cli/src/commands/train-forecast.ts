@@ -17,7 +17,8 @@ import {
   type TrainForecastConfig,
 } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
+import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
+import { defaultWasmThreads, MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -58,7 +59,11 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels (default: the cores, at most 8)" },
+  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
+  engine: {
+    kind: kinds.choice("library", "onnxruntime"),
+    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU)",
+  },
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory" },
 } as const satisfies SettingsTable;
 
@@ -66,8 +71,8 @@ type Key = keyof typeof SETTINGS;
 type Values = ReadonlyMap<string, number | string | boolean>;
 
 const DEFAULTS = { out: "runs/forecast", steps: 1000, checkpointEvery: 500 } as const;
-const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "tensorboard", "data"]);
-const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads and --tensorboard";
+const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "engine", "tensorboard", "data"]);
+const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads, --engine and --tensorboard";
 
 async function readTable(data: string): Promise<NumericTable> {
   try {
@@ -228,6 +233,7 @@ async function trainIn(
       checkpointDir: run.dir,
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume: a.resume,
+      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ threads: (a.values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
       keepBest: true,
       signal: interrupt.signal,
       onTrainer: async (trainer, info) => {
@@ -235,7 +241,7 @@ async function trainIn(
         out.info(
           `${m.cell} forecaster (${m.numLayers} × ${m.hiddenSize}, ${m.pooling}) of ${info.target} ${info.horizon} step${info.horizon === 1 ? "" : "s"} ahead from ${info.window} steps of ${info.scaler.features.join(", ")}` +
             ` (predicting the ${info.predict}), ${info.parameters.toLocaleString("en-US")} parameters, ${data!.series.length} series, ` +
-            `${info.trainWindows.toLocaleString("en-US")} training / ${info.devWindows} dev / ${info.testWindows} test windows, kernels ${info.kernels}` +
+            `${info.trainWindows.toLocaleString("en-US")} training / ${info.devWindows} dev / ${info.testWindows} test windows, ${a.values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
         printModelSummary(out, info.model.parameterShapes());
@@ -252,6 +258,9 @@ async function trainIn(
         (progress as TrainingProgress | null)?.line(`step ${step}: dev MAE ${r.mae.toPrecision(4)}, RMSE ${r.rmse.toPrecision(4)} (${config.target}'s units)`, { event: "forecast", step, mae: r.mae, rmse: r.rmse, loss: r.loss });
       },
     }).catch((e: unknown) => {
+      if (e instanceof CompileError) {
+        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--cell lstm or gru)");
+      }
       throw forecastDataError(e);
     });
     (progress as TrainingProgress | null)?.stop();

@@ -2,6 +2,7 @@ import { noGrad, Rng, ValueRangeError } from "@unroll/tensor";
 import {
   type BestRecord,
   type Checkpoint,
+  type EngineFactory,
   type EvalResult,
   loadCheckpoint,
   stateFromCheckpoint,
@@ -91,6 +92,11 @@ export interface ForecastEvaluation extends EvalResult {
 export interface TrainForecastOptions {
   /** Row-major series `length × features.length`, raw (unscaled), in the order of `config.features`. */
   readonly series: readonly Series[];
+  /**
+   * What computes the gradients: the library's autodiff (default) or `onnxruntimeEngine()` of
+   * @unroll/onnx (windows have one shape, so one graph serves the run). Not part of the run's settings.
+   */
+  readonly engine?: EngineFactory;
   /**
    * Per series, 1 at steps that training windows must not touch (readings known to be faults or
    * introduced events, which a forecaster of normal behaviour should not learn to expect). Dev and
@@ -316,6 +322,7 @@ export async function trainForecaster(options: TrainForecastOptions): Promise<Tr
   const trainer: Trainer<SequenceForecasterParams, ForecastBatch, never> = new Trainer<SequenceForecasterParams, ForecastBatch, never>({
     params,
     loss: model.lossFunction(),
+    ...(options.engine ? { engine: options.engine } : {}),
     data,
     optimizer: buildOptimizer(config.optimizer, 1e-3),
     schedule: buildSchedule(config.schedule, config.optimizer?.lr ?? 1e-3, steps),
