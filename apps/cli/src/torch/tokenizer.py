@@ -141,7 +141,12 @@ class WordTokenizer:
         return [get(p, unk) for p in self.pieces(text)]
 
     def decode(self, ids):
-        return "".join(self.tokens[i] for i in ids)
+        # With attached spaces the unknown word keeps a space before it after the first piece, as
+        # the library's WordTokenizer decodes it.
+        return "".join(
+            " " + self.tokens[i] if self.attach_spaces and i == self.unk_id and k > 0 else self.tokens[i]
+            for k, i in enumerate(ids)
+        )
 
 
 def _letter(c):
