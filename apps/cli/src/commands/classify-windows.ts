@@ -105,19 +105,7 @@ export async function trainWindows(
           reportTraining(trainer, { progress, metrics, vocabSize: classes.length, lossUnit: "nats/window" });
           trainer.events.on("eval", (e) => (lastEvalStep = e.step));
         },
-        onEvaluation: (step, r) => {
-          const log = metrics as MetricsSink | null;
-          // The final evaluation of a run that ended between validations: its dev loss too (plot draws it).
-          if (step !== lastEvalStep) log?.append({ step, validation: r.loss });
-          log?.append({ step, accuracy: r.accuracy, macroF1: r.macroF1 });
-          (progress as TrainingProgress | null)?.line(`step ${step}: dev accuracy ${(100 * r.accuracy).toFixed(2)}%, macro-F1 ${(100 * r.macroF1).toFixed(2)}%`, {
-            event: "classification",
-            step,
-            accuracy: r.accuracy,
-            macroF1: r.macroF1,
-            loss: r.loss,
-          });
-        },
+        onEvaluation: (step, r) => reportClassification(metrics as MetricsSink | null, progress as TrainingProgress | null, step, r, step !== lastEvalStep),
       }).catch((e: unknown) => {
         if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the series it was trained on: restore ${spec!.data}, or start a new run with --force`);
         if (e instanceof DataError) throw new UserError(e.message, e.code === "TOO_SHORT" ? "use a smaller --window, or longer series" : "leave the column out of --features");
@@ -177,4 +165,20 @@ export async function classifyWindowRows(o: Output, loaded: LoadedWindowClassifi
     if (o.json) o.result({ row, label: c });
     else process.stdout.write(`${c ?? ""}\n`);
   }
+}
+
+/**
+ * A classifier's dev evaluation in metrics.jsonl and on the progress line. `outsideTrainer`: the
+ * final evaluation of a run that ended between validations, whose dev loss is logged too (plot draws it).
+ */
+export function reportClassification(
+  metrics: MetricsSink | null,
+  progress: TrainingProgress | null,
+  step: number,
+  r: { readonly loss: number; readonly accuracy: number; readonly macroF1: number },
+  outsideTrainer: boolean,
+): void {
+  if (outsideTrainer) metrics?.append({ step, validation: r.loss });
+  metrics?.append({ step, accuracy: r.accuracy, macroF1: r.macroF1 });
+  progress?.line(`step ${step}: dev accuracy ${(100 * r.accuracy).toFixed(2)}%, macro-F1 ${(100 * r.macroF1).toFixed(2)}%`, { event: "classification", step, accuracy: r.accuracy, macroF1: r.macroF1, loss: r.loss });
 }

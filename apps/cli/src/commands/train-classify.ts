@@ -14,16 +14,15 @@ import {
   type TrainWindowClassifierConfig,
 } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
-import { defaultWasmThreads, MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
+import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
-import { trainWindows, type WindowDataSpec } from "./classify-windows.js";
+import { reportClassification, trainWindows, type WindowDataSpec } from "./classify-windows.js";
 
 /** The settings of `train classify`: flags and config-file keys share these names and rules (as `train lm`'s). */
 export const SETTINGS = {
@@ -67,11 +66,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
-  engine: {
-    kind: kinds.choice("library", "onnxruntime"),
-    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; texts with LSTM or GRU encoders)",
-  },
+  ...engineSettings("texts with LSTM or GRU encoders"),
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, accuracy, macro-F1, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
@@ -376,7 +371,7 @@ async function trainIn(
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ threads: (a.values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
+      ...chosenEngine(a.values),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -396,26 +391,13 @@ async function trainIn(
         reportTraining(trainer, { progress, metrics, vocabSize: info.labels.size, lossUnit: "nats/text" });
         trainer.events.on("eval", (e) => (lastEvalStep = e.step));
       },
-      onEvaluation: (step, r) => {
-        const log = metrics as MetricsSink | null;
-        // The final evaluation of a run that ended between validations: its dev loss too (plot draws it).
-        if (step !== lastEvalStep) log?.append({ step, validation: r.loss });
-        log?.append({ step, accuracy: r.accuracy, macroF1: r.macroF1 });
-        (progress as TrainingProgress | null)?.line(`step ${step}: dev accuracy ${(100 * r.accuracy).toFixed(2)}%, macro-F1 ${(100 * r.macroF1).toFixed(2)}%`, {
-          event: "classification",
-          step,
-          accuracy: r.accuracy,
-          macroF1: r.macroF1,
-          loss: r.loss,
-        });
-      },
+      onEvaluation: (step, r) => reportClassification(metrics as MetricsSink | null, progress as TrainingProgress | null, step, r, step !== lastEvalStep),
     }).catch((e: unknown) => {
       if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the texts it was trained on: restore ${spec?.data}, or start a new run with --force`);
       if (e instanceof DataError && e.code === "MALFORMED") throw new UserError(e.message, "give every example some text");
       if (e instanceof Error && e.name === "ValueRangeError" && /classWeights|LabelSet/.test(e.message)) throw new UserError(e.message.replace(/^\w+: /, ""));
-      if (e instanceof CompileError) {
-        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--cell lstm or gru)");
-      }
+      const refused = engineRefusal(e);
+      if (refused) throw refused;
       throw e;
     });
     (progress as TrainingProgress | null)?.stop();

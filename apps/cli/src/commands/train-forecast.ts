@@ -17,9 +17,9 @@ import {
   type TrainForecastConfig,
 } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
-import { defaultWasmThreads, MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
+import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
+import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
@@ -59,11 +59,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
-  engine: {
-    kind: kinds.choice("library", "onnxruntime"),
-    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU)",
-  },
+  ...engineSettings("LSTM or GRU"),
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory" },
 } as const satisfies SettingsTable;
 
@@ -233,7 +229,7 @@ async function trainIn(
       checkpointDir: run.dir,
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume: a.resume,
-      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ threads: (a.values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
+      ...chosenEngine(a.values),
       keepBest: true,
       signal: interrupt.signal,
       onTrainer: async (trainer, info) => {
@@ -258,9 +254,8 @@ async function trainIn(
         (progress as TrainingProgress | null)?.line(`step ${step}: dev MAE ${r.mae.toPrecision(4)}, RMSE ${r.rmse.toPrecision(4)} (${config.target}'s units)`, { event: "forecast", step, mae: r.mae, rmse: r.rmse, loss: r.loss });
       },
     }).catch((e: unknown) => {
-      if (e instanceof CompileError) {
-        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--cell lstm or gru)");
-      }
+      const refused = engineRefusal(e);
+      if (refused) throw refused;
       throw forecastDataError(e);
     });
     (progress as TrainingProgress | null)?.stop();

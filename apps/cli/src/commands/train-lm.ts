@@ -1,10 +1,10 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { collect, DataError, generateText, LanguageModel, languageModelConfigOf, languageModelTokens, loadCorpus, modelStep, trainLanguageModel, type TrainLmConfig } from "@unroll/nlp";
-import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { defaultWasmThreads, MAX_WASM_THREADS, pinTensors, treeLeaves } from "@unroll/tensor";
+import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
+import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -45,11 +45,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N validations in a row without a lower loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, default: "100", help: "checkpoint every N steps (the best validation's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
-  engine: {
-    kind: kinds.choice("library", "onnxruntime"),
-    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph, native kernels)",
-  },
+  ...engineSettings("native kernels"),
   sample: { kind: kinds.nonNegativeInteger, default: "300", help: "characters sampled at the end (0: none)" },
   sampleEvery: { kind: kinds.positiveInteger, default: "never", help: "print a sample every N steps while training (seeded with --seed)" },
   sampleLength: { kind: kinds.positiveInteger, default: "200", help: "tokens in each --sample-every sample" },
@@ -244,7 +240,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       checkpointEvery: (values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...(values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: languageModelTokens, threads: (values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
+      ...chosenEngine(values, { tokens: languageModelTokens }),
       signal: interrupt.signal,
       ...(sampleEvery !== undefined
         ? {
@@ -322,9 +318,8 @@ function cannotResume(dir: string, e: Error): UserError {
 /** The library's errors about this run's files and text, with the flags that fix them. */
 function explain(e: unknown, a: { dir: string; data: string; resume: boolean }): unknown {
   if (e instanceof CheckpointError && a.resume) return cannotResume(a.dir, e);
-  if (e instanceof CompileError) {
-    return new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default)");
-  }
+  const refused = engineRefusal(e, "use --engine library (the default)");
+  if (refused) return refused;
   if (e instanceof DataError && e.code === "CHANGED") {
     return new UserError(
       e.message,

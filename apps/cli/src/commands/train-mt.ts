@@ -1,10 +1,9 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { DataError, readPairs, type Seq2Seq, type Seq2SeqConfig, trainTranslationModel, type TrainMtConfig, translationConfigOf, translationTokens } from "@unroll/nlp";
-import { CompileError, onnxruntimeEngine } from "@unroll/onnx";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { defaultWasmThreads, MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
+import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -54,11 +53,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, help: "threads for the WebAssembly kernels, and for onnxruntime with --engine onnxruntime (default: the cores, at most 8)" },
-  engine: {
-    kind: kinds.choice("library", "onnxruntime"),
-    help: "library (default: autodiff on --kernels) | onnxruntime (each step compiled into one onnxruntime graph; LSTM or GRU encoders)",
-  },
+  ...engineSettings("LSTM or GRU encoders"),
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, BLEU, chrF, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
@@ -246,7 +241,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...(a.values.get("engine") === "onnxruntime" ? { engine: onnxruntimeEngine({ tokens: translationTokens, threads: (a.values.get("threads") as number | undefined) ?? defaultWasmThreads() }) } : {}),
+      ...chosenEngine(a.values, { tokens: translationTokens }),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -273,9 +268,8 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       },
     }).catch((e: unknown) => {
       if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the pairs it was trained on: restore ${data}, or start a new run with --force`);
-      if (e instanceof CompileError) {
-        throw new UserError(`--engine onnxruntime cannot train this model: ${e.message.replace(/^compileStep: /, "")}`, "use --engine library (the default), or change what it names (--cell lstm or gru)");
-      }
+      const refused = engineRefusal(e);
+      if (refused) throw refused;
       throw e;
     });
     (progress as TrainingProgress | null)?.stop();
