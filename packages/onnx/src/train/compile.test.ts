@@ -330,7 +330,8 @@ describe("onnxruntimeEngine in the Trainer", () => {
     await t.engine.release?.();
   });
 
-  it("trains a translation model on batches of many lengths with few graphs: lengths padded to a multiple of 4, the library's losses", async () => {
+  // Three runs and about 20 compilations: seconds alone, minutes beside the other packages' tests (the limit is a hang guard).
+  it("trains a translation model on batches of many lengths with few graphs: lengths padded to a multiple of 4, the library's losses", { timeout: 300_000 }, async () => {
     // Sentences of 1 to 12 words: unpadded, nearly every batch would be a shape (and a graph) of its own.
     const rng = new Rng(9);
     const words = ["eins", "zwei", "drei", "vier", "fünf", "sechs"];
