@@ -43,7 +43,7 @@ describe("unroll train classify / classify / eval classify", () => {
     const compiled = await unroll(["train", "classify", "--out", join(work, "engine-ort"), "--engine", "onnxruntime", ...settings]);
     expect(compiled.code, compiled.stderr).toBe(0);
     expect(compiled.stderr).toMatch(/dev texts, engine onnxruntime/);
-    const library = await unroll(["train", "classify", "--out", join(work, "engine-lib"), ...settings]);
+    const library = await unroll(["train", "classify", "--out", join(work, "engine-lib"), "--engine", "library", ...settings]);
     expect(library.code, library.stderr).toBe(0);
     expect(library.stderr).toMatch(/dev texts, kernels wasm/);
     const a = await losses(join(work, "engine-ort"));

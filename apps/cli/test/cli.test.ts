@@ -45,12 +45,18 @@ describe("unroll train lm / sample / eval", () => {
       r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; step: number; loss: number }).filter((e) => e.event === "step");
     const compiled = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-ort"), "--steps", "6", "--sample", "0", "--engine", "onnxruntime", ...tiny);
     expect(compiled.code, compiled.stderr).toBe(0);
-    const library = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-lib"), "--steps", "9", "--sample", "0", ...tiny);
+    const library = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-lib"), "--steps", "9", "--sample", "0", "--engine", "library", ...tiny);
     const resumed = await unroll("--json", "train", "lm", "--out", join(work, "engine-ort"), "--resume", "--steps", "9", "--sample", "0", "--engine", "library");
     expect(resumed.code, resumed.stderr).toBe(0);
     const mixed = [...(await steps(compiled)), ...(await steps(resumed))];
     const straight = await steps(library);
     expect(mixed.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // The default engine (auto) is the compiled one; --kernels asks for the library's.
+    const byDefault = await unroll("train", "lm", "--data", corpus, "--out", join(work, "engine-auto"), "--steps", "1", "--sample", "0", ...tiny);
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    expect(byDefault.stderr).toMatch(/training tokens, engine onnxruntime \(auto\)/);
+    const withKernels = await unroll("train", "lm", "--data", corpus, "--out", join(work, "engine-kernels"), "--steps", "1", "--sample", "0", "--kernels", "reference", ...tiny);
+    expect(withKernels.stderr).toMatch(/training tokens, kernels reference/);
     mixed.forEach((e, i) => expect(Math.abs(e.loss - straight[i]!.loss) / straight[i]!.loss).toBeLessThan(1e-4));
 
     // Generation on onnxruntime: the same text for the same seed.
@@ -63,7 +69,7 @@ describe("unroll train lm / sample / eval", () => {
     // Dropout: the masks are drawn from the run's generator as the library draws them.
     const dropped = ["--steps", "4", "--sample", "0", "--dropout", "0.2", "--layers", "2", ...tiny];
     const withOnnx = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-dropout-ort"), "--engine", "onnxruntime", ...dropped);
-    const withLibrary = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-dropout-lib"), ...dropped);
+    const withLibrary = await unroll("--json", "train", "lm", "--data", corpus, "--out", join(work, "engine-dropout-lib"), "--engine", "library", ...dropped);
     expect(withOnnx.code, withOnnx.stderr).toBe(0);
     const [p, q] = [await steps(withOnnx), await steps(withLibrary)];
     expect(p).toHaveLength(4);

@@ -28,7 +28,7 @@ describe("unroll train forecast / forecast", () => {
       const compiled = await unroll([...settings, "--engine", "onnxruntime", "--out", join(work, `engine-ort-${loss}`)]);
       expect(compiled.code, compiled.stderr).toBe(0);
       expect(compiled.stderr).toMatch(/windows, engine onnxruntime/);
-      const library = await unroll([...settings, "--out", join(work, `engine-lib-${loss}`)]);
+      const library = await unroll([...settings, "--engine", "library", "--out", join(work, `engine-lib-${loss}`)]);
       expect(library.code, library.stderr).toBe(0);
       const a = await losses(join(work, `engine-ort-${loss}`));
       const b = await losses(join(work, `engine-lib-${loss}`));

@@ -32,7 +32,7 @@ describe("unroll train mt / translate / eval mt / plot attention", () => {
     const steps = (text: string) => lines(text).filter((r) => r.event === "step").map((r) => r.loss as number);
     const compiled = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-ort"), "--steps", "30", "--engine", "onnxruntime", ...tiny]);
     expect(compiled.code, compiled.stderr).toBe(0);
-    const library = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-lib"), "--steps", "30", ...tiny]);
+    const library = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-lib"), "--steps", "30", "--engine", "library", ...tiny]);
     expect(library.code, library.stderr).toBe(0);
     const a = steps(compiled.stdout);
     const b = steps(library.stdout);
@@ -45,6 +45,13 @@ describe("unroll train mt / translate / eval mt / plot attention", () => {
     expect(refused.stderr).toMatch(/--engine onnxruntime cannot train this model: .*padded \(lengths\) rnn_tanh scan/);
     expect(refused.stderr).toMatch(/--engine library/);
     expect(refused.stderr).not.toMatch(/\n\s+at /);
+
+    // By default (--engine auto) the same model trains on the library's kernels, saying why: the library's losses.
+    const fallen = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-rnn-auto"), "--steps", "3", "--cell", "rnn_tanh", ...tiny]);
+    expect(fallen.code, fallen.stderr).toBe(0);
+    expect(lines(fallen.stdout).find((r) => r.event === "engine")?.text).toMatch(/the compiled engine cannot train this model \(.*padded \(lengths\) rnn_tanh scan.*\); training on the library's kernels instead/);
+    const onLibrary = await unroll(["--json", "train", "mt", "--data", pairs, "--out", join(work, "engine-rnn-lib"), "--steps", "3", "--cell", "rnn_tanh", "--engine", "library", ...tiny]);
+    expect(steps(fallen.stdout)).toEqual(steps(onLibrary.stdout));
   });
 
   it("trains with dev BLEU in metrics.jsonl, resumes exactly, translates from stdin (library and ONNX alike), scores and plots", async () => {

@@ -15,7 +15,7 @@ import {
 } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { readConfigFile } from "../config.js";
-import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
+import { chosenEngine, engineLabel, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -360,6 +360,7 @@ async function trainIn(
   const { train, dev } = a.examples ?? (await readClassifyData(spec!, out));
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
+  const tell = (line: string): void => ((progress as TrainingProgress | null) ? (progress as TrainingProgress).line(line, { event: "engine", text: line }) : out.info(line));
   let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
   try {
@@ -371,7 +372,7 @@ async function trainIn(
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...chosenEngine(a.values),
+      ...chosenEngine(a.values, { tell }),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -380,7 +381,7 @@ async function trainIn(
         out.info(
           `${m.bidirectional ? "bidirectional " : ""}${m.cell} classifier (${m.numLayers} × ${m.hiddenSize}, ${m.pooling} pooling), ${info.parameters.toLocaleString("en-US")} parameters, ` +
             `vocabulary ${info.vocabulary.size.toLocaleString("en-US")} (${info.vocabulary.tokenizer.kind}), ${info.trainExamples.toLocaleString("en-US")} training texts (${counts})` +
-            `${info.truncated > 0 ? `, ${info.truncated} cut to ${config.maxLength ?? 400} tokens` : ""}, ${info.devExamples} dev texts, ${a.values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
+            `${info.truncated > 0 ? `, ${info.truncated} cut to ${config.maxLength ?? 400} tokens` : ""}, ${info.devExamples} dev texts, ${engineLabel(a.values, info.kernels)}` +
             (info.classWeights ? `; class weights ${info.classWeights.map((w) => w.toFixed(3)).join(", ")}` : "") +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );

@@ -19,7 +19,7 @@ import {
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
-import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
+import { chosenEngine, engineLabel, engineRefusal, engineSettings } from "../training/engine.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
 import { Interrupted, UserError } from "../ui/errors.js";
@@ -219,6 +219,7 @@ async function trainIn(
   }
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
+  const tell = (line: string): void => ((progress as TrainingProgress | null) ? (progress as TrainingProgress).line(line, { event: "engine", text: line }) : out.info(line));
   let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
   try {
@@ -229,7 +230,7 @@ async function trainIn(
       checkpointDir: run.dir,
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume: a.resume,
-      ...chosenEngine(a.values),
+      ...chosenEngine(a.values, { tell }),
       keepBest: true,
       signal: interrupt.signal,
       onTrainer: async (trainer, info) => {
@@ -237,7 +238,7 @@ async function trainIn(
         out.info(
           `${m.cell} forecaster (${m.numLayers} × ${m.hiddenSize}, ${m.pooling}) of ${info.target} ${info.horizon} step${info.horizon === 1 ? "" : "s"} ahead from ${info.window} steps of ${info.scaler.features.join(", ")}` +
             ` (predicting the ${info.predict}), ${info.parameters.toLocaleString("en-US")} parameters, ${data!.series.length} series, ` +
-            `${info.trainWindows.toLocaleString("en-US")} training / ${info.devWindows} dev / ${info.testWindows} test windows, ${a.values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
+            `${info.trainWindows.toLocaleString("en-US")} training / ${info.devWindows} dev / ${info.testWindows} test windows, ${engineLabel(a.values, info.kernels)}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
         printModelSummary(out, info.model.parameterShapes());

@@ -4,7 +4,7 @@ import { collect, DataError, generateText, LanguageModel, languageModelConfigOf,
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { pinTensors, treeLeaves } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
-import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
+import { chosenEngine, engineLabel, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -229,6 +229,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
   });
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
+  const tell = (line: string): void => ((progress as TrainingProgress | null) ? (progress as TrainingProgress).line(line, { event: "engine", text: line }) : out.info(line));
   let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
   const sampleEvery = values.get("sampleEvery") as number | undefined;
@@ -240,7 +241,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       checkpointEvery: (values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...chosenEngine(values, { tokens: languageModelTokens }),
+      ...chosenEngine(values, { tokens: languageModelTokens, tell }),
       signal: interrupt.signal,
       ...(sampleEvery !== undefined
         ? {
@@ -252,7 +253,7 @@ async function trainIn(run: RunFolder, a: { values: Values; source: ReadonlyMap<
       onTrainer: async (trainer, info) => {
         out.info(
           `${info.model.config.numLayers}-layer ${info.model.config.cell} (hidden ${info.model.config.hiddenSize}), ${info.parameters.toLocaleString("en-US")} parameters, ` +
-            `vocabulary ${info.tokenizer.vocabSize} (${info.tokenizer.kind}), ${info.trainTokens.toLocaleString("en-US")} training tokens, ${values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
+            `vocabulary ${info.tokenizer.vocabSize} (${info.tokenizer.kind}), ${info.trainTokens.toLocaleString("en-US")} training tokens, ${engineLabel(values, info.kernels)}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
         printModelSummary(out, info.model.parameterShapes());
@@ -318,7 +319,7 @@ function cannotResume(dir: string, e: Error): UserError {
 /** The library's errors about this run's files and text, with the flags that fix them. */
 function explain(e: unknown, a: { dir: string; data: string; resume: boolean }): unknown {
   if (e instanceof CheckpointError && a.resume) return cannotResume(a.dir, e);
-  const refused = engineRefusal(e, "use --engine library (the default)");
+  const refused = engineRefusal(e, "use --engine library");
   if (refused) return refused;
   if (e instanceof DataError && e.code === "CHANGED") {
     return new UserError(

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { DataError, readPairs, type Seq2Seq, type Seq2SeqConfig, trainTranslationModel, type TrainMtConfig, translationConfigOf, translationTokens } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
 import { readConfigFile } from "../config.js";
-import { chosenEngine, engineRefusal, engineSettings } from "../training/engine.js";
+import { chosenEngine, engineLabel, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -230,6 +230,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
   const { train, dev: devPairs } = a.pairs ?? (await readTrainingPairs(out, data!, dev, columns));
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
+  const tell = (line: string): void => ((progress as TrainingProgress | null) ? (progress as TrainingProgress).line(line, { event: "engine", text: line }) : out.info(line));
   let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
   try {
@@ -241,7 +242,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...chosenEngine(a.values, { tokens: translationTokens }),
+      ...chosenEngine(a.values, { tokens: translationTokens, tell }),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -249,7 +250,7 @@ async function trainIn(run: RunFolder, a: { values: Values; config: TrainMtConfi
         out.info(
           `${m.cell} encoder-decoder (${m.bidirectional ? "bidirectional " : ""}encoder ${m.encoderHiddenSize}, decoder ${m.decoderHiddenSize}, attention ${m.attention}), ` +
             `${info.parameters.toLocaleString("en-US")} parameters, vocabularies ${info.source.size.toLocaleString("en-US")} / ${info.target.size.toLocaleString("en-US")} (${info.source.tokenizer.kind}), ` +
-            `${info.trainPairs.toLocaleString("en-US")} training pairs${info.droppedPairs > 0 ? ` (${info.droppedPairs} longer than the limits left out)` : ""}, ${info.devPairs} dev pairs, ${a.values.get("engine") === "onnxruntime" ? "engine onnxruntime" : `kernels ${info.kernels}`}` +
+            `${info.trainPairs.toLocaleString("en-US")} training pairs${info.droppedPairs > 0 ? ` (${info.droppedPairs} longer than the limits left out)` : ""}, ${info.devPairs} dev pairs, ${engineLabel(a.values, info.kernels)}` +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
         printModelSummary(out, info.model.parameterShapes());

@@ -54,6 +54,31 @@ describe("compileStep", () => {
     }
   });
 
+  it("feeds the carried state by path: a carry whose keys come in another order (a resumed checkpoint's: c before h) gives the library's step", async () => {
+    const { model, params } = languageModel("lstm");
+    const loss = model.lossFunction();
+    const data = batches();
+    const ctx = { step: 0, rng: new Rng(0), training: true as const };
+    const first = data.next()!;
+    const second = data.next()!;
+    const third = data.next()!;
+    const carry = loss(params, first, undefined, ctx).carry!;
+    const reordered = Object.fromEntries(Object.entries(carry).reverse()) as typeof carry;
+    expect(Object.keys(reordered)).not.toEqual(Object.keys(carry));
+    // Traced with one order, run with the other, either way round.
+    for (const [traced, given] of [[reordered, carry], [carry, reordered]] as const) {
+      const compiled = await compileStep(loss, { params, batch: second, carry: traced });
+      try {
+        const ref = valueAndGrad((p: LanguageModelParams) => loss(p, third, given, ctx).loss)(params);
+        const out = await compiled.run(params, [third.inputs, third.targets], given);
+        expect(Math.abs(out.loss - ref.value.item())).toBeLessThan(1e-6);
+        expect(gradientError(ref.grads, out.grads)).toBeLessThan(1e-4);
+      } finally {
+        await compiled.release();
+      }
+    }
+  });
+
   it("gives the library's cross-entropy and gradients where targets are ignored (-100), whichever rows they are", async () => {
     const head = new Linear(5, 7);
     const params = head.init(new Rng(6)) as { weight: Tensor; bias: Tensor };
@@ -328,6 +353,28 @@ describe("onnxruntimeEngine in the Trainer", () => {
     const t = new Trainer({ params, loss, data: arraySource([data[0]!, data[1]!]), optimizer: adam({ lr: 1e-2 }), engine: onnxruntimeEngine() });
     await expect(t.run({ steps: 2 })).rejects.toThrow(/disagrees with the library.*reads a tensor's values/);
     await t.engine.release?.();
+  });
+
+  it("with onUncompilable, a model that does not compile trains on the library's autodiff: its losses, told once why", async () => {
+    // The Trainer updates the parameters in place: each run starts from its own copy.
+    const weights = () => fromArray(Float32Array.from({ length: 2 * 1 * 3 * 3 }, (_, i) => Math.sin(i)), { shape: [2, 1, 3, 3] });
+    const images = [0, 1, 2, 3, 4, 5].map((k) => ({ x: fromArray(Float32Array.from({ length: 25 }, (_, i) => Math.cos(i + k)), { shape: [1, 1, 5, 5] }) }));
+    const loss = (p: { w: Tensor }, b: { x: Tensor }) => ({ loss: mean(mul(conv2d(b.x, p.w), conv2d(b.x, p.w))) });
+    const run = async (engine?: ReturnType<typeof onnxruntimeEngine>) => {
+      const t = new Trainer({ params: { w: weights() }, loss, data: arraySource(images), optimizer: adam({ lr: 1e-2 }), ...(engine ? { engine } : {}) });
+      const losses: number[] = [];
+      t.events.on("step", (e) => losses.push(e.loss));
+      await t.run({ steps: 6 });
+      return losses;
+    };
+    const told: string[] = [];
+    const fallen = await run(onnxruntimeEngine({ onUncompilable: (e) => told.push(e.message) }));
+    expect(fallen).toEqual(await run());
+    expect(fallen).toHaveLength(6);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatch(/Conv2dBackwardWeight/);
+    // Without it, the same model is refused.
+    await expect(run(onnxruntimeEngine())).rejects.toThrow(/Conv2dBackwardWeight/);
   });
 
   // Three runs and about 20 compilations: seconds alone, minutes beside the other packages' tests (the limit is a hang guard).

@@ -143,6 +143,16 @@ function signature(tensors: readonly Tensor[]): string {
   return tensors.map((t) => `${t.dtype}[${t.shape.join(",")}]`).join(" ");
 }
 
+/** A tree's leaves by path, whatever order its keys came in (a checkpoint's carry arrives sorted: c before h). */
+function byPath(tree: unknown, prefix: string): [string, Tensor][] {
+  return treeEntries(tree, prefix).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A graph input's or output's name for a tree path. */
+function sanitize(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.]/g, "_");
+}
+
 /** One draw of the generator while tracing, replayed on the run's generator before every run. */
 export interface RandomDraw {
   readonly method: "uniform" | "normal" | "bernoulli" | "randint";
@@ -213,10 +223,11 @@ export class CompiledStep<P, C> {
     readonly nodeCount: number,
     /** Milliseconds from trace to a ready session. */
     readonly compileMs: number,
-    private readonly paramNames: readonly string[],
+    /** Graph input of each parameter, output of its gradient, and input of each carried tensor, by tree path. */
+    private readonly paramNames: ReadonlyMap<string, string>,
     private readonly batchNames: readonly string[],
-    private readonly carryNames: readonly string[],
-    private readonly gradNames: readonly string[],
+    private readonly carryNames: ReadonlyMap<string, string>,
+    private readonly gradNames: ReadonlyMap<string, string>,
     private readonly carryOutNames: readonly string[],
     /** Rebuilds the carry tree from its leaves (null when the loss function carries nothing). */
     private readonly carryTree: ((leaves: readonly Tensor[]) => C) | null,
@@ -244,14 +255,19 @@ export class CompiledStep<P, C> {
       if (rng === undefined) throw new CompileError("this step draws random numbers (dropout): pass the run's generator to run()");
       this.draws.forEach((d, k) => (feeds[`random.${k}`] = (rng[d.method] as (...a: unknown[]) => Tensor)(...d.args)));
     }
-    treeEntries(params).forEach(([, t], i) => (feeds[this.paramNames[i]!] = t));
+    // By path, not position: the same tree may come with its keys in another order (a resumed carry).
+    const named = (names: ReadonlyMap<string, string>, path: string, tree: string): string => {
+      const name = names.get(path);
+      if (name === undefined) throw new CompileError(`${tree} has a tensor at '${path}', which the traced step's ${tree} did not have`);
+      return name;
+    };
+    const paramPaths = treeEntries(params).map(([path, t]) => ((feeds[named(this.paramNames, path, "params")] = t), path));
     batch.forEach((t, i) => (feeds[this.batchNames[i]!] = t));
-    if (carry !== undefined) treeEntries(carry, "carry").forEach(([, t], i) => (feeds[this.carryNames[i]!] = t));
+    if (carry !== undefined) for (const [path, t] of treeEntries(carry, "carry")) feeds[named(this.carryNames, path, "carry")] = t;
     const out = await this.session.run(feeds);
     const value = (name: string): Tensor => toTensor(name, out[name]!);
     const loss = Number((out.loss!.data as ArrayLike<number>)[0]);
-    let k = 0;
-    const grads = treeMap(params, () => value(this.gradNames[k++]!));
+    const grads = treeMap(params, (_, k) => value(this.gradNames.get(paramPaths[k]!)!));
     const next = this.carryTree ? this.carryTree(this.carryOutNames.map(value)) : undefined;
     this.runs++;
     return { loss, grads, carry: next };
@@ -321,7 +337,6 @@ export async function compileStep<P, B, C>(
   for (const [path] of paramEntries) {
     if (!paths.has(path)) throw new CompileError(`the gradients have no tensor at '${path}', which params has`);
   }
-  const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_.]/g, "_");
   const paramNames = paramEntries.map(([path]) => `param.${sanitize(path)}`);
   const batchNames = parts.tensors.map((_, i) => `batch.${i}`);
   const carryNames = carryEntries.map(([path]) => `carry.${sanitize(path) || "0"}`);
@@ -359,10 +374,10 @@ export async function compileStep<P, B, C>(
     session,
     model.graph.node.length,
     performance.now() - start,
-    paramNames,
+    new Map(paramEntries.map(([path], i) => [path, paramNames[i]!])),
     batchNames,
-    carryNames,
-    gradNames,
+    new Map(carryEntries.map(([path], i) => [path, carryNames[i]!])),
+    new Map(gradEntries.map(([path], i) => [path, gradNames[i]!])),
     carryOutNames,
     carryTree,
     tracedTokens,
@@ -373,6 +388,6 @@ export async function compileStep<P, B, C>(
 
 /** The cache key of a step's shapes: parameters, batch structure and tensors, carried state. */
 export function shapeKey(params: unknown, parts: BatchParts, carry: unknown): string {
-  const carryTensors = carry === undefined ? null : treeEntries(carry, "carry").map(([, t]) => t);
-  return `${signature(treeEntries(params).map(([, t]) => t))} | ${parts.shape} | ${carryTensors === null ? "no carry" : signature(carryTensors)}`;
+  const named = (entries: [string, Tensor][]): string => entries.map(([path, t]) => `${path}:${signature([t])}`).join(" ");
+  return `${named(byPath(params, "params"))} | ${parts.shape} | ${carry === undefined ? "no carry" : named(byPath(carry, "carry"))}`;
 }

@@ -30,6 +30,12 @@ export interface OnnxEngineOptions extends CompileOptions {
   readonly lengthMultiple?: number;
   /** Told of each compilation: its key, node count and time. */
   readonly onCompile?: (info: { readonly key: string; readonly nodes: number; readonly ms: number }) => void;
+  /**
+   * When given, a model that does not compile (a primitive with no lowering, a padded plain-RNN
+   * scan) trains on the library's autodiff instead, from that step on, and this is told why;
+   * without it the `CompileError` is thrown. For a default engine that always trains.
+   */
+  readonly onUncompilable?: (error: CompileError) => void;
 }
 
 
@@ -107,15 +113,29 @@ export function onnxruntimeEngine(options: OnnxEngineOptions = {}) {
           );
         }
       };
+      let uncompilable = false;
+      const onLibrary = (params: P, batch: B, carry: C | undefined, ctx: Context) => {
+        const { value, grads, aux } = library(params, batch, carry, ctx);
+        return { loss: value.item(), grads, aux };
+      };
       return {
         name: "onnxruntime",
         async gradients(params: P, batch: B, carry: C | undefined, ctx: Context) {
+          if (uncompilable) return onLibrary(params, batch, carry, ctx);
           const parts = batchParts(batch);
           const key = shapeKey(params, parts, carry);
           const graphs = cache.get(key) ?? [];
           let compiled = graphs.find((g) => g.serves(parts));
           if (compiled === undefined) {
-            compiled = await compileStep(loss as StepLoss<P, B, C>, { params, batch, carry, step: ctx.step, rng: ctx.rng }, compileOptions);
+            try {
+              compiled = await compileStep(loss as StepLoss<P, B, C>, { params, batch, carry, step: ctx.step, rng: ctx.rng }, compileOptions);
+            } catch (e) {
+              // The trace draws from a copy of the generator, so the library's step draws what it would have.
+              if (!(e instanceof CompileError) || options.onUncompilable === undefined) throw e;
+              uncompilable = true;
+              options.onUncompilable(e);
+              return onLibrary(params, batch, carry, ctx);
+            }
             options.onCompile?.({ key, nodes: compiled.nodeCount, ms: compiled.compileMs });
             graphs.push(compiled);
             cache.set(key, graphs);
