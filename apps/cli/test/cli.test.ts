@@ -135,7 +135,7 @@ describe("unroll train lm / sample / eval", () => {
   });
 
   it("says every flag's default in each train command's --help (or that the flag is required)", async () => {
-    for (const command of ["lm", "mt", "classify", "caption", "video", "forecast"]) {
+    for (const command of ["lm", "mt", "classify", "tag", "caption", "video", "forecast"]) {
       const help = (await unroll("train", command, "--help")).stdout;
       const options = help.split("Options:\n")[1]!.split("\nDefaults")[0]!;
       const entries = options.split(/\n(?= {2}-)/).map((e) => e.replace(/\s+/g, " ").trim());

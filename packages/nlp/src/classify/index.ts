@@ -19,3 +19,7 @@ export type {
   TrainClassifyConfig, ClassifierCheckpointConfig, ClassifierEvaluation, TrainClassifyOptions, TrainClassifyInfo, TrainClassifyResult,
   LoadedClassifier, ClassifierParts, Classification,
 } from "./train.js";
+export { parseTaggedTsv, TokenVocabulary, trainTagger, loadTagger, tagSentences, evaluateTagger, evaluateTaggerOn, encodeSentences, taggerConfigOf } from "./tagging.js";
+export type {
+  TaggedSentence, TrainTaggerConfig, TaggerCheckpointConfig, TaggerEvaluation, TrainTaggerOptions, TrainTaggerInfo, TrainTaggerResult, TaggerParts, LoadedTagger, TokenTag,
+} from "./tagging.js";

@@ -1,0 +1,94 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { lines, unroll } from "./unroll-binary.js";
+
+// End-to-end: `unroll train tag`, `tag` and `eval tag` as a user runs them (the real binary,
+// stdin and files) on CoNLL-style files of a rule that needs the next token.
+
+let work: string;
+let train: string;
+let dev: string;
+const tiny = ["--hidden", "16", "--embedding", "8", "--batch", "16", "--lr", "0.02", "--eval-every", "100", "--checkpoint-every", "100"];
+
+/** Sentences of a-e; tag A for a, B for a token just before an a (only the right context tells), O otherwise. */
+function tagged(n: number, seed: number): string {
+  let s = seed;
+  const next = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const words = ["a", "b", "c", "d", "e"];
+  return Array.from({ length: n }, () => {
+    const tokens = Array.from({ length: 3 + Math.floor(next() * 6) }, () => words[Math.floor(next() * words.length)]!);
+    return tokens.map((t, k) => `${t}\t${t === "a" ? "A" : tokens[k + 1] === "a" ? "B" : "O"}`).join("\n");
+  }).join("\n\n");
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "unroll-tag-cli-"));
+  train = join(work, "train.tsv");
+  dev = join(work, "dev.tsv");
+  await writeFile(train, `${tagged(300, 1)}\n`);
+  await writeFile(dev, `${tagged(40, 2)}\n`);
+});
+
+describe("unroll train tag / tag / eval tag", () => {
+  it("trains with dev accuracy in metrics.jsonl, resumes exactly, tags stdin line by line and scores a file (text and SVG)", { timeout: 180_000 }, async () => {
+    const out = join(work, "run");
+    const first = await unroll(["--json", "train", "tag", "--data", train, "--dev", dev, "--out", out, "--steps", "200", ...tiny]);
+    expect(first.code, first.stderr).toBe(0);
+    const records = lines(first.stdout);
+    expect(records.filter((r) => r.event === "classification").map((r) => r.step)).toEqual([100, 200]);
+    const resumed = await unroll(["--json", "train", "tag", "--out", out, "--resume", "--steps", "300"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const straight = await unroll(["--json", "train", "tag", "--data", train, "--dev", dev, "--out", join(work, "straight"), "--steps", "300", ...tiny]);
+    const losses = (r: { stdout: string }) => lines(r.stdout).filter((e) => e.event === "step").map((e) => e.loss);
+    expect([...losses(first), ...losses(resumed)]).toEqual(losses(straight));
+    const done = lines(resumed.stdout).at(-1)!;
+    expect(done).toMatchObject({ event: "done", steps: 300, accuracy: 1 });
+
+    const tagging = await unroll(["tag", join(out, "best")], "b a c d a\n\ne a\n");
+    expect(tagging.code, tagging.stderr).toBe(0);
+    expect(tagging.stdout).toBe("b/B a/A c/O d/B a/A\n\ne/B a/A\n");
+    const json = await unroll(["--json", "tag", join(out, "best")], "c a\n");
+    expect(lines(json.stdout)[0]).toMatchObject({ line: 1, tokens: [{ token: "c", tag: "B" }, { token: "a", tag: "A" }] });
+
+    const svg = join(work, "confusion.svg");
+    const scored = await unroll(["eval", "tag", join(out, "best"), "--data", dev, "--svg", svg]);
+    expect(scored.code, scored.stderr).toBe(0);
+    expect(scored.stdout).toMatch(/40 sentences/);
+    expect(scored.stdout).toMatch(/accuracy 100\.00%\s+macro-F1 100\.00%/);
+    expect(await readFile(svg, "utf8")).toMatch(/^<svg/);
+  });
+
+  it("bad input: a line without a tab, a missing --data, an unknown tag at evaluation, another kind of run; nothing written", { timeout: 120_000 }, async () => {
+    const broken = join(work, "broken.tsv");
+    await writeFile(broken, "a\tA\nb B\n");
+    const noTab = await unroll(["train", "tag", "--data", broken, "--out", join(work, "broken-run")]);
+    expect(noTab.code).toBe(1);
+    expect(noTab.stderr).toMatch(/broken\.tsv line 2 has no tab/);
+    expect(noTab.stderr).toMatch(/a token, a tab, then its tag/);
+    expect(noTab.stderr).not.toMatch(/\n\s+at /);
+    expect(await readdir(work)).not.toContain("broken-run");
+
+    const noData = await unroll(["train", "tag", "--out", join(work, "no-data")]);
+    expect(noData.code).toBe(1);
+    expect(noData.stderr).toMatch(/train tag needs tagged sentences: --data/);
+
+    const out = join(work, "small");
+    const trained = await unroll(["train", "tag", "--data", train, "--out", out, "--steps", "5", ...tiny]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const unknownTag = join(work, "unknown-tag.tsv");
+    await writeFile(unknownTag, "a\tA\nb\tX\n");
+    const scored = await unroll(["eval", "tag", out, "--data", unknownTag]);
+    expect(scored.code).toBe(1);
+    expect(scored.stderr).toMatch(/sentence 1, token 2 \("b"\): the label "X" is not one the model was trained on/);
+    expect(scored.stderr).toMatch(/the model's tags only \(A, B, O\)/);
+
+    const classifier = join(work, "classifier");
+    await writeFile(join(work, "texts.tsv"), Array.from({ length: 40 }, (_, i) => `${i % 2 ? "x" : "y"}\tword${i % 2} and more`).join("\n"));
+    expect((await unroll(["train", "classify", "--data", join(work, "texts.tsv"), "--out", classifier, "--steps", "2", "--hidden", "8", "--embedding", "8", "--min-frequency", "1"])).code).toBe(0);
+    const wrongKind = await unroll(["tag", classifier], "a b\n");
+    expect(wrongKind.code).toBe(1);
+    expect(wrongKind.stderr).toMatch(/not a sequence tagger: it is a classifier \(use `unroll classify` with it\)/);
+  });
+});
