@@ -38,6 +38,14 @@ describeReadmeExamples({
       },
     },
     {
+      when: "trainTagger",
+      check: (printed) => {
+        expect(printed[0]).toBe("A B O 1");
+        expect(printed[1]).toBe("B A O");
+        expect(printed[2]).toBe("1");
+      },
+    },
+    {
       when: "trainClassifier",
       check: (printed) => {
         expect(printed[0]).toBe("neg pos 1");
