@@ -60,6 +60,31 @@ describe("unroll train tag / tag / eval tag", () => {
     expect(await readFile(svg, "utf8")).toMatch(/^<svg/);
   });
 
+  it("data punctuation writes a tagging set from a text (first 80% / next 10% / last 10%) that train tag reads; refuses an existing --out and a text too short to split", { timeout: 120_000 }, async () => {
+    const text = join(work, "book.txt");
+    await writeFile(text, Array.from({ length: 60 }, (_, i) => `Chapter ${i}, in which a thing happens. Does it? It does; and then, another.`).join("\n"));
+    const set = join(work, "punct");
+    const made = await unroll(["--json", "data", "punctuation", "--corpus", text, "--words", "10", "--out", set]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(lines(made.stdout)[0]).toMatchObject({ words: 10, sequences: { train: 67, dev: 9, test: 8 } });
+    expect(await readdir(set)).toEqual(["dev.tsv", "test.tsv", "train.tsv"]);
+    const train = (await readFile(join(set, "train.tsv"), "utf8")).split("\n");
+    expect(train.slice(0, 4)).toEqual(["chapter\tO", "0\tCOMMA", "in\tO", "which\tO"]);
+    const trained = await unroll(["train", "tag", "--data", join(set, "train.tsv"), "--dev", join(set, "dev.tsv"), "--out", join(work, "punct-run"), "--steps", "3", ...tiny]);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/67 training sentences \(670 tokens: COMMA \d+, O \d+, PERIOD \d+, QUESTION \d+\)/);
+
+    const again = await unroll(["data", "punctuation", "--corpus", text, "--out", set]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists/);
+    const short = join(work, "short.txt");
+    await writeFile(short, "Too short. Really.");
+    const refused = await unroll(["data", "punctuation", "--corpus", short, "--out", join(work, "short-set")]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/makes 1 sequences of 40 words: too few to split 80\/10\/10/);
+    expect(await readdir(work)).not.toContain("short-set");
+  });
+
   it("bad input: a line without a tab, a missing --data, an unknown tag at evaluation, another kind of run; nothing written", { timeout: 120_000 }, async () => {
     const broken = join(work, "broken.tsv");
     await writeFile(broken, "a\tA\nb B\n");

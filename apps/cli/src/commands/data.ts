@@ -2,14 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
-import { corpora, defaultCacheDir, downloadCorpus, findCorpus } from "@unroll/nlp";
+import { corpora, defaultCacheDir, downloadCorpus, findCorpus, formatTaggedTsv, loadCorpus, punctuationDataset } from "@unroll/nlp";
 import { encodePng, movingShapesDataset, shapesDataset } from "@unroll/vision";
 import { numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 
 export function registerData(program: Command, out: () => Output): void {
-  const data = program.command("data").description("built-in corpora: list them, download the public ones");
+  const data = program.command("data").description("built-in corpora: list them, download the public ones; write the procedural captioning set and the punctuation tagging set");
   data
     .command("list", { isDefault: true })
     .description("list the built-in corpora and where they come from")
@@ -45,6 +45,45 @@ export function registerData(program: Command, out: () => Output): void {
         },
       });
       o.result({ name, path }, () => `${name}: ${path}`);
+    });
+  data
+    .command("punctuation")
+    .description("write a punctuation-restoration tagging set from a corpus: its words lowercased without punctuation, each tagged COMMA, PERIOD, QUESTION or O by the mark that followed it, in sequences of --words words, as train.tsv, dev.tsv and test.tsv (the text's first 80%, next 10% and last 10%) for `unroll train tag`")
+    .requiredOption("--out <dir>", "the folder to create (it must not exist yet)")
+    .option("--corpus <name>", "a built-in corpus (moby-dick, tiny-shakespeare, sotu, sotu:obama...) or a UTF-8 text file", "moby-dick")
+    .option("--words <n>", "words per sequence", "40")
+    .action(async (flags: Record<string, unknown>) => {
+      const o = out();
+      const words = numberFlag("words", flags.words, "positive-integer");
+      if (words < 2) throw new UserError(`--words ${words} leaves no next word to read`, "use --words 2 or more (40 is the default)");
+      const dir = resolve(String(flags.out));
+      if (await stat(dir).then(() => true, () => false)) throw new UserError(`${dir} already exists`, "choose a new --out folder (nothing is overwritten)");
+      const corpus = String(flags.corpus);
+      const text = await loadCorpus(corpus).catch((e: Error) => {
+        throw new UserError(e.message, `name a built-in corpus (${corpora.map((c) => c.name).join(", ")}) or a text file`);
+      });
+      let splits;
+      try {
+        splits = punctuationDataset(text, { words });
+      } catch (e) {
+        throw new UserError(`${corpus}: ${(e as Error).message.replace(/^\w+: /, "")}`, "give a longer text with words and punctuation, or a smaller --words");
+      }
+      const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${randomBytes(6).toString("hex")}`);
+      try {
+        await mkdir(tmp);
+        for (const [name, part] of Object.entries(splits)) await writeFile(join(tmp, `${name}.tsv`), `${formatTaggedTsv(part)}`);
+        await rename(tmp, dir);
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+        throw new UserError(`cannot write ${dir}: ${(e as Error).message}`, "check that its parent folder exists and can be written");
+      }
+      const counts = Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length]));
+      o.result(
+        { out: dir, corpus, words, sequences: counts, train: join(dir, "train.tsv"), dev: join(dir, "dev.tsv"), test: join(dir, "test.tsv") },
+        () =>
+          `wrote ${counts.train} training, ${counts.dev} dev and ${counts.test} test sequences of ${words} words from ${corpus} to ${dir}\n` +
+          `train with: unroll train tag --data ${join(dir, "train.tsv")} --dev ${join(dir, "dev.tsv")}; score with: unroll eval tag <run>/best --data ${join(dir, "test.tsv")}`,
+      );
     });
   data
     .command("shapes")

@@ -23,3 +23,5 @@ export { parseTaggedTsv, TokenVocabulary, trainTagger, loadTagger, tagSentences,
 export type {
   TaggedSentence, TrainTaggerConfig, TaggerCheckpointConfig, TaggerEvaluation, TrainTaggerOptions, TrainTaggerInfo, TrainTaggerResult, TaggerParts, LoadedTagger, TokenTag,
 } from "./tagging.js";
+export { punctuationTagging, punctuationDataset, formatTaggedTsv, mostFrequentTagBaseline, PUNCTUATION_TAGS } from "./punctuation.js";
+export type { PunctuationTag, PunctuationOptions } from "./punctuation.js";
