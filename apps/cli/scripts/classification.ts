@@ -4,6 +4,7 @@
 // script on the same training split, and the majority class; scores on the held-out test split.
 //   npx --yes pnpm@12.4.2 --filter @unroll/cli classification -- [--tasks spam-assassin,sotu] [--minutes 5]
 //     [--pooling mean] [--dropout 0] [--json classification.json]
+//     [--engine library|onnxruntime] [--threads N]
 // (from apps/cli: `npx tsx scripts/classification.ts ...`; the packages must be built).
 // The model selected is the checkpoint of the lowest dev loss (<out>/best), as a user would.
 import { writeFileSync } from "node:fs";
@@ -22,6 +23,8 @@ import {
   trainBagOfWords,
   trainClassifier,
 } from "@unroll/nlp";
+import { onnxruntimeEngine } from "@unroll/onnx";
+import { defaultWasmThreads } from "@unroll/tensor";
 
 const { values: args } = parseArgs({
   options: {
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     dropout: { type: "string", default: "0" },
     presidents: { type: "string" },
     threads: { type: "string" },
+    engine: { type: "string", default: "library" },
     json: { type: "string" },
   },
 });
@@ -56,6 +60,7 @@ for (const task of args.tasks!.split(",") as ClassificationDatasetName[]) {
     },
     checkpointDir: dir,
     keepBest: true,
+    ...(args.engine === "onnxruntime" ? { engine: onnxruntimeEngine({ threads: args.threads ? Number(args.threads) : defaultWasmThreads() }) } : {}),
   });
   const best = await loadClassifier(join(dir, "best"));
   const rnn = evaluateClassifier(best, split.test);
@@ -67,7 +72,7 @@ for (const task of args.tasks!.split(",") as ClassificationDatasetName[]) {
     test: split.test.length,
     majority: { label: majority.label, accuracy: split.test.filter((e) => e.label === majority.label).length / split.test.length },
     bagOfWords: { accuracy: bowReport.accuracy, macroF1: bowReport.macroF1, features: bow.features, seconds: bowSeconds },
-    rnn: { accuracy: rnn.report.accuracy, macroF1: rnn.report.macroF1, steps: result.steps, bestStep: best.step, minutes: Number(args.minutes), pooling: args.pooling, dropout: Number(args.dropout), parameters: result.parameters },
+    rnn: { accuracy: rnn.report.accuracy, macroF1: rnn.report.macroF1, steps: result.steps, bestStep: best.step, minutes: Number(args.minutes), pooling: args.pooling, dropout: Number(args.dropout), parameters: result.parameters, engine: args.engine },
   };
   rows.push(row);
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -75,7 +80,7 @@ for (const task of args.tasks!.split(",") as ClassificationDatasetName[]) {
     `${task}: ${row.classes.length} classes, ${row.train}/${row.dev}/${row.test} train/dev/test\n` +
       `  majority class (${majority.label})   accuracy ${pct(row.majority.accuracy)}\n` +
       `  bag-of-words logistic regression   accuracy ${pct(bowReport.accuracy)}  macro-F1 ${pct(bowReport.macroF1)}  (${bow.features} words, ${bowSeconds.toFixed(1)} s)\n` +
-      `  bi-LSTM, ${args.pooling} pooling, dropout ${args.dropout} (${args.minutes} min, best of ${result.steps} steps at ${best.step})   accuracy ${pct(rnn.report.accuracy)}  macro-F1 ${pct(rnn.report.macroF1)}`,
+      `  bi-LSTM, ${args.pooling} pooling, dropout ${args.dropout} (${args.engine} engine, ${args.minutes} min, best of ${result.steps} steps at ${best.step})   accuracy ${pct(rnn.report.accuracy)}  macro-F1 ${pct(rnn.report.macroF1)}`,
   );
 }
 if (args.json) writeFileSync(args.json, `${JSON.stringify(rows, null, 2)}\n`);

@@ -66,7 +66,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, help: "early stopping: stop after N evaluations in a row without a lower dev loss (default: never)" },
   checkpointEvery: { kind: kinds.positiveInteger, help: "checkpoint every N steps (default 500; the lowest dev loss's is kept in <out>/best)" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  ...engineSettings("texts with LSTM or GRU encoders"),
+  ...engineSettings("texts with LSTM or GRU encoders", "library"),
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, accuracy, macro-F1, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
@@ -372,7 +372,7 @@ async function trainIn(
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
-      ...chosenEngine(a.values, { tell }),
+      ...chosenEngine(a.values, { tell, auto: "library" }),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory),
       onTrainer: async (trainer, info) => {
@@ -381,7 +381,7 @@ async function trainIn(
         out.info(
           `${m.bidirectional ? "bidirectional " : ""}${m.cell} classifier (${m.numLayers} × ${m.hiddenSize}, ${m.pooling} pooling), ${info.parameters.toLocaleString("en-US")} parameters, ` +
             `vocabulary ${info.vocabulary.size.toLocaleString("en-US")} (${info.vocabulary.tokenizer.kind}), ${info.trainExamples.toLocaleString("en-US")} training texts (${counts})` +
-            `${info.truncated > 0 ? `, ${info.truncated} cut to ${config.maxLength ?? 400} tokens` : ""}, ${info.devExamples} dev texts, ${engineLabel(a.values, info.kernels)}` +
+            `${info.truncated > 0 ? `, ${info.truncated} cut to ${config.maxLength ?? 400} tokens` : ""}, ${info.devExamples} dev texts, ${engineLabel(a.values, info.kernels, "library")}` +
             (info.classWeights ? `; class weights ${info.classWeights.map((w) => w.toFixed(3)).join(", ")}` : "") +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
