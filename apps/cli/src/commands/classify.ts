@@ -16,13 +16,18 @@ async function checkpointKind(run: string): Promise<unknown> {
   return loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined);
 }
 
-/** A classifier from a run, with the fix for the usual mistakes in the message. */
-export async function loadClassifierRun(run: string): Promise<LoadedClassifier> {
-  return loadClassifier(run).catch((e: Error) => {
-    if (e.name === "CheckpointError") throw new UserError(e.message, "point at a run directory written by `unroll train classify` (its --out, or <out>/best)");
+/** A model from a run through `load`, with the fix for the usual mistakes in the message (`command` writes such runs). */
+export async function loadRunWith<T>(run: string, load: (dir: string) => Promise<T>, command: string): Promise<T> {
+  return load(run).catch((e: Error) => {
+    if (e.name === "CheckpointError") throw new UserError(e.message, `point at a run directory written by \`${command}\` (its --out, or <out>/best)`);
     if (e.name === "ValueRangeError" && /another kind/.test(e.message)) throw new UserError(e.message.replace(/^\w+: /, ""));
     throw e;
   });
+}
+
+/** A classifier from a run, with the fix for the usual mistakes in the message. */
+export async function loadClassifierRun(run: string): Promise<LoadedClassifier> {
+  return loadRunWith(run, loadClassifier, "unroll train classify");
 }
 
 /** `unroll classify RUN < texts`: one text per line in, its class (and probability) per line out. */

@@ -7,14 +7,11 @@ import { writeFileAtomic } from "../ui/files.js";
 import type { Output } from "../ui/output.js";
 import { useKernels } from "./kernel-flags.js";
 import { readTagged } from "./train-tag.js";
+import { loadRunWith } from "./classify.js";
 
 /** A tagger from a run, with the fix for the usual mistakes in the message. */
 async function loadTaggerRun(run: string): Promise<LoadedTagger> {
-  return loadTagger(run).catch((e: Error) => {
-    if (e.name === "CheckpointError") throw new UserError(e.message, "point at a run directory written by `unroll train tag` (its --out, or <out>/best)");
-    if (e.name === "ValueRangeError" && /another kind/.test(e.message)) throw new UserError(e.message.replace(/^\w+: /, ""));
-    throw e;
-  });
+  return loadRunWith(run, loadTagger, "unroll train tag");
 }
 
 /** `unroll tag RUN < sentences`: one sentence of space-separated tokens per line in, `token/TAG` per token out. */

@@ -122,11 +122,12 @@ export async function readTsv(path: string): Promise<LabelledText[]> {
   }
 }
 
-function classWeightsOf(raw: string | undefined, where: string): TrainClassifyConfig["classWeights"] {
+/** `--class-weights`: balanced, none, or one number above 0 per class (or tag: `noun`), in name order. */
+export function classWeightsOf(raw: string | undefined, where: string, noun = "class"): TrainClassifyConfig["classWeights"] {
   if (raw === undefined) return undefined;
   if (raw === "balanced" || raw === "none") return raw;
   const numbers = raw.split(",").map((s) => Number(s.trim()));
-  if (numbers.some((n) => !(Number.isFinite(n) && n > 0))) throw new UserError(`${where} must be balanced, none or numbers above 0 separated by commas (one per class, in name order), got ${JSON.stringify(raw)}`);
+  if (numbers.some((n) => !(Number.isFinite(n) && n > 0))) throw new UserError(`${where} must be balanced, none or numbers above 0 separated by commas (one per ${noun}, in name order), got ${JSON.stringify(raw)}`);
   return numbers;
 }
 

@@ -11,6 +11,7 @@ import { Interrupted, UserError } from "../ui/errors.js";
 import type { Output } from "../ui/output.js";
 import { TrainingProgress } from "../ui/progress.js";
 import { reportClassification } from "./classify-windows.js";
+import { classWeightsOf } from "./train-classify.js";
 
 /** The settings of `train tag`: flags and config-file keys share these names and rules (as `train classify`'s). */
 export const SETTINGS = {
@@ -66,14 +67,6 @@ export async function readTagged(path: string): Promise<TaggedSentence[]> {
   }
 }
 
-function classWeightsOf(raw: string | undefined, where: string): TrainTaggerConfig["classWeights"] {
-  if (raw === undefined) return undefined;
-  if (raw === "balanced" || raw === "none") return raw;
-  const numbers = raw.split(",").map((s) => Number(s.trim()));
-  if (numbers.some((n) => !(Number.isFinite(n) && n > 0))) throw new UserError(`${where} must be balanced, none or numbers above 0 separated by commas (one per tag, in name order), got ${JSON.stringify(raw)}`);
-  return numbers;
-}
-
 /** The library's config from checked settings. */
 export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume: boolean): TrainTaggerConfig {
   const set = (target: Record<string, unknown>, name: string, key: Key): void => {
@@ -89,7 +82,7 @@ export function toConfig(v: Values, source: ReadonlyMap<string, string>, resume:
   for (const [name, key] of [["minFrequency", "minFrequency"], ["maxVocab", "maxVocab"], ["lowercase", "lowercase"], ["clip", "clip"], ["batchSize", "batch"], ["timeBudgetMinutes", "time"], ["seed", "seed"], ["evalEvery", "evalEvery"], ["patience", "patience"], ["kernels", "kernels"], ["threads", "threads"]] as const) {
     set(config, name, key);
   }
-  const weights = classWeightsOf(v.get("classWeights") as string | undefined, source.get("classWeights") ?? "--class-weights");
+  const weights = classWeightsOf(v.get("classWeights") as string | undefined, source.get("classWeights") ?? "--class-weights", "tag");
   if (weights !== undefined) config.classWeights = weights;
   if (v.has("epochs")) config.epochs = v.get("epochs");
   else if (v.has("steps") || (!v.has("time") && !resume)) config.steps = (v.get("steps") as number | undefined) ?? DEFAULTS.steps;

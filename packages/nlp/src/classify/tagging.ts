@@ -5,6 +5,7 @@ import { DataError } from "../data/errors.js";
 import { type CorpusFingerprint, corpusFingerprint } from "../train/checkpoint-config.js";
 import { buildOptimizer, buildSchedule, type OptimizerSettings, resumedConfig, type ScheduleSettings } from "../train/recipe.js";
 import { RunCheckpoints } from "../train/run-checkpoints.js";
+import { resolveClassWeights } from "./train.js";
 import { selectKernels } from "../train/train-lm.js";
 import { type TaggedExample, taggingBatch } from "./batches.js";
 import { LabelSet } from "./data.js";
@@ -251,14 +252,6 @@ export function evaluateTaggerOn(model: SequenceTagger, params: SequenceTaggerPa
   return { loss: r.loss, report: classificationReport(gold, predicted, tags.names) };
 }
 
-function resolveTagWeights(setting: TrainTaggerConfig["classWeights"], tags: LabelSet, train: readonly TaggedSentence[]): number[] | null {
-  if (setting === undefined || setting === "none") return null;
-  if (setting === "balanced") return tags.balancedWeights(train.flatMap((s) => s.tags));
-  if (!Array.isArray(setting)) throw new ValueRangeError("trainTagger", `classWeights must be "balanced", "none" or one number per tag, got ${JSON.stringify(setting)}`);
-  if (setting.length !== tags.size) throw new ValueRangeError("trainTagger", `classWeights has ${setting.length} numbers but there are ${tags.size} tags (${tags.names.join(", ")}, in this order)`);
-  return [...setting];
-}
-
 /**
  * Trains a tagger (one tag per token): the token vocabulary, the tag set, length-bucketed batches,
  * a bidirectional encoder with a per-step output layer, the Trainer (Adam, clipping), dev loss,
@@ -308,7 +301,7 @@ export async function trainTagger(options: TrainTaggerOptions): Promise<TrainTag
   }
   const encoded = encodeSentences(trainSet, vocabulary, tags, "training sentence");
   const devEncoded = encodeSentences(devSet, vocabulary, tags, "dev sentence");
-  const classWeights = resolveTagWeights(config.classWeights, tags, trainSet);
+  const classWeights = resolveClassWeights(config.classWeights, tags, trainSet.flatMap((s) => s.tags), { op: "trainTagger", noun: "tag" });
   const model = new SequenceTagger(modelConfig);
   options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));

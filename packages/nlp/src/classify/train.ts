@@ -180,12 +180,19 @@ export function evaluateClassifierOn(
   return { loss: total / examples.length, predicted, probabilities, report };
 }
 
-function resolveClassWeights(setting: TrainClassifyConfig["classWeights"], labels: LabelSet, train: readonly LabelledText[]): number[] | null {
+/** A `classWeights` setting as numbers (null: unweighted); `noun` names what is weighted (class, tag) in errors. */
+export function resolveClassWeights(
+  setting: "balanced" | "none" | readonly number[] | undefined,
+  labels: LabelSet,
+  trainLabels: readonly string[],
+  where: { readonly op: string; readonly noun: string } = { op: "trainClassifier", noun: "class" },
+): number[] | null {
   if (setting === undefined || setting === "none") return null;
-  if (setting === "balanced") return labels.balancedWeights(train.map((e) => e.label));
-  if (!Array.isArray(setting)) throw new ValueRangeError("trainClassifier", `classWeights must be "balanced", "none" or one number per class, got ${JSON.stringify(setting)}`);
+  if (setting === "balanced") return labels.balancedWeights(trainLabels);
+  const plural = where.noun === "class" ? "classes" : `${where.noun}s`;
+  if (!Array.isArray(setting)) throw new ValueRangeError(where.op, `classWeights must be "balanced", "none" or one number per ${where.noun}, got ${JSON.stringify(setting)}`);
   if (setting.length !== labels.size) {
-    throw new ValueRangeError("trainClassifier", `classWeights has ${setting.length} numbers but there are ${labels.size} classes (${labels.names.join(", ")}, in this order)`);
+    throw new ValueRangeError(where.op, `classWeights has ${setting.length} numbers but there are ${labels.size} ${plural} (${labels.names.join(", ")}, in this order)`);
   }
   return [...setting];
 }
@@ -245,7 +252,7 @@ export async function trainClassifier(options: TrainClassifyOptions): Promise<Tr
   if (!Number.isInteger(maxLength) || maxLength < 1) throw new ValueRangeError("trainClassifier", `maxLength must be a positive integer, got ${maxLength}`);
   const encoded = encodeExamples(trainSet, vocabulary, labels, maxLength, "training example");
   const devEncoded = encodeExamples(devSet, vocabulary, labels, maxLength, "dev example").examples;
-  const classWeights = resolveClassWeights(config.classWeights, labels, trainSet);
+  const classWeights = resolveClassWeights(config.classWeights, labels, trainSet.map((e) => e.label));
   const model = new SequenceClassifier(modelConfig);
   options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));
