@@ -73,6 +73,20 @@ describe("unroll train tag / tag / eval tag", () => {
     const trained = await unroll(["train", "tag", "--data", join(set, "train.tsv"), "--dev", join(set, "dev.tsv"), "--out", join(work, "punct-run"), "--steps", "3", ...tiny]);
     expect(trained.code, trained.stderr).toBe(0);
     expect(trained.stderr).toMatch(/67 training sentences \(670 tokens: COMMA \d+, O \d+, PERIOD \d+, QUESTION \d+\)/);
+    expect(trained.stderr).toMatch(/dev sentences, kernels wasm/);
+
+    // Sequences of one length: the compiled step, asked for, gives the library's losses; tag weights it refuses.
+    const steps = (r: { stdout: string }) => lines(r.stdout).filter((e) => e.event === "step").map((e) => e.loss as number);
+    const settings = ["--data", join(set, "train.tsv"), "--dev", join(set, "dev.tsv"), "--steps", "8", ...tiny];
+    const compiled = await unroll(["--json", "train", "tag", ...settings, "--engine", "onnxruntime", "--out", join(work, "punct-ort")]);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    const library = await unroll(["--json", "train", "tag", ...settings, "--out", join(work, "punct-lib")]);
+    const [a, b] = [steps(compiled), steps(library)];
+    expect(a).toHaveLength(8);
+    a.forEach((l, i) => expect(Math.abs(l - b[i]!) / b[i]!).toBeLessThan(1e-4));
+    const weighted = await unroll(["train", "tag", ...settings, "--engine", "onnxruntime", "--class-weights", "balanced", "--out", join(work, "punct-weighted")]);
+    expect(weighted.code).toBe(1);
+    expect(weighted.stderr).toMatch(/--class-weights needs the library's engine/);
 
     const again = await unroll(["data", "punctuation", "--corpus", text, "--out", set]);
     expect(again.code).toBe(1);

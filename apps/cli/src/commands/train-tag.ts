@@ -2,8 +2,8 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { DataError, loadText, parseTaggedTsv, type SequenceTagger, type TaggedSentence, taggerConfigOf, trainTagger, type TrainTaggerConfig } from "@unroll/nlp";
 import { CheckpointError, loadCheckpoint, type RunFolder } from "@unroll/train";
-import { MAX_WASM_THREADS } from "@unroll/tensor";
 import { readConfigFile } from "../config.js";
+import { chosenEngine, engineLabel, engineRefusal, engineSettings } from "../training/engine.js";
 import { availableMemory, checkTrainingSize } from "../settings/size.js";
 import { flagName, helpLine, kinds, readSettings, type SettingsTable } from "../settings/validate.js";
 import { checkTensorBoardDir, inRun, type MetricsSink, metricsSink, openRun, printModelSummary, reportTraining, stopOnInterrupt } from "../training/run.js";
@@ -41,7 +41,7 @@ export const SETTINGS = {
   patience: { kind: kinds.positiveInteger, default: "never", help: "early stopping: stop after N evaluations in a row without a lower dev loss" },
   checkpointEvery: { kind: kinds.positiveInteger, default: "500; the lowest dev loss's is kept in <out>/best", help: "checkpoint every N steps" },
   kernels: { kind: kinds.choice("auto", "wasm", "reference"), default: "auto", help: "auto | wasm | reference" },
-  threads: { kind: { type: "integer", min: 1, max: MAX_WASM_THREADS }, default: "the cores, at most 8", help: "threads for the WebAssembly kernels" },
+  ...engineSettings("LSTM or GRU taggers without --class-weights", "library"),
   tensorboard: { kind: kinds.string, default: "none", help: "also write TensorBoard event files into this directory (loss, dev loss, accuracy, macro-F1, lr, gradient norm)" },
 } as const satisfies SettingsTable;
 
@@ -50,8 +50,8 @@ type Values = ReadonlyMap<string, number | string | boolean>;
 
 const DEFAULTS = { out: "runs/tag", steps: 1000, checkpointEvery: 500 } as const;
 const BOOLEANS = new Set<Key>(["lowercase", "bidirectional"]);
-const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "tensorboard", "data", "dev"]);
-const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads and --tensorboard";
+const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "engine", "tensorboard", "data", "dev"]);
+const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads, --engine and --tensorboard";
 
 /** Tagged sentences from a file, as the user's errors they are when the file is missing or malformed. */
 export async function readTagged(path: string): Promise<TaggedSentence[]> {
@@ -119,7 +119,7 @@ export function registerTrainTag(train: Command, out: () => Output): void {
   }
   cmd.addHelpText(
     "after",
-    `\nDefaults: as each flag says; it trains on the library's kernels (--engine onnxruntime does not take taggers yet).\n--out holds the checkpoints, metrics.jsonl and metrics.csv, and best/, the checkpoint of the lowest dev loss. On --resume only ${RESUME_LIST}\nmay change. Examples:\n` +
+    `\nDefaults: as each flag says. --engine onnxruntime pays where the sentences have few lengths (data punctuation's\nsequences of 40 words); CoNLL sentences of every length would each compile a graph, so auto means the library's kernels.\n--out holds the checkpoints, metrics.jsonl and metrics.csv, and best/, the checkpoint of the lowest dev loss. On --resume only ${RESUME_LIST}\nmay change. Examples:\n` +
       `  unroll train tag --data pos.tsv --dev pos-dev.tsv --time 5\n` +
       `  unroll train tag --data ner.tsv --class-weights balanced --out runs/ner`,
   );
@@ -144,6 +144,9 @@ async function trainTag(flags: Record<string, unknown>, out: Output): Promise<vo
     throw new UserError("train tag needs tagged sentences: --data tagged.tsv (token<TAB>tag per line, a blank line between sentences)", "e.g. unroll train tag --data pos.tsv --time 5");
   }
   const config = toConfig(values, source, resume);
+  if (values.get("engine") === "onnxruntime" && config.classWeights !== undefined && config.classWeights !== "none") {
+    throw new UserError(`${source.get("classWeights")} needs the library's engine: the compiled step cannot weigh tags yet`, "drop --engine onnxruntime (or the class weights)");
+  }
   const memory = await availableMemory();
   const dir = resolve(String(values.get("out") ?? DEFAULTS.out));
   // A new run reads its sentences before it touches --out: a malformed file leaves no trace there.
@@ -181,6 +184,7 @@ async function trainIn(
   const longest = Math.max(...train.map((s) => s.tokens.length));
   const interrupt = stopOnInterrupt(out);
   let progress: TrainingProgress | null = null;
+  const tell = (line: string): void => ((progress as TrainingProgress | null) ? (progress as TrainingProgress).line(line, { event: "engine", text: line }) : out.info(line));
   let metrics: (MetricsSink & { close(): void }) | null = null;
   let lastEvalStep = -1;
   try {
@@ -192,6 +196,7 @@ async function trainIn(
       checkpointEvery: (a.values.get("checkpointEvery") as number | undefined) ?? DEFAULTS.checkpointEvery,
       resume,
       keepBest: true,
+      ...chosenEngine(a.values, { tell, auto: "library" }),
       signal: interrupt.signal,
       beforeInit: (model, effective) => checkSize(model, effective, a.memory, longest),
       onTrainer: async (trainer, info) => {
@@ -200,7 +205,7 @@ async function trainIn(
         out.info(
           `${m.bidirectional ? "bidirectional " : ""}${m.cell} tagger (${m.numLayers} × ${m.hiddenSize}), ${info.parameters.toLocaleString("en-US")} parameters, ` +
             `vocabulary ${info.vocabulary.size.toLocaleString("en-US")}, ${info.trainSentences.toLocaleString("en-US")} training sentences (${info.trainTokens.toLocaleString("en-US")} tokens: ${counts}), ` +
-            `${info.devSentences} dev sentences, kernels ${info.kernels}` +
+            `${info.devSentences} dev sentences, ${engineLabel(a.values, info.kernels, "library")}` +
             (info.classWeights ? `; tag weights ${info.classWeights.map((w) => w.toFixed(3)).join(", ")}` : "") +
             (info.resumedFrom !== null ? `; resuming from step ${info.resumedFrom}` : ""),
         );
@@ -216,6 +221,8 @@ async function trainIn(
       if (e instanceof DataError && e.code === "CHANGED") throw new UserError(e.message, `a resumed run must read the sentences it was trained on: restore ${config.data ?? "them"}, or start a new run with --force`);
       if (e instanceof DataError && e.code === "MALFORMED") throw new UserError(e.message);
       if (e instanceof Error && e.name === "ValueRangeError" && /classWeights|LabelSet|not one the model/.test(e.message)) throw new UserError(e.message.replace(/^\w+: /, ""));
+      const refused = engineRefusal(e, "use --engine library (or auto, the default), or --cell lstm or gru");
+      if (refused) throw refused;
       throw e;
     });
     (progress as TrainingProgress | null)?.stop();

@@ -50,16 +50,18 @@ export interface TaggedExample {
   readonly tags: Int32Array;
 }
 
-/** A padded, time-first batch of tagged sequences (tags -100 on padding). */
-export function taggingBatch(examples: readonly TaggedExample[]): TaggingBatch & { readonly tokens: number } {
+/** A padded, time-first batch of tagged sequences (tags -100 on padding); `T` rounded up to a multiple of `lengthMultiple` as in `classificationBatch`. */
+export function taggingBatch(examples: readonly TaggedExample[], lengthMultiple = 1): TaggingBatch & { readonly tokens: number } {
   const B = examples.length;
   if (B === 0) throw new ValueRangeError("taggingBatch", "a batch needs at least one example");
+  if (!Number.isSafeInteger(lengthMultiple) || lengthMultiple < 1) throw new ValueRangeError("taggingBatch", `lengthMultiple must be a positive integer, got ${lengthMultiple}`);
   let T = 0;
   for (const [i, e] of examples.entries()) {
     if (e.ids.length === 0) throw new ValueRangeError("taggingBatch", `example ${i} is empty`);
     if (e.tags.length !== e.ids.length) throw new ValueRangeError("taggingBatch", `example ${i} has ${e.ids.length} tokens but ${e.tags.length} tags`);
     T = Math.max(T, e.ids.length);
   }
+  T = Math.ceil(T / lengthMultiple) * lengthMultiple;
   const inputs = new Int32Array(T * B);
   const tags = new Int32Array(T * B).fill(-100);
   const lengths = new Int32Array(B);

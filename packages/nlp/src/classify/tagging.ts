@@ -302,6 +302,11 @@ export async function trainTagger(options: TrainTaggerOptions): Promise<TrainTag
   const encoded = encodeSentences(trainSet, vocabulary, tags, "training sentence");
   const devEncoded = encodeSentences(devSet, vocabulary, tags, "dev sentence");
   const classWeights = resolveClassWeights(config.classWeights, tags, trainSet.flatMap((s) => s.tags), { op: "trainTagger", noun: "tag" });
+  // The weighted loss builds its weight table from the tags' values in JavaScript: a traced graph
+  // would keep the first batch's.
+  if (classWeights && options.engine && options.engine.name !== "library") {
+    throw new ValueRangeError("trainTagger", `classWeights need the library's engine: the ${options.engine.name} engine cannot weigh tags yet`);
+  }
   const model = new SequenceTagger(modelConfig);
   options.beforeInit?.(model, config);
   const params = model.init(new Rng(config.seed ?? 0));
@@ -311,7 +316,7 @@ export async function trainTagger(options: TrainTaggerOptions): Promise<TrainTag
     op: "trainTagger",
     noun: "sentences",
     compare: (a, b) => a.ids.length - b.ids.length,
-    build: (items) => taggingBatch(items),
+    build: (items) => taggingBatch(items, options.engine?.lengthMultiple ?? 1),
   });
   const steps = config.steps ?? (config.epochs !== undefined ? Math.ceil(config.epochs * data.batchesPerEpoch) : undefined);
   const checkpointConfig: TaggerCheckpointConfig = { kind: "sequence-tagger", model: model.config, vocabulary: vocabulary.toJSON(), tags: tags.names, training: config, corpus };
