@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { lines, unroll } from "./unroll-binary.js";
+import { taggingBatch, TokenVocabulary } from "@unroll/nlp";
+import { OnnxSession } from "@unroll/onnx";
 
 // End-to-end: `unroll train tag`, `tag` and `eval tag` as a user runs them (the real binary,
 // stdin and files) on CoNLL-style files of a rule that needs the next token.
@@ -32,7 +34,7 @@ beforeAll(async () => {
 });
 
 describe("unroll train tag / tag / eval tag", () => {
-  it("trains with dev accuracy in metrics.jsonl, resumes exactly, tags stdin line by line and scores a file (text and SVG)", { timeout: 180_000 }, async () => {
+  it("trains with dev accuracy in metrics.jsonl, resumes exactly, tags stdin line by line, exports to ONNX with the same tags, and scores a file (text and SVG)", { timeout: 180_000 }, async () => {
     const out = join(work, "run");
     const first = await unroll(["--json", "train", "tag", "--data", train, "--dev", dev, "--out", out, "--steps", "200", ...tiny]);
     expect(first.code, first.stderr).toBe(0);
@@ -51,6 +53,22 @@ describe("unroll train tag / tag / eval tag", () => {
     expect(tagging.stdout).toBe("b/B a/A c/O d/B a/A\n\ne/B a/A\n");
     const json = await unroll(["--json", "tag", join(out, "best")], "c a\n");
     expect(lines(json.stdout)[0]).toMatchObject({ line: 1, tokens: [{ token: "c", tag: "B" }, { token: "a", tag: "A" }] });
+
+    // Exported: onnxruntime gives the tags `tag` printed, from the vocabulary and tags the file carries.
+    const onnxFile = join(work, "tagger.onnx");
+    const exported = await unroll(["export", "onnx", join(out, "best"), "--out", onnxFile]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const session = await OnnxSession.create(await readFile(onnxFile));
+    const vocabulary = TokenVocabulary.fromJSON(JSON.parse(session.metadata["unroll.token_vocabulary"]!));
+    const names = JSON.parse(session.metadata["unroll.tags"]!) as string[];
+    expect(names).toEqual(["A", "B", "O"]);
+    const sentence = ["b", "a", "c", "d", "a"];
+    const batch = taggingBatch([{ ids: vocabulary.encode(sentence), tags: new Int32Array(sentence.length) }]);
+    const logits = (await session.runTensors({ inputs: batch.inputs, lengths: batch.lengths }))["logits"]!;
+    expect(logits.shape).toEqual([5, 1, 3]);
+    const argmax = (t: number) => [0, 1, 2].reduce((k, c) => (logits.data[t * 3 + c]! > logits.data[t * 3 + k]! ? c : k), 0);
+    expect(sentence.map((token, t) => `${token}/${names[argmax(t)]}`).join(" ")).toBe("b/B a/A c/O d/B a/A");
+    await session.release();
 
     const svg = join(work, "confusion.svg");
     const scored = await unroll(["eval", "tag", join(out, "best"), "--data", dev, "--svg", svg]);

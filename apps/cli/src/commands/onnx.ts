@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { exportCaptioningModel, exportLanguageModel, exportSequenceModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
-import { checkSampling, generateText, loadClassifier, loadForecaster, loadLanguageModel, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { checkSampling, generateText, loadClassifier, loadForecaster, loadLanguageModel, loadTagger, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
 import { loadCheckpoint } from "@unroll/train";
 import { loadCaptionModel } from "@unroll/vision";
 import { choiceFlag } from "../config.js";
@@ -123,8 +123,8 @@ async function exportCaption(o: Output, run: string, a: { out: string; lowering:
   );
 }
 
-/** A classifier or forecaster: one graph, its vocabulary and classes (or feature scaling) in the metadata. */
-async function exportSequence(o: Output, run: string, kind: "sequence-classifier" | "sequence-forecaster", a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
+/** A classifier, tagger or forecaster: one graph, its vocabulary and classes or tags (or feature scaling) in the metadata. */
+async function exportSequence(o: Output, run: string, kind: "sequence-classifier" | "sequence-tagger" | "sequence-forecaster", a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
   if (a.graphGiven) throw new UserError(`--graph applies to language models; a ${kind.replace("sequence-", "")} is exported as one graph`, "drop --graph");
   if (a.lowering === "unrolled") throw new UserError(`the unrolled lowering needs a fixed number of steps; a ${kind.replace("sequence-", "")} is exported with the recurrent operators`, "use --lowering operators (the default)");
   let bytes: Uint8Array;
@@ -135,6 +135,14 @@ async function exportSequence(o: Output, run: string, kind: "sequence-classifier
     bytes = exportSequenceModel(loaded.model, loaded.params, {
       opset: a.opset,
       metadata: { "unroll.vocabulary": JSON.stringify(loaded.vocabulary.toJSON()), "unroll.labels": JSON.stringify(loaded.labels.names), "unroll.max_length": String(loaded.maxLength) },
+    });
+  } else if (kind === "sequence-tagger") {
+    const loaded = await loadTagger(run);
+    step = loaded.step;
+    bytes = exportSequenceModel(loaded.model, loaded.params, {
+      opset: a.opset,
+      outputName: "logits",
+      metadata: { "unroll.token_vocabulary": JSON.stringify(loaded.vocabulary.toJSON()), "unroll.tags": JSON.stringify(loaded.tags.names) },
     });
   } else {
     const loaded = await loadForecaster(run);
@@ -158,7 +166,7 @@ export function registerOnnx(program: Command, out: () => Output): void {
     .command("export")
     .description("export a trained model (export onnx)")
     .command("onnx")
-    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model or a captioner as two files, <out>.encoder.onnx and <out>.decoder.onnx; a classifier or forecaster as one graph (inputs and lengths in; logits and attention, or predictions, out)")
+    .description("write a language model as an ONNX file (step graph for generation, or full-sequence graph), with its tokenizer inside; a translation model or a captioner as two files, <out>.encoder.onnx and <out>.decoder.onnx; a classifier, tagger or forecaster as one graph (inputs and lengths in; logits and attention, per-step logits, or predictions out)")
     .argument("<run>", "a run directory or checkpoint")
     .option("--out <file>", "the ONNX file to write", "model.onnx")
     .option("--graph <kind>", "step (one token, state in and out) | sequence (tokens [time, batch], lengths)", "step")
@@ -181,7 +189,7 @@ export function registerOnnx(program: Command, out: () => Output): void {
         await exportCaption(o, run, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
         return;
       }
-      if (kind === "sequence-classifier" || kind === "sequence-forecaster") {
+      if (kind === "sequence-classifier" || kind === "sequence-tagger" || kind === "sequence-forecaster") {
         await exportSequence(o, run, kind, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
         return;
       }
