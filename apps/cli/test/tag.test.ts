@@ -106,6 +106,17 @@ describe("unroll train tag / tag / eval tag", () => {
     expect(weighted.code).toBe(1);
     expect(weighted.stderr).toMatch(/--class-weights needs the library's engine/);
 
+    // diagnose on the tagger's run: the last tag's loss reaches back through every step of its dev sequences.
+    const prefix = join(work, "punct-diagnosis");
+    const diagnosed = await unroll(["diagnose", join(work, "punct-run"), "--length", "8", "--batch", "4", "--out", prefix]);
+    expect(diagnosed.code, diagnosed.stderr).toBe(0);
+    expect(diagnosed.stdout).toMatch(/\|\|dL\/dh_0\|\| \/ \|\|dL\/dh_7\|\| = /);
+    const report = JSON.parse(await readFile(`${prefix}.json`, "utf8")) as { kind: string; gradNorms: number[]; sentences: string };
+    expect(report.kind).toBe("sequence-tagger");
+    expect(report.sentences).toBe(join(set, "dev.tsv"));
+    expect(report.gradNorms).toHaveLength(8);
+    expect(report.gradNorms.every((g) => g > 0)).toBe(true);
+
     const again = await unroll(["data", "punctuation", "--corpus", text, "--out", set]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists/);

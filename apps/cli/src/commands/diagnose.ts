@@ -8,6 +8,7 @@ import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
 import { diagnoseClassifier } from "./diagnose-classifier.js";
+import { diagnoseTagger } from "./diagnose-tagger.js";
 import { useKernels } from "./kernel-flags.js";
 import type { Output } from "../ui/output.js";
 
@@ -15,8 +16,8 @@ export function registerDiagnose(program: Command, out: () => Output): void {
   program
     .command("diagnose")
     .description("gradient flow through time of a trained or fresh model: ||dL/dh_k||, ||dh_T/dh_k||, spectral radius, saturation (SVG + JSON)")
-    .argument("[run]", "a run directory or checkpoint (a language model's, or a text classifier's: the gradient of its class loss at every step); omit it to diagnose a fresh model built from the flags below")
-    .option("--data <corpus-or-file>", "text the sequences come from (default: the run's corpus, or moby-dick; a classifier: label<TAB>text lines, default its dev split)")
+    .argument("[run]", "a run directory or checkpoint (a language model's; a text classifier's: the gradient of its class loss at every step; a tagger's: of its last step's tag loss); omit it to diagnose a fresh model built from the flags below")
+    .option("--data <corpus-or-file>", "text the sequences come from (default: the run's corpus, or moby-dick; a classifier: label<TAB>text lines, default its dev split; a tagger: token<TAB>tag lines, default its dev file)")
     .option("--length <n>", "sequence length T", "100")
     .option("--batch <n>", "sequences in the batch", "8")
     .option("--jacobian", "also compute ||dh_T/dh_k|| exactly (one backward pass per hidden unit)")
@@ -33,7 +34,30 @@ export function registerDiagnose(program: Command, out: () => Output): void {
       const seed = numberFlag("seed", flags.seed, "integer");
       const T = numberFlag("length", flags.length, "positive-integer");
       const B = numberFlag("batch", flags.batch, "positive-integer");
-      if (run && (await loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined)) === "sequence-classifier") {
+      const kind = run ? await loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined) : undefined;
+      if (run && kind === "sequence-tagger") {
+        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a tagger");
+        const d = await diagnoseTagger(run, flags.data === undefined ? undefined : String(flags.data), T, B);
+        const cell = d.loaded.model.config.cell;
+        const report = {
+          model: d.label,
+          kind: "sequence-tagger",
+          sentences: d.source,
+          cell,
+          hiddenSize: d.loaded.model.config.hiddenSize,
+          sequenceLength: T,
+          batch: B,
+          gradNorms: d.gradNorms,
+          saturation: d.saturation,
+          saturationThreshold: d.saturationThreshold,
+          spectralRadii: d.spectralRadii,
+          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
+        };
+        const lossAt = "the last step's tag loss; top layer, forward direction";
+        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
+        return;
+      }
+      if (run && kind === "sequence-classifier") {
         if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a classifier");
         const d = await diagnoseClassifier(run, flags.data === undefined ? undefined : String(flags.data), T, B, o);
         const cell = d.loaded.model.config.cell;

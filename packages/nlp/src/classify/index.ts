@@ -2,7 +2,7 @@ export { SequenceEncoder, pool, POOLINGS, lengthsTensor } from "./encoder.js";
 export type { Pooling, SequenceEncoderConfig, ResolvedEncoderConfig, SequenceEncoderParams, EncodeOptions, EncodedSequence, AttentionPoolParams } from "./encoder.js";
 export { SequenceClassifier, weightedCrossEntropy, predictedClasses, checkClassWeights, classifierGradientFlow } from "./classifier.js";
 export type { SequenceClassifierConfig, ResolvedClassifierConfig, SequenceClassifierParams, ClassificationBatch, ClassifierLossOptions } from "./classifier.js";
-export { SequenceTagger } from "./tagger.js";
+export { SequenceTagger, taggerGradientFlow } from "./tagger.js";
 export type { SequenceTaggerConfig, ResolvedTaggerConfig, SequenceTaggerParams, TaggingBatch } from "./tagger.js";
 export { classificationBatch, classificationBatches, taggingBatch } from "./batches.js";
 export type { EncodedExample, TaggedExample } from "./batches.js";

@@ -1,4 +1,4 @@
-import { add, gather, matmul, reshape, type Rng, ShapeError, softmaxCrossEntropy, sum, mul, div, Tensor, ValueRangeError, formatShape } from "@unroll/tensor";
+import { add, gather, matmul, reshape, type Rng, ShapeError, slice, softmaxCrossEntropy, sum, mul, div, Tensor, ValueRangeError, formatShape, valueAndGrad, zeros } from "@unroll/tensor";
 import { Linear } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
 import { checkClassWeights } from "./classifier.js";
@@ -102,3 +102,26 @@ export class SequenceTagger {
     };
   }
 }
+
+/**
+ * Gradient flow through time in a tagger: ‖dL/dh_t‖ at every step t of the top layer's forward
+ * direction, where L is the tag loss of the last step alone: how far back one tag's loss reaches
+ * through the recurrence (the backward direction and the output layer reach step T-1 directly).
+ * The batch should have no padding (every example T steps), so every step has all B examples.
+ */
+export function taggerGradientFlow(model: SequenceTagger, params: SequenceTaggerParams, batch: TaggingBatch): number[] {
+  const [T, B] = batch.inputs.shape as [number, number];
+  const top = model.config.numLayers - 1;
+  const probes = Array.from({ length: T }, () => zeros([B, model.config.hiddenSize]));
+  const { grads } = valueAndGrad((p: Tensor[]) => {
+    const logits = model.forward(params, batch.inputs, batch.lengths, { onHidden: (h, at) => (at.layer === top && at.direction === 0 ? add(h, p[at.t]!) : h) });
+    const last = reshape(slice(logits, [T - 1, 0, 0], [T, B, model.config.numTags]), [B, model.config.numTags]);
+    return softmaxCrossEntropy(last, new Tensor(Int32Array.from(batch.tags.data.subarray((T - 1) * B, T * B)), [B]));
+  })(probes);
+  return grads.map((g) => {
+    let s = 0;
+    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
+    return Math.sqrt(s);
+  });
+}
+
