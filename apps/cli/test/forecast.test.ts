@@ -51,6 +51,16 @@ describe("unroll train forecast / forecast", () => {
     const values = f.stdout.trim().split("\n").map(Number);
     expect(values).toHaveLength(2);
     values.forEach((v, k) => expect(Math.abs(v - wave(25 + k))).toBeLessThan(0.3));
+
+    // diagnose on the forecaster's run: the forecast loss's gradient at every step of its window of 20.
+    const prefix = join(work, "wave-diagnosis");
+    const d = await unroll(["diagnose", join(run, "best"), "--batch", "4", "--out", prefix, "--kernels", "reference"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/\|\|dL\/dh_0\|\| \/ \|\|dL\/dh_19\|\| = /);
+    const report = JSON.parse(await readFile(`${prefix}.json`, "utf8")) as { kind: string; sequenceLength: number; gradNorms: number[] };
+    expect(report).toMatchObject({ kind: "sequence-forecaster", sequenceLength: 20 });
+    expect(report.gradNorms).toHaveLength(20);
+    expect(report.gradNorms.every((g) => g > 0)).toBe(true);
   });
 
   it("the embedded sensor readings train with their defaults (series by mote, introduced events left out of training)", { timeout: 120_000 }, async () => {

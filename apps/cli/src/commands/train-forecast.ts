@@ -70,7 +70,7 @@ const DEFAULTS = { out: "runs/forecast", steps: 1000, checkpointEvery: 500 } as 
 const ON_RESUME = new Set<Key>(["out", "steps", "time", "patience", "kernels", "threads", "engine", "tensorboard", "data"]);
 const RESUME_LIST = "--steps, --time, --patience, --kernels, --threads, --engine and --tensorboard";
 
-async function readTable(data: string): Promise<NumericTable> {
+export async function readTable(data: string): Promise<NumericTable> {
   try {
     if (data === SENSORS) return parseNumericCsv(await sensorReadings(), SENSORS);
     return parseNumericCsv(await loadText(data), data);
@@ -81,7 +81,7 @@ async function readTable(data: string): Promise<NumericTable> {
 }
 
 /** The series, feature columns and exclusion marks a config names, with user errors for unknown columns. */
-function seriesFor(table: NumericTable, config: TrainForecastConfig) {
+export function seriesFor(table: NumericTable, config: TrainForecastConfig) {
   const known = (name: string, what: string): void => {
     if (!table.columns.includes(name)) throw new UserError(`there is no ${what} column "${name}" in ${config.data}; its columns are ${table.columns.join(", ")}`);
   };

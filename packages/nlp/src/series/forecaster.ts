@@ -1,5 +1,5 @@
 import type { Tensor} from "@unroll/tensor";
-import { abs, div, formatShape, mul, type Rng, ShapeError, sub, sum, ValueRangeError } from "@unroll/tensor";
+import { abs, add, div, formatShape, mul, type Rng, ShapeError, sub, sum, ValueRangeError, valueAndGrad, zeros } from "@unroll/tensor";
 import { Linear } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
 import { type EncodeOptions, lengthsTensor, pool, type Pooling, POOLINGS, type ResolvedEncoderConfig, resolveEncoderConfig, SequenceEncoder, type SequenceEncoderConfig, type SequenceEncoderParams } from "../classify/encoder.js";
@@ -97,4 +97,23 @@ export class SequenceForecaster {
       return { loss: this.loss(predictions, batch.targets), tokens: batch.targets.shape[0]! };
     };
   }
+}
+
+/**
+ * Gradient flow through time in a forecaster: ‖dL/dh_t‖ at every step t of the top layer's forward
+ * direction, L the forecast loss of the batch: how far back the forecast reaches into its window.
+ */
+export function forecasterGradientFlow(model: SequenceForecaster, params: SequenceForecasterParams, batch: ForecastBatch): number[] {
+  const [T, B] = batch.inputs.shape as [number, number];
+  const top = model.config.numLayers - 1;
+  const probes = Array.from({ length: T }, () => zeros([B, model.config.hiddenSize]));
+  const { grads } = valueAndGrad((p: Tensor[]) => {
+    const predictions = model.forward(params, batch.inputs, batch.lengths, { onHidden: (h, at) => (at.layer === top && at.direction === 0 ? add(h, p[at.t]!) : h) });
+    return model.loss(predictions, batch.targets);
+  })(probes);
+  return grads.map((g) => {
+    let s = 0;
+    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
+    return Math.sqrt(s);
+  });
 }

@@ -2,11 +2,11 @@ export { parseNumericCsv, column, columnIndex, seriesOf } from "./table.js";
 export type { NumericTable } from "./table.js";
 export { Standardizer } from "./scaler.js";
 export type { StandardizerJSON } from "./scaler.js";
-export { SequenceForecaster } from "./forecaster.js";
+export { SequenceForecaster, forecasterGradientFlow } from "./forecaster.js";
 export type { SequenceForecasterConfig, ResolvedForecasterConfig, SequenceForecasterParams, ForecastBatch } from "./forecaster.js";
 export { chronologicalSplit, forecastWindows, forecastBatch, lastValueForecast, seasonalForecast } from "./windows.js";
 export type { Series, ForecastWindow, WindowShape } from "./windows.js";
-export { trainForecaster, prepareForecastData, evaluateForecasts, forecastNext, loadForecaster, forecasterConfigOf } from "./train.js";
+export { trainForecaster, forecasterDevBatch, prepareForecastData, evaluateForecasts, forecastNext, loadForecaster, forecasterConfigOf } from "./train.js";
 export type {
   TrainForecastConfig, ForecasterCheckpointConfig, ForecastScores, ForecastEvaluation, TrainForecastOptions, TrainForecastInfo, TrainForecastResult,
   ForecasterParts, LoadedForecaster, PreparedForecastData,

@@ -2,9 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { gradcheck, Rng, type Tensor, treeLeaves, treeMap } from "@unroll/tensor";
+import { add, gradcheck, noGrad, Rng, Tensor, treeLeaves, treeMap } from "@unroll/tensor";
 import {
   forecastBatch,
+  forecasterGradientFlow,
   forecastNext,
   forecastWindows,
   loadForecaster,
@@ -199,5 +200,36 @@ describe("trainWindowClassifier checkpoints", () => {
     treeLeaves(resumed.params).forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(a[i]!.data)));
     const other = { ...base, series: [{ values: values.map((v) => v * 2), length: n }] };
     await expect(trainWindowClassifier({ ...other, config: { ...config, steps: 25 }, checkpointDir: dir, resume: true })).rejects.toThrow(/not the ones the run in .* was trained on/);
+  });
+});
+
+describe("forecasterGradientFlow", () => {
+  it("gives ‖dL/dh_t‖ of the forecast loss at every step of the window: central differences agree", () => {
+    const model = new SequenceForecaster({ inputSize: 2, outputSize: 2, cell: "gru", hiddenSize: 3 });
+    const params = model.init(new Rng(3));
+    const T = 5;
+    const B = 2;
+    const batch = {
+      inputs: new Tensor(Float32Array.from({ length: T * B * 2 }, (_, i) => Math.sin(i)), [T, B, 2]),
+      lengths: new Tensor(Int32Array.from([T, T]), [B]),
+      targets: new Tensor(Float32Array.from([0.5, -0.2, 0.1, 0.3]), [B, 2]),
+    };
+    const norms = forecasterGradientFlow(model, params, batch);
+    expect(norms).toHaveLength(T);
+    const lossWith = (k: number, eps: number): number =>
+      noGrad(() => {
+        const predictions = model.forward(params, batch.inputs, batch.lengths, {
+          onHidden: (h, at) => {
+            if (at.t !== 1) return h;
+            const d = new Float32Array(h.size);
+            d[k] = eps;
+            return add(h, new Tensor(d, h.shape));
+          },
+        });
+        return model.loss(predictions, batch.targets).item();
+      });
+    let squares = 0;
+    for (let k = 0; k < B * 3; k++) squares += ((lossWith(k, 1e-2) - lossWith(k, -1e-2)) / 2e-2) ** 2;
+    expect(Math.abs(Math.sqrt(squares) - norms[1]!) / norms[1]!).toBeLessThan(2e-2);
   });
 });

@@ -431,3 +431,14 @@ export async function loadForecaster(dirOrRoot: string): Promise<LoadedForecaste
     step: checkpoint.step,
   };
 }
+
+/**
+ * The first `batch` dev windows of a loaded forecaster's series (its own scaling), as one batch:
+ * what `unroll diagnose` reads the gradient flow on. Fewer dev windows than `batch` is an error.
+ */
+export function forecasterDevBatch(loaded: LoadedForecaster, series: readonly Series[], batch: number, exclude?: readonly (ArrayLike<number> | null)[]): ForecastBatch {
+  const p = prepareForecastData(series, loaded.config.training, { scaler: loaded.config.scaler, changeScale: loaded.changeScale, ...(exclude ? { exclude } : {}) });
+  if (p.devWindows.length < batch) throw new ValueRangeError("forecasterDevBatch", `the series have ${p.devWindows.length} dev windows, fewer than the ${batch} asked for`);
+  return forecastBatch(p.scaled, p.F, p.target, p.shape, p.devWindows.slice(0, batch), p.predict === "change", p.changeScale);
+}
+
