@@ -210,6 +210,15 @@ describe("unroll train classify / classify / eval classify", () => {
     expect(event.support).toBeGreaterThan(20);
     expect(event.f1).toBeGreaterThan(0.9);
 
+    // diagnose on a window classifier's run: the class loss's gradient at every step of its window of 10.
+    const prefix = join(work, "spikes-diagnosis");
+    const d = await unroll(["diagnose", run, "--batch", "6", "--out", prefix, "--kernels", "reference"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/\|\|dL\/dh_0\|\| \/ \|\|dL\/dh_9\|\| = /);
+    const diagnosis = JSON.parse(await readFile(`${prefix}.json`, "utf8")) as { kind: string; sequenceLength: number; gradNorms: number[] };
+    expect(diagnosis).toMatchObject({ kind: "window-classifier", sequenceLength: 10 });
+    expect(diagnosis.gradNorms.every((g) => g > 0)).toBe(true);
+
     // --resume continues the run exactly, from the series it was trained on.
     const more = await unroll(["train", "classify", "--out", run, "--resume", "--steps", "310"]);
     expect(more.code, more.stderr).toBe(0);

@@ -7,7 +7,7 @@ import { type DiagnosisData, diagnosisSpec } from "../charts/plots.js";
 import { choiceFlag, numberFlag } from "../config.js";
 import { UserError } from "../ui/errors.js";
 import { writeFileAtomic } from "../ui/files.js";
-import { diagnoseClassifier } from "./diagnose-classifier.js";
+import { diagnoseClassifier, diagnoseWindowClassifier } from "./diagnose-classifier.js";
 import { diagnoseTagger } from "./diagnose-tagger.js";
 import { diagnoseForecaster } from "./diagnose-forecaster.js";
 import { useKernels } from "./kernel-flags.js";
@@ -17,7 +17,7 @@ export function registerDiagnose(program: Command, out: () => Output): void {
   program
     .command("diagnose")
     .description("gradient flow through time of a trained or fresh model: ||dL/dh_k||, ||dh_T/dh_k||, spectral radius, saturation (SVG + JSON)")
-    .argument("[run]", "a run directory or checkpoint (a language model's; a text classifier's: the gradient of its class loss at every step; a tagger's: of its last step's tag loss; a forecaster's: of its forecast loss over the window); omit it to diagnose a fresh model built from the flags below")
+    .argument("[run]", "a run directory or checkpoint (a language model's; a text classifier's: the gradient of its class loss at every step; a tagger's: of its last step's tag loss; a forecaster's: of its forecast loss over the window; a window classifier's: of its class loss over the window); omit it to diagnose a fresh model built from the flags below")
     .option("--data <corpus-or-file>", "text the sequences come from (default: the run's corpus, or moby-dick; a classifier: label<TAB>text lines, default its dev split; a tagger: token<TAB>tag lines, default its dev file)")
     .option("--length <n>", "sequence length T", "100")
     .option("--batch <n>", "sequences in the batch", "8")
@@ -78,6 +78,30 @@ export function registerDiagnose(program: Command, out: () => Output): void {
           vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
         };
         const lossAt = `the forecast loss over the window of ${T} steps (the run's; --length does not apply); top layer, forward direction`;
+        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
+        return;
+      }
+      if (run && kind === "window-classifier") {
+        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a classifier");
+        const d = await diagnoseWindowClassifier(run, flags.data === undefined ? undefined : String(flags.data), B);
+        const cell = d.loaded.model.config.cell;
+        const T = d.loaded.window;
+        const report = {
+          model: d.label,
+          kind: "window-classifier",
+          windows: d.source,
+          cell,
+          hiddenSize: d.loaded.model.config.hiddenSize,
+          pooling: d.loaded.model.config.pooling,
+          sequenceLength: T,
+          batch: B,
+          gradNorms: d.gradNorms,
+          saturation: d.saturation,
+          saturationThreshold: d.saturationThreshold,
+          spectralRadii: d.spectralRadii,
+          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
+        };
+        const lossAt = `the class's loss through ${report.pooling} pooling over the window of ${T} rows (the run's; --length does not apply); top layer, forward direction`;
         await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
         return;
       }
