@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { lines, unroll } from "./unroll-binary.js";
-import { classificationBatch, Vocabulary } from "@unroll/nlp";
+import { classificationBatch, Standardizer, Vocabulary } from "@unroll/nlp";
+import { Tensor } from "@unroll/tensor";
 import { OnnxSession } from "@unroll/onnx";
 
 // End-to-end: `unroll train classify`, `classify` and `eval classify` as a user runs them (the
@@ -234,6 +235,27 @@ describe("unroll train classify / classify / eval classify", () => {
     const gold = csvText.trim().split("\n").slice(1).map((l) => l.split(",")[2]);
     const hits = out.slice(9).filter((c, i) => c === "1" && gold[i + 9] === "1").length;
     expect(hits).toBeGreaterThan(0.9 * gold.slice(9).filter((g) => g === "1").length);
+
+    // Exported: onnxruntime gives each window the class `classify` printed, scaled by the file's own scaler.
+    const onnxFile = join(work, "spikes.onnx");
+    const exported = await unroll(["export", "onnx", run, "--out", onnxFile]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toMatch(/a window classifier/);
+    const session = await OnnxSession.create(await readFile(onnxFile));
+    const scaler = Standardizer.fromJSON(JSON.parse(session.metadata["unroll.scaler"]!));
+    const classes = JSON.parse(session.metadata["unroll.labels"]!) as string[];
+    const xs = csvText.trim().split("\n").slice(1).map((l) => Number(l.split(",")[1]));
+    const ends = [10, 200, 777, 1500];
+    const windows = new Float32Array(10 * ends.length);
+    ends.forEach((end, b) => scaler.transform(Float64Array.from(xs.slice(end - 10, end))).forEach((v, t) => (windows[t * ends.length + b] = v)));
+    const logits = (await session.runTensors({ inputs: new Tensor(windows, [10, ends.length, 1]), lengths: new Tensor(new Int32Array(ends.length).fill(10), [ends.length]) }))["logits"]!;
+    const C = classes.length;
+    ends.forEach((end, b) => {
+      let k = 0;
+      for (let c = 1; c < C; c++) if (logits.data[b * C + c]! > logits.data[b * C + k]!) k = c;
+      expect(classes[k], `window ending at row ${end}`).toBe(out[end - 1]);
+    });
+    await session.release();
 
     // A time budget and patience apply to windows too; the settings of texts are refused, not ignored.
     const timed = await unroll(["--json", "train", "classify", "--data", trainCsv, "--label", "event", "--features", "x", "--group", "sensor", "--window", "10", "--time", "0.01", "--patience", "3", "--kernels", "reference", "--out", join(work, "spikes-timed")]);

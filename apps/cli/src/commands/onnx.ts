@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { exportCaptioningModel, exportLanguageModel, exportSequenceModel, exportTranslationModel, OnnxSession, type OnnxState, onnxStepFunction, readModelInfo, SUPPORTED_OPSETS } from "@unroll/onnx";
-import { checkSampling, generateText, loadClassifier, loadForecaster, loadLanguageModel, loadTagger, loadTranslationModel, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
+import { checkSampling, generateText, loadClassifier, loadForecaster, loadLanguageModel, loadTagger, loadTranslationModel, loadWindowClassifier, type StepFunction, type Tokenizer, tokenizerFromJSON } from "@unroll/nlp";
 import { loadCheckpoint } from "@unroll/train";
 import { loadCaptionModel } from "@unroll/vision";
 import { choiceFlag } from "../config.js";
@@ -124,9 +124,9 @@ async function exportCaption(o: Output, run: string, a: { out: string; lowering:
 }
 
 /** A classifier, tagger or forecaster: one graph, its vocabulary and classes or tags (or feature scaling) in the metadata. */
-async function exportSequence(o: Output, run: string, kind: "sequence-classifier" | "sequence-tagger" | "sequence-forecaster", a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
-  if (a.graphGiven) throw new UserError(`--graph applies to language models; a ${kind.replace("sequence-", "")} is exported as one graph`, "drop --graph");
-  if (a.lowering === "unrolled") throw new UserError(`the unrolled lowering needs a fixed number of steps; a ${kind.replace("sequence-", "")} is exported with the recurrent operators`, "use --lowering operators (the default)");
+async function exportSequence(o: Output, run: string, kind: "sequence-classifier" | "window-classifier" | "sequence-tagger" | "sequence-forecaster", a: { out: string; lowering: "operators" | "unrolled"; opset: number; graphGiven: boolean }): Promise<void> {
+  if (a.graphGiven) throw new UserError(`--graph applies to language models; a ${kind.replace("sequence-", "").replace("-", " ")} is exported as one graph`, "drop --graph");
+  if (a.lowering === "unrolled") throw new UserError(`the unrolled lowering needs a fixed number of steps; a ${kind.replace("sequence-", "").replace("-", " ")} is exported with the recurrent operators`, "use --lowering operators (the default)");
   let bytes: Uint8Array;
   let step: number;
   if (kind === "sequence-classifier") {
@@ -135,6 +135,14 @@ async function exportSequence(o: Output, run: string, kind: "sequence-classifier
     bytes = exportSequenceModel(loaded.model, loaded.params, {
       opset: a.opset,
       metadata: { "unroll.vocabulary": JSON.stringify(loaded.vocabulary.toJSON()), "unroll.labels": JSON.stringify(loaded.labels.names), "unroll.max_length": String(loaded.maxLength) },
+    });
+  } else if (kind === "window-classifier") {
+    const loaded = await loadWindowClassifier(run);
+    step = loaded.step;
+    bytes = exportSequenceModel(loaded.model, loaded.params, {
+      opset: a.opset,
+      time: loaded.window,
+      metadata: { "unroll.scaler": JSON.stringify(loaded.scaler.toJSON()), "unroll.labels": JSON.stringify(loaded.classes), "unroll.window": String(loaded.window) },
     });
   } else if (kind === "sequence-tagger") {
     const loaded = await loadTagger(run);
@@ -157,7 +165,7 @@ async function exportSequence(o: Output, run: string, kind: "sequence-classifier
     });
   }
   await writeFileAtomic(a.out, bytes);
-  o.result({ file: a.out, bytes: bytes.length, kind, step }, () => `wrote ${a.out} (${(bytes.length / 1024 / 1024).toFixed(2)} MiB, a ${kind.replace("sequence-", "")}, from step ${step})`);
+  o.result({ file: a.out, bytes: bytes.length, kind, step }, () => `wrote ${a.out} (${(bytes.length / 1024 / 1024).toFixed(2)} MiB, a ${kind.replace("sequence-", "").replace("-", " ")}, from step ${step})`);
 }
 
 export function registerOnnx(program: Command, out: () => Output): void {
@@ -189,7 +197,7 @@ export function registerOnnx(program: Command, out: () => Output): void {
         await exportCaption(o, run, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
         return;
       }
-      if (kind === "sequence-classifier" || kind === "sequence-tagger" || kind === "sequence-forecaster") {
+      if (kind === "sequence-classifier" || kind === "window-classifier" || kind === "sequence-tagger" || kind === "sequence-forecaster") {
         await exportSequence(o, run, kind, { out: flags.out!, lowering, opset, graphGiven: flags.graph !== "step" });
         return;
       }
