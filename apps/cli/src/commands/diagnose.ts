@@ -36,96 +36,11 @@ export function registerDiagnose(program: Command, out: () => Output): void {
       const T = numberFlag("length", flags.length, "positive-integer");
       const B = numberFlag("batch", flags.batch, "positive-integer");
       const kind = run ? await loadCheckpoint(run).then((c) => (c.config as { kind?: unknown } | null)?.kind, () => undefined) : undefined;
-      if (run && kind === "sequence-tagger") {
-        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a tagger");
-        const d = await diagnoseTagger(run, flags.data === undefined ? undefined : String(flags.data), T, B);
-        const cell = d.loaded.model.config.cell;
-        const report = {
-          model: d.label,
-          kind: "sequence-tagger",
-          sentences: d.source,
-          cell,
-          hiddenSize: d.loaded.model.config.hiddenSize,
-          sequenceLength: T,
-          batch: B,
-          gradNorms: d.gradNorms,
-          saturation: d.saturation,
-          saturationThreshold: d.saturationThreshold,
-          spectralRadii: d.spectralRadii,
-          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
-        };
-        const lossAt = "the last step's tag loss; top layer, forward direction";
-        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
-        return;
-      }
-      if (run && kind === "sequence-forecaster") {
-        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a forecaster");
-        const d = await diagnoseForecaster(run, flags.data === undefined ? undefined : String(flags.data), B);
-        const cell = d.loaded.model.config.cell;
-        const T = d.loaded.window;
-        const report = {
-          model: d.label,
-          kind: "sequence-forecaster",
-          windows: d.source,
-          cell,
-          hiddenSize: d.loaded.model.config.hiddenSize,
-          sequenceLength: T,
-          batch: B,
-          gradNorms: d.gradNorms,
-          saturation: d.saturation,
-          saturationThreshold: d.saturationThreshold,
-          spectralRadii: d.spectralRadii,
-          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
-        };
-        const lossAt = `the forecast loss over the window of ${T} steps (the run's; --length does not apply); top layer, forward direction`;
-        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
-        return;
-      }
-      if (run && kind === "window-classifier") {
-        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a classifier");
-        const d = await diagnoseWindowClassifier(run, flags.data === undefined ? undefined : String(flags.data), B);
-        const cell = d.loaded.model.config.cell;
-        const T = d.loaded.window;
-        const report = {
-          model: d.label,
-          kind: "window-classifier",
-          windows: d.source,
-          cell,
-          hiddenSize: d.loaded.model.config.hiddenSize,
-          pooling: d.loaded.model.config.pooling,
-          sequenceLength: T,
-          batch: B,
-          gradNorms: d.gradNorms,
-          saturation: d.saturation,
-          saturationThreshold: d.saturationThreshold,
-          spectralRadii: d.spectralRadii,
-          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
-        };
-        const lossAt = `the class's loss through ${report.pooling} pooling over the window of ${T} rows (the run's; --length does not apply); top layer, forward direction`;
-        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
-        return;
-      }
-      if (run && kind === "sequence-classifier") {
-        if (flags.jacobian) throw new UserError("--jacobian applies to language models", "drop --jacobian to diagnose a classifier");
-        const d = await diagnoseClassifier(run, flags.data === undefined ? undefined : String(flags.data), T, B, o);
-        const cell = d.loaded.model.config.cell;
-        const report = {
-          model: d.label,
-          kind: "sequence-classifier",
-          texts: d.source,
-          cell,
-          hiddenSize: d.loaded.model.config.hiddenSize,
-          pooling: d.loaded.model.config.pooling,
-          sequenceLength: T,
-          batch: B,
-          gradNorms: d.gradNorms,
-          saturation: d.saturation,
-          saturationThreshold: d.saturationThreshold,
-          spectralRadii: d.spectralRadii,
-          vanishingRatio: d.gradNorms[0]! / d.gradNorms[T - 1]!,
-        };
-        const lossAt = `the class's loss through ${report.pooling} pooling; top layer, forward direction`;
-        await writeDiagnosis(o, String(flags.out), report, { title: d.label, cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt });
+      if (run && (kind === "sequence-tagger" || kind === "sequence-forecaster" || kind === "window-classifier" || kind === "sequence-classifier")) {
+        const noun = { "sequence-tagger": "a tagger", "sequence-forecaster": "a forecaster", "window-classifier": "a classifier", "sequence-classifier": "a classifier" }[kind];
+        if (flags.jacobian) throw new UserError("--jacobian applies to language models", `drop --jacobian to diagnose ${noun}`);
+        const data = flags.data === undefined ? undefined : String(flags.data);
+        await writeSequenceDiagnosis(o, String(flags.out), kind, B, await diagnoseSequenceRun(kind, run, data, T, B, o));
         return;
       }
       let model: LanguageModel;
@@ -204,3 +119,74 @@ async function writeDiagnosis(
       `wrote ${prefix}.svg and ${prefix}.json`,
   );
 }
+
+/** What each sequence model's diagnosis holds for the report: the model's part, and what the loss is. */
+interface SequenceDiagnosis {
+  readonly label: string;
+  readonly cell: "lstm" | "gru" | "rnn_tanh" | "rnn_relu";
+  readonly hiddenSize: number;
+  /** The steps the gradient flow covers: --length, or a numeric run's own window. */
+  readonly length: number;
+  readonly gradNorms: number[];
+  readonly saturation: Record<string, number>;
+  readonly saturationThreshold: number;
+  readonly spectralRadii: Record<string, number>;
+  /** Report fields of this kind: where the sequences came from, the pooling. */
+  readonly fields: Record<string, unknown>;
+  readonly lossAt: string;
+}
+
+async function diagnoseSequenceRun(kind: "sequence-tagger" | "sequence-forecaster" | "window-classifier" | "sequence-classifier", run: string, data: string | undefined, T: number, B: number, o: Output): Promise<SequenceDiagnosis> {
+  const common = (d: { label: string; gradNorms: number[]; saturation: Record<string, number>; saturationThreshold: number; spectralRadii: Record<string, number> }, m: { cell: SequenceDiagnosis["cell"]; hiddenSize: number }) => ({
+    label: d.label,
+    cell: m.cell,
+    hiddenSize: m.hiddenSize,
+    gradNorms: d.gradNorms,
+    saturation: d.saturation,
+    saturationThreshold: d.saturationThreshold,
+    spectralRadii: d.spectralRadii,
+  });
+  if (kind === "sequence-tagger") {
+    const d = await diagnoseTagger(run, data, T, B);
+    return { ...common(d, d.loaded.model.config), length: T, fields: { sentences: d.source }, lossAt: "the last step's tag loss; top layer, forward direction" };
+  }
+  if (kind === "sequence-forecaster") {
+    const d = await diagnoseForecaster(run, data, B);
+    const W = d.loaded.window;
+    return { ...common(d, d.loaded.model.config), length: W, fields: { windows: d.source }, lossAt: `the forecast loss over the window of ${W} steps (the run's; --length does not apply); top layer, forward direction` };
+  }
+  if (kind === "window-classifier") {
+    const d = await diagnoseWindowClassifier(run, data, B);
+    const W = d.loaded.window;
+    const pooling = d.loaded.model.config.pooling;
+    return {
+      ...common(d, d.loaded.model.config),
+      length: W,
+      fields: { windows: d.source, pooling },
+      lossAt: `the class's loss through ${pooling} pooling over the window of ${W} rows (the run's; --length does not apply); top layer, forward direction`,
+    };
+  }
+  const d = await diagnoseClassifier(run, data, T, B, o);
+  const pooling = d.loaded.model.config.pooling;
+  return { ...common(d, d.loaded.model.config), length: T, fields: { texts: d.source, pooling }, lossAt: `the class's loss through ${pooling} pooling; top layer, forward direction` };
+}
+
+/** A sequence model's diagnosis as the SVG and JSON files a language model's gets. */
+async function writeSequenceDiagnosis(o: Output, out: string, kind: string, B: number, d: SequenceDiagnosis): Promise<void> {
+  const report = {
+    model: d.label,
+    kind,
+    ...d.fields,
+    cell: d.cell,
+    hiddenSize: d.hiddenSize,
+    sequenceLength: d.length,
+    batch: B,
+    gradNorms: d.gradNorms,
+    saturation: d.saturation,
+    saturationThreshold: d.saturationThreshold,
+    spectralRadii: d.spectralRadii,
+    vanishingRatio: d.gradNorms[0]! / d.gradNorms[d.length - 1]!,
+  };
+  await writeDiagnosis(o, out, report, { title: d.label, cell: d.cell, gradNorms: d.gradNorms, jacobianNorms: null, saturation: d.saturation, saturationThreshold: d.saturationThreshold, spectralRadii: d.spectralRadii, lossAt: d.lossAt });
+}
+

@@ -13,6 +13,7 @@ import {
   SequenceEncoder,
   type SequenceEncoderConfig,
   type SequenceEncoderParams,
+  l2Norm,
 } from "./encoder.js";
 
 export interface SequenceClassifierConfig extends SequenceEncoderConfig {
@@ -156,11 +157,7 @@ export function classifierGradientFlow(model: SequenceClassifier, params: Sequen
     const { logits } = model.forward(params, batch.inputs, batch.lengths, { onHidden: (h, at) => (at.layer === top && at.direction === 0 ? add(h, p[at.t]!) : h) });
     return model.loss(logits, batch.labels, options);
   })(probes);
-  return grads.map((g) => {
-    let s = 0;
-    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
-    return Math.sqrt(s);
-  });
+  return grads.map(l2Norm);
 }
 
 export function checkClassWeights(weights: readonly number[], numClasses: number): void {

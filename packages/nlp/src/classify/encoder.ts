@@ -245,3 +245,11 @@ export function lengthsTensor(lengths: Tensor | readonly number[]): Tensor {
   if (lengths instanceof Tensor) return lengths.dtype === "int32" ? lengths : cast(lengths, "int32");
   return new Tensor(Int32Array.from(lengths), [lengths.length]);
 }
+
+/** The Euclidean norm of a tensor's values: ‖dL/dh_t‖ of a gradient-flow probe. */
+export function l2Norm(t: Tensor): number {
+  let s = 0;
+  for (let i = 0; i < t.size; i++) s += t.data[i]! * t.data[i]!;
+  return Math.sqrt(s);
+}
+

@@ -2,7 +2,7 @@ import { add, gather, matmul, reshape, type Rng, ShapeError, slice, softmaxCross
 import { Linear } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
 import { checkClassWeights } from "./classifier.js";
-import { type EncodeOptions, lengthsTensor, type ResolvedEncoderConfig, resolveEncoderConfig, SequenceEncoder, type SequenceEncoderConfig, type SequenceEncoderParams } from "./encoder.js";
+import { type EncodeOptions, lengthsTensor, type ResolvedEncoderConfig, resolveEncoderConfig, SequenceEncoder, type SequenceEncoderConfig, type SequenceEncoderParams, l2Norm } from "./encoder.js";
 
 export interface SequenceTaggerConfig extends SequenceEncoderConfig {
   /** Tags (labels per step), 2 or more. */
@@ -118,10 +118,6 @@ export function taggerGradientFlow(model: SequenceTagger, params: SequenceTagger
     const last = reshape(slice(logits, [T - 1, 0, 0], [T, B, model.config.numTags]), [B, model.config.numTags]);
     return softmaxCrossEntropy(last, new Tensor(Int32Array.from(batch.tags.data.subarray((T - 1) * B, T * B)), [B]));
   })(probes);
-  return grads.map((g) => {
-    let s = 0;
-    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
-    return Math.sqrt(s);
-  });
+  return grads.map(l2Norm);
 }
 

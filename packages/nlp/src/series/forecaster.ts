@@ -2,7 +2,7 @@ import type { Tensor} from "@unroll/tensor";
 import { abs, add, div, formatShape, mul, type Rng, ShapeError, sub, sum, ValueRangeError, valueAndGrad, zeros } from "@unroll/tensor";
 import { Linear } from "@unroll/cells";
 import { checkStateDict, type LossFunction } from "@unroll/train";
-import { type EncodeOptions, lengthsTensor, pool, type Pooling, POOLINGS, type ResolvedEncoderConfig, resolveEncoderConfig, SequenceEncoder, type SequenceEncoderConfig, type SequenceEncoderParams } from "../classify/encoder.js";
+import { type EncodeOptions, lengthsTensor, pool, type Pooling, POOLINGS, type ResolvedEncoderConfig, resolveEncoderConfig, SequenceEncoder, type SequenceEncoderConfig, type SequenceEncoderParams, l2Norm } from "../classify/encoder.js";
 
 export interface SequenceForecasterConfig extends Omit<SequenceEncoderConfig, "vocabSize" | "embeddingSize"> {
   /** Numeric features per step. */
@@ -111,9 +111,5 @@ export function forecasterGradientFlow(model: SequenceForecaster, params: Sequen
     const predictions = model.forward(params, batch.inputs, batch.lengths, { onHidden: (h, at) => (at.layer === top && at.direction === 0 ? add(h, p[at.t]!) : h) });
     return model.loss(predictions, batch.targets);
   })(probes);
-  return grads.map((g) => {
-    let s = 0;
-    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
-    return Math.sqrt(s);
-  });
+  return grads.map(l2Norm);
 }
